@@ -1,0 +1,44 @@
+# Quanyi — the two commands that matter: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi.py
+
+.PHONY: run test install lint openapi migrate seed clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/flask db upgrade
+
+seed: migrate
+	$(BIN)/flask demo seed
+
+## run: install, migrate, seed the demo partners and serve on http://127.0.0.1:5000
+run: seed
+	@echo "Demo credentials:  $(BIN)/flask partners credentials jinhai-bank"
+	$(BIN)/flask run --host 127.0.0.1 --port 5000 --with-threads
+
+## test: lint, then the suite on SQLite; again on PostgreSQL+Redis when TEST_DATABASE_URL is set
+test: install
+	$(BIN)/ruff check app tests migrations/env.py
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on $$TEST_DATABASE_URL"; $(BIN)/pytest; fi
+
+lint: install
+	$(BIN)/ruff check app tests migrations/env.py
+	$(BIN)/ruff format --check app tests
+	$(BIN)/mypy app
+
+openapi: install
+	$(BIN)/flask openapi write --format=json openapi/openapi.json
+
+clean:
+	rm -rf $(VENV) instance

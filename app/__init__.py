@@ -1,0 +1,74 @@
+"""Quanyi application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, send_from_directory
+
+from app.config import load_settings
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app from the environment; `overrides` (tests) win over it."""
+    import swagger_ui_bundle
+    from flask_smorest import Api
+
+    from app import models  # noqa: F401 - every table registered before use
+    from app.auth import service as auth_service
+    from app.auth.oauth import init_oauth
+    from app.auth.routes import blp as oauth_blp
+    from app.core.cli import db_cli
+    from app.core.errors import register_error_handlers
+    from app.core.health import blp as health_blp
+    from app.core.http import init_request_transaction
+    from app.core.logging import configure_logging, init_request_ids
+    from app.demo import demo_cli
+    from app.extensions import db, limiter
+    from app.partners.cli import partners_cli, platform_cli
+    from app.partners.routes import blp as partner_blp
+    from app.partners.routes import platform_blp
+
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(load_settings().flask_config())
+    app.config.update(overrides or {})
+    configure_logging(app.config.get("LOG_LEVEL", "INFO"))
+    auth_service.configure_hasher(app.config["ARGON2_PROFILE"])
+
+    db.init_app(app)
+    init_request_ids(app)
+    limiter.init_app(app)
+    init_oauth(app)
+
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": "/oauth/token",
+                    "scopes": {s: s for s in app.config["OAUTH2_SCOPES_SUPPORTED"]},
+                }
+            },
+        },
+    )
+    api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
+    for blueprint in (oauth_blp, partner_blp, platform_blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(health_blp)
+    limiter.exempt(health_blp)
+    register_error_handlers(app)
+
+    assets = swagger_ui_bundle.swagger_ui_path
+
+    @app.get("/api/v1/docs/assets/<path:filename>")
+    @limiter.exempt
+    def swagger_assets(filename: str) -> Any:
+        """Swagger UI served from its Python package: nothing comes from a CDN."""
+        return send_from_directory(assets, filename)
+
+    init_request_transaction(app, db.session)
+    for group in (db_cli, partners_cli, platform_cli, demo_cli):
+        app.cli.add_command(group)
+    return app

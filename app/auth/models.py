@@ -1,0 +1,116 @@
+"""API clients and their access tokens, shaped for Authlib's client/token mixins.
+
+Secrets are argon2 hashes; tokens are SHA-256 digests (they are long random strings, so a
+fast hash is enough and keeps the per-request lookup cheap). Plaintext is never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
+
+PARTNER_SCOPES = (
+    "catalog:read",
+    "members:read",
+    "members:write",
+    "orders:read",
+    "orders:write",
+    "entitlements:read",
+    "entitlements:reveal",
+    "billing:read",
+    "webhooks:write",
+)
+PLATFORM_SCOPES = ("platform",)
+ALL_SCOPES = PARTNER_SCOPES + PLATFORM_SCOPES
+CLIENT_KINDS = ("partner", "platform")
+
+
+class ApiClient(PublicIdMixin, TimestampMixin, Base):
+    __tablename__ = "api_clients"
+    id_prefix = "cli"
+
+    kind: Mapped[str] = mapped_column(String(16))
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    scope: Mapped[str] = mapped_column(String(400))
+    secret_hash: Mapped[str] = mapped_column(String(200))
+    previous_secret_hash: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    revoked_at: Mapped[datetime | None]
+
+    # Authlib ClientMixin -------------------------------------------------------------
+    def get_client_id(self) -> str:
+        return self.id
+
+    def get_default_redirect_uri(self) -> None:
+        return None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        allowed = self.scope.split()
+        if not scope:
+            return " ".join(allowed)
+        return " ".join(s for s in scope.split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        from app.auth.service import verify_client_secret
+
+        return verify_client_secret(self, client_secret)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return False
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "client_credentials" and self.status == "active"
+
+
+class AccessToken(PublicIdMixin, Base):
+    __tablename__ = "access_tokens"
+    id_prefix = "tok"
+
+    client_id: Mapped[str] = mapped_column(ForeignKey("api_clients.id"), index=True)
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(400))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    revoked_at: Mapped[datetime | None]
+
+    client: Mapped[ApiClient] = relationship(lazy="joined")
+
+    # Authlib TokenMixin ----------------------------------------------------------------
+    def check_client(self, client: Any) -> bool:
+        return bool(client is not None and client.id == self.client_id)
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, int((self.expires_at - utcnow()).total_seconds()))
+
+    def is_expired(self) -> bool:
+        return self.expires_at <= utcnow()
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None or self.client.status != "active"
+
+    def get_user(self) -> None:
+        return None
+
+    def get_client(self) -> ApiClient:
+        return self.client
+
+    @property
+    def lifetime(self) -> timedelta:
+        return self.expires_at - self.issued_at

@@ -1,0 +1,172 @@
+"""Authlib wiring: the client-credentials token endpoint, RFC 7009 revocation, RFC 7662
+introspection, and the bearer-token check that every API route declares with `require_scope`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from flask import Flask, Response, current_app, g
+from flask_smorest import Blueprint
+
+from app.auth import service
+from app.auth.models import ALL_SCOPES, AccessToken, ApiClient
+from app.core.errors import DomainError, problem
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+REALM = "quanyi"
+
+
+def _session() -> Any:
+    from app.extensions import db
+
+    return db.session()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+
+class TokenRevocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+        return service.find_token(_session(), token_string)
+
+    def revoke_token(self, token: AccessToken, request: Any) -> None:
+        service.revoke_token(token)
+
+
+class TokenIntrospection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> AccessToken | None:
+        return service.find_token(_session(), token_string)
+
+    def check_permission(self, token: AccessToken, client: ApiClient, request: Any) -> bool:
+        """A client may introspect its own tokens; the platform may introspect any."""
+        return token.client_id == client.id or client.kind == "platform"
+
+    def introspect_token(self, token: AccessToken) -> dict[str, Any]:
+        return {
+            "active": True,
+            "client_id": token.client_id,
+            "token_type": "Bearer",
+            "scope": token.scope,
+            "exp": int(token.expires_at.timestamp()),
+            "iat": int(token.issued_at.timestamp()),
+            "partner_id": token.partner_id,
+        }
+
+
+class QuanyiAuthorizationServer(AuthorizationServer):
+    def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
+        """Errors follow our problem+json convention, keeping RFC 6749's `error` member."""
+        if status_code < 400:
+            return super().handle_response(status_code, payload, headers)
+        body = dict(payload)
+        error = body.get("error", "invalid_request")
+        extra_headers = {k: v for k, v in headers if k.lower() not in ("content-type",)}
+        return problem(
+            status_code,
+            error,
+            error.replace("_", " ").capitalize(),
+            body.get("error_description") or None,
+            headers=extra_headers,
+            error=error,
+        )
+
+
+class TokenValidator(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        return current_token_for(token_string)
+
+
+def current_token_for(token_string: str) -> AccessToken | None:
+    """Look the token up once per request (the rate limiter and the route both need it)."""
+    cache = g.setdefault("_token_cache", {})
+    if token_string not in cache:
+        cache[token_string] = service.find_token(_session(), token_string)
+    return cache[token_string]
+
+
+protector = ResourceProtector()
+protector.register_token_validator(TokenValidator(realm=REALM))
+
+
+def authorization_server() -> QuanyiAuthorizationServer:
+    return current_app.extensions["quanyi_oauth"]
+
+
+def init_oauth(app: Flask) -> None:
+    app.config.setdefault(
+        "OAUTH2_ACCESS_TOKEN_GENERATOR", "app.auth.service.generate_access_token"
+    )
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = list(ALL_SCOPES)
+    authorization = QuanyiAuthorizationServer()
+    app.extensions["quanyi_oauth"] = authorization
+    authorization.init_app(
+        app,
+        query_client=lambda client_id: service.find_active_client(_session(), client_id),
+        save_token=lambda token, request: service.store_token(_session(), request.client, token),
+    )
+    authorization.register_grant(ClientCredentialsGrant)
+    authorization.register_endpoint(TokenRevocation)
+    authorization.register_endpoint(TokenIntrospection)
+
+
+class AuthError(DomainError):
+    pass
+
+
+def _auth_error(error: OAuth2Error) -> AuthError:
+    status = error.status_code
+    err = AuthError(error.get_error_description() or error.description or error.error)
+    err.status = status
+    err.code = "insufficient_scope" if status == 403 else (error.error or "invalid_token")
+    if err.code == "missing_authorization":
+        err.code = "unauthorized"
+    err.title = "Forbidden" if status == 403 else "Unauthorized"
+    err.headers = {k: v for k, v in error.get_headers() if k.lower() == "www-authenticate"}
+    if status == 401 and not err.headers:
+        err.headers = {"WWW-Authenticate": f'Bearer realm="{REALM}"'}
+    return err
+
+
+def require_scope(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare on a route which scope it needs; sets `g.client_id` and `g.partner_id`."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @Blueprint.doc(security=[{"oauth2": list(scopes)}])
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                token = protector.acquire_token(list(scopes) or None)
+            except OAuth2Error as error:
+                raise _auth_error(error) from None
+            g.client_id = token.client_id
+            g.partner_id = token.partner_id
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def bearer_client_id() -> str | None:
+    """Client id of the request's bearer token (valid or not yet checked), for rate limiting."""
+    from flask import request
+
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    token = current_token_for(header[7:].strip())
+    return token.client_id if token is not None else None

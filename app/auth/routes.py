@@ -1,0 +1,74 @@
+"""OAuth2 endpoints. Bodies are form-encoded, as RFC 6749 requires; Authlib does the protocol."""
+
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from app.auth.oauth import TokenIntrospection, TokenRevocation, authorization_server
+
+blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth2 client credentials")
+
+_FORM_AUTH = {
+    "security": [{"clientBasic": []}, {}],
+}
+
+
+def _form_body(properties: dict[str, dict[str, object]], required: list[str]) -> dict[str, object]:
+    return {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {"type": "object", "properties": properties, "required": required}
+            }
+        },
+    }
+
+
+_TOKEN_PARAMS = {
+    "token": {"type": "string"},
+    "token_type_hint": {"type": "string", "enum": ["access_token"]},
+    "client_id": {"type": "string", "description": "with client_secret_post"},
+    "client_secret": {"type": "string", "description": "with client_secret_post"},
+}
+
+
+@blp.route("/token", methods=["POST"])
+@blp.doc(
+    summary="Get an access token (grant client_credentials)",
+    requestBody=_form_body(
+        {
+            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+            "scope": {"type": "string", "description": "space-separated; default: all granted"},
+            "client_id": {"type": "string", "description": "with client_secret_post"},
+            "client_secret": {"type": "string", "description": "with client_secret_post"},
+        },
+        ["grant_type"],
+    ),
+    responses={"200": {"description": "access_token, token_type, expires_in, scope"}},
+    **_FORM_AUTH,
+)
+def issue_token() -> Response:
+    return authorization_server().create_token_response()
+
+
+@blp.route("/revoke", methods=["POST"])
+@blp.doc(
+    summary="Revoke a token (RFC 7009)",
+    requestBody=_form_body(_TOKEN_PARAMS, ["token"]),
+    responses={"200": {"description": "revoked, or unknown (RFC 7009 answers 200 either way)"}},
+    **_FORM_AUTH,
+)
+def revoke_token() -> Response:
+    return authorization_server().create_endpoint_response(TokenRevocation.ENDPOINT_NAME)
+
+
+@blp.route("/introspect", methods=["POST"])
+@blp.doc(
+    summary="Introspect a token (RFC 7662)",
+    requestBody=_form_body(_TOKEN_PARAMS, ["token"]),
+    responses={"200": {"description": "active, scope, client_id, exp, iat, partner_id"}},
+    **_FORM_AUTH,
+)
+def introspect_token() -> Response:
+    return authorization_server().create_endpoint_response(TokenIntrospection.ENDPOINT_NAME)

@@ -1,0 +1,108 @@
+"""Settings from the environment, with embedded defaults for a newcomer without services.
+
+Embedded mode (no DATABASE_URL, no REDIS_URL): SQLite under instance/, jobs in-process, and
+development keys generated once and kept under instance/. Production (QUANYI_ENV=production)
+refuses to start without real keys, because a generated key would silently differ per host.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """The environment cannot run the service as configured."""
+
+
+def _dev_secret(name: str, n_bytes: int) -> str:
+    """Return a development key kept under instance/, creating it on first use."""
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE / name
+    if not path.exists():
+        path.write_text(base64.urlsafe_b64encode(secrets.token_bytes(n_bytes)).decode())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the usual postgres:// spellings and pin the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    vault_keys: str
+    rate_limit: str
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.redis_url is None
+
+    def flask_config(self) -> dict[str, Any]:
+        return {
+            "ENV_NAME": self.env,
+            "SECRET_KEY": self.secret_key,
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "VAULT_KEYS": self.vault_keys,
+            "MAX_CONTENT_LENGTH": 1024 * 1024,
+            "JSON_SORT_KEYS": False,
+            "OAUTH2_TOKEN_EXPIRES_IN": {"client_credentials": 3600},
+            "RATELIMIT_DEFAULT": self.rate_limit,
+            "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "ARGON2_PROFILE": "default",
+            "API_TITLE": "Quanyi API",
+            "API_VERSION": "v1",
+            "OPENAPI_VERSION": "3.1.0",
+            "OPENAPI_URL_PREFIX": "/api/v1",
+            "OPENAPI_JSON_PATH": "openapi.json",
+            "OPENAPI_SWAGGER_UI_PATH": "docs",
+            "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+        }
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read settings; raise ConfigError with a clear message when production lacks real keys."""
+    env = dict(os.environ if environ is None else environ)
+    mode = env.get("QUANYI_ENV", "development")
+    secret_key = env.get("QUANYI_SECRET_KEY")
+    vault_keys = env.get("QUANYI_VAULT_KEYS")
+    if mode == "production":
+        missing = [
+            name
+            for name, value in (("QUANYI_SECRET_KEY", secret_key), ("QUANYI_VAULT_KEYS", vault_keys))
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "QUANYI_ENV=production needs real keys; missing: " + ", ".join(missing)
+                + ". Generate one with: python -c 'import secrets,base64;"
+                " print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'"
+            )
+        if not env.get("DATABASE_URL"):
+            raise ConfigError("QUANYI_ENV=production needs DATABASE_URL (PostgreSQL).")
+    database_url = env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'quanyi.db'}"
+    return Settings(
+        env=mode,
+        database_url=normalize_database_url(database_url),
+        redis_url=env.get("REDIS_URL") or None,
+        secret_key=secret_key or _dev_secret("secret_key", 32),
+        vault_keys=vault_keys or "k1:" + _dev_secret("vault_key", 32),
+        rate_limit=env.get("QUANYI_RATE_LIMIT", "1200 per minute"),
+    )

@@ -1,0 +1,85 @@
+"""The audit log: who changed what, when, from what to what.
+
+Values passed here must already be safe to store: callers pass masked codes and never secrets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.core.db import Base, PublicIdMixin, utcnow
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: an API client, a staff user, a CLI operator or the system itself."""
+
+    kind: str  # client | staff | cli | system
+    id: str
+    ip: str | None = None
+    request_id: str | None = None
+
+
+SYSTEM = Actor("system", "system")
+
+
+class AuditLog(PublicIdMixin, Base):
+    __tablename__ = "audit_log"
+    id_prefix = "aud"
+
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str] = mapped_column(String(80))
+    partner_id: Mapped[str | None] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(80))
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str] = mapped_column(String(80))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_audit_log_partner_time", "partner_id", "occurred_at"),
+        Index("ix_audit_log_target", "target_type", "target_id"),
+    )
+
+
+def record_audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    partner_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditLog:
+    """Add an audit row to the caller's transaction, so it commits or rolls back with the change."""
+    row = AuditLog(
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        partner_id=partner_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        before=before,
+        after=after,
+        ip=actor.ip,
+        request_id=actor.request_id,
+    )
+    session.add(row)
+    return row
+
+
+def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))

@@ -1,0 +1,164 @@
+"""Problem+json (RFC 9457) for every error path, and the domain error hierarchy.
+
+Services raise `DomainError` subclasses with a stable `code`; this module is the only place
+that turns anything (HTTP errors, validation errors, domain errors, crashes) into a response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, json, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("quanyi.errors")
+
+PROBLEM_TYPE_BASE = "https://docs.quanyi.example/problems/"
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class DomainError(Exception):
+    """A business rule said no. Subclasses fix `status` and `code`; `extra` adds members."""
+
+    status: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+        self.headers: dict[str, str] = {}
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(DomainError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class ValidationFailed(DomainError):
+    """A semantic check on otherwise well-formed input; `errors` maps field → messages."""
+
+    status, code, title = 422, "validation_error", "Validation failed"
+
+    def __init__(self, errors: dict[str, list[str]], detail: str | None = None) -> None:
+        super().__init__(detail or "The request has invalid fields.", errors=errors)
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+def problem(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "code": code,
+    }
+    request_id = g.get("request_id") if _has_request() else None
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    response = Response(
+        json.dumps(body), status=status, mimetype="application/problem+json"
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _has_request() -> bool:
+    try:
+        return bool(request)
+    except RuntimeError:
+        return False
+
+
+def _flatten_webargs(messages: Any) -> dict[str, Any]:
+    """webargs nests messages by location ({"json": {...}}); the API speaks of fields only."""
+    if isinstance(messages, dict):
+        flat: dict[str, Any] = {}
+        for location, fields in messages.items():
+            if isinstance(fields, dict):
+                flat.update(fields)
+            else:
+                flat[location] = fields
+        return flat
+    return {"_schema": messages}
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = HTTP_CODES.get(status, "http_error")
+    headers = dict(error.get_headers()) if hasattr(error, "get_headers") else {}
+    headers.pop("Content-Type", None)
+    data = getattr(error, "data", None) or {}
+    if status == 422 and "messages" in data:
+        return problem(
+            422,
+            "validation_error",
+            "Validation failed",
+            "The request has invalid fields.",
+            errors=_flatten_webargs(data["messages"]),
+            headers=headers,
+        )
+    if status == 400 and "messages" in data:
+        return problem(400, "malformed_json", "Malformed JSON", "The body is not valid JSON.")
+    detail = error.description if isinstance(error.description, str) else None
+    title = error.name if error.name else "Error"
+    return problem(status, code, title, detail, headers=headers)
+
+
+def handle_domain_error(error: DomainError) -> Response:
+    return problem(
+        error.status, error.code, error.title, error.detail, headers=error.headers, **error.extra
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error")
+    return problem(500, "internal_error", "Internal error", "Something went wrong on our side.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,167 @@
+"""Idempotency-Key for POSTs that create or move value.
+
+Guarantee: for one (scope, key) the effect happens at most once. The first request takes a
+transaction-scoped lock on the key (a PostgreSQL advisory lock; on SQLite every write
+transaction is already serialized), runs, and stores its response in the same transaction as
+its effect. Hence:
+- same key + same body after success → the stored response, with `Idempotent-Replayed: true`;
+- same key + another body → 422 `idempotency_key_reused`;
+- same key while the first still runs → 409 `idempotency_in_progress`;
+- a request that failed (4xx/5xx) stored nothing, so the client may retry with the same key.
+Keys are scoped per partner (per client for platform calls) and kept at least 24 h.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Response, g, make_response, request
+from flask_smorest import Blueprint
+from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint, delete, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from app.core.db import Base, PublicIdMixin, utcnow
+from app.core.errors import Conflict, DomainError
+
+RETENTION = timedelta(hours=24)
+KEY_MAX_LENGTH = 255
+REPLAYED_HEADERS = ("Content-Type", "Location")
+
+
+class IdempotencyKeyRequired(DomainError):
+    status, code, title = 400, "idempotency_key_required", "Idempotency-Key required"
+
+
+class IdempotencyKeyReused(DomainError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused"
+
+
+class IdempotencyInProgress(Conflict):
+    code, title = "idempotency_in_progress", "Request in progress"
+
+
+class IdempotencyRecord(PublicIdMixin, Base):
+    __tablename__ = "idempotency_keys"
+    id_prefix = "idk"
+
+    scope: Mapped[str] = mapped_column(String(80))
+    key: Mapped[str] = mapped_column(String(KEY_MAX_LENGTH))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(400))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    response_headers: Mapped[dict[str, str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    """Hash of what the request asks for; JSON is canonicalized so key order does not matter."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, UnicodeDecodeError):
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def _lock_key(session: Session, scope: str, key: str) -> bool:
+    """Take a transaction-scoped lock on (scope, key); False when another transaction holds it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    digest = hashlib.sha256(f"idempotency:{scope}:{key}".encode()).digest()
+    lock_id = int.from_bytes(digest[:8], "big", signed=True)
+    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}).scalar())
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    response = Response(record.response_body, status=record.response_status)
+    for name, value in record.response_headers.items():
+        response.headers[name] = value
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def run_idempotent(
+    session: Session, scope: str, key: str | None, view: Callable[[], Response]
+) -> Response:
+    if not key:
+        raise IdempotencyKeyRequired("This request needs an Idempotency-Key header.")
+    if len(key) > KEY_MAX_LENGTH:
+        raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {KEY_MAX_LENGTH} characters.")
+    fingerprint = request_fingerprint(request.method, request.path, request.get_data())
+    if not _lock_key(session, scope, key):
+        raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
+    record = session.scalars(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        )
+    ).first()
+    if record is not None:
+        if record.request_hash != fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request body."
+            )
+        return _replay(record)
+    response = view()
+    if response.status_code < 400:
+        session.add(
+            IdempotencyRecord(
+                scope=scope,
+                key=key,
+                request_hash=fingerprint,
+                method=request.method,
+                path=request.path,
+                response_status=response.status_code,
+                response_body=response.get_data(as_text=True),
+                response_headers={
+                    h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
+                },
+                expires_at=utcnow() + RETENTION,
+            )
+        )
+    return response
+
+
+IDEMPOTENCY_HEADER_DOC = {
+    "in": "header",
+    "name": "Idempotency-Key",
+    "required": True,
+    "schema": {"type": "string", "maxLength": KEY_MAX_LENGTH},
+    "description": "Unique per intended effect; a retry with the same key and body replays.",
+}
+
+
+def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
+    """Route decorator (placed above the smorest response/arguments decorators)."""
+    from app.extensions import db
+
+    @Blueprint.doc(parameters=[IDEMPOTENCY_HEADER_DOC])
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        scope = g.get("partner_id") or f"client:{g.get('client_id')}"
+        return run_idempotent(
+            db.session(),
+            scope,
+            request.headers.get("Idempotency-Key"),
+            lambda: _as_response(view(*args, **kwargs)),
+        )
+
+    return wrapper
+
+
+def _as_response(result: Any) -> Response:
+    return make_response(result)
+
+
+def purge_expired(session: Session) -> int:
+    """Delete records past their retention; returns how many were removed."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow()))
+    return int(result.rowcount or 0)

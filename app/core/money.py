@@ -1,0 +1,56 @@
+"""Money: integer minor units plus an ISO 4217 currency. No floats, ever."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate
+
+CURRENCY_RE = r"^[A-Z]{3}$"
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    amount: int
+    currency: str = "CNY"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
+            raise TypeError("Money.amount must be an int of minor units")
+
+    def __add__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same_currency(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: int) -> Money:
+        return Money(self.amount * factor, self.currency)
+
+    def _same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"currency mismatch: {self.currency} vs {other.currency}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"amount": self.amount, "currency": self.currency}
+
+
+class StrictInteger(fields.Integer):
+    """An integer that refuses floats and numeric strings (1.0, "1"): amounts are exact."""
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError("Must be an integer.")
+        return super()._validated(value)
+
+
+class MoneySchema(Schema):
+    amount = StrictInteger(required=True, strict=True, validate=validate.Range(min=0))
+    currency = fields.String(load_default="CNY", validate=validate.Regexp(CURRENCY_RE))
+
+    @post_load
+    def make_money(self, data: dict[str, Any], **_: Any) -> Money:
+        return Money(data["amount"], data["currency"])

@@ -1,0 +1,60 @@
+"""Tenancy: the current partner comes only from the token, and partner-owned rows are reached
+only through these helpers, so no query can forget its `partner_id`.
+
+A row of another partner is indistinguishable from a missing row: both answer 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from flask import g
+from sqlalchemy import ForeignKey, Select, String, select
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
+
+from app.core.errors import Forbidden, NotFound
+
+T = TypeVar("T", bound="PartnerOwnedMixin")
+
+
+class PartnerRequired(Forbidden):
+    code, title = "partner_required", "Partner client required"
+
+
+class PartnerOwnedMixin:
+    """Every tenant-owned table carries `partner_id` (and hot lookups start with it)."""
+
+    @declared_attr
+    def partner_id(cls) -> Mapped[str]:  # noqa: N805 - SQLAlchemy declared_attr
+        return mapped_column(String(40), ForeignKey("partners.id"), index=True)
+
+
+def current_partner_id() -> str:
+    """The partner of the authenticated token; a platform token has none."""
+    partner_id = g.get("partner_id")
+    if not partner_id:
+        raise PartnerRequired("This endpoint needs a partner client's token.")
+    return partner_id
+
+
+def scoped(model: type[T], partner_id: str) -> Select[tuple[T]]:
+    """`SELECT model WHERE partner_id = :partner_id` — the start of every partner-owned query."""
+    return select(model).where(model.partner_id == partner_id)
+
+
+def get_owned(
+    session: Session,
+    model: type[T],
+    partner_id: str,
+    *where: Any,
+    for_update: bool = False,
+    label: str | None = None,
+) -> T:
+    """Fetch one partner-owned row matching `where`, or raise NotFound (also for foreign rows)."""
+    stmt = scoped(model, partner_id).where(*where)
+    if for_update:
+        stmt = stmt.with_for_update()
+    row = session.scalars(stmt).first()
+    if row is None:
+        raise NotFound(f"{label or model.__name__} not found.")
+    return row

@@ -1,0 +1,5 @@
+"""Imports every domain's models so that Base.metadata knows all tables (Alembic, tests)."""
+
+from app.auth import models as auth_models  # noqa: F401
+from app.core import audit, idempotency  # noqa: F401
+from app.partners import models as partner_models  # noqa: F401

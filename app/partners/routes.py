@@ -1,0 +1,120 @@
+"""Partner endpoints: a partner reads itself; the platform manages partners and their clients."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from app.auth import service as auth_service
+from app.auth.oauth import require_scope
+from app.core.http import request_actor
+from app.core.pagination import PageArgsSchema, page_schema
+from app.core.tenancy import current_partner_id
+from app.extensions import db
+from app.partners import service
+from app.partners.schemas import (
+    ClientCreateSchema,
+    ClientSchema,
+    IssuedClientSchema,
+    PartnerSchema,
+    PartnerUpdateSchema,
+    RotateSchema,
+)
+
+blp = Blueprint("partner", __name__, url_prefix="/api/v1", description="The partner's own profile")
+platform_blp = Blueprint(
+    "platform_partners", __name__, url_prefix="/api/v1/platform/partners",
+    description="Platform: partners and their API clients",
+)
+
+
+def _issued(issued: auth_service.IssuedClient) -> dict[str, Any]:
+    return {**ClientSchema().dump(issued.client), "client_secret": issued.secret}
+
+
+@blp.route("/partner")
+@require_scope()
+@blp.response(200, PartnerSchema)
+def get_own_partner() -> Any:
+    return service.get_partner(db.session(), current_partner_id())
+
+
+@platform_blp.route("")
+@require_scope("platform")
+@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.response(200, page_schema(PartnerSchema))
+def list_partners(args: dict[str, Any]) -> Any:
+    return service.list_partners(db.session(), args["limit"], args["cursor"])
+
+
+@platform_blp.route("", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(PartnerSchema)
+@platform_blp.response(201, PartnerSchema)
+def create_partner(data: dict[str, Any]) -> Any:
+    return service.create_partner(db.session(), request_actor(), data)
+
+
+@platform_blp.route("/<partner_id>")
+@require_scope("platform")
+@platform_blp.response(200, PartnerSchema)
+def get_partner(partner_id: str) -> Any:
+    return service.get_partner(db.session(), partner_id)
+
+
+@platform_blp.route("/<partner_id>", methods=["PATCH"])
+@require_scope("platform")
+@platform_blp.arguments(PartnerUpdateSchema(partial=True))
+@platform_blp.response(200, PartnerSchema)
+def update_partner(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    partner = service.get_partner(session, partner_id)
+    service.update_partner(session, request_actor(), partner, data)
+    return partner
+
+
+@platform_blp.route("/<partner_id>/clients")
+@require_scope("platform")
+@platform_blp.response(200, ClientSchema(many=True))
+def list_clients(partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return auth_service.list_partner_clients(session, partner_id)
+
+
+@platform_blp.route("/<partner_id>/clients", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(ClientCreateSchema)
+@platform_blp.response(201, IssuedClientSchema)
+def create_client(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    issued = auth_service.create_client(
+        session, request_actor(), kind="partner", partner_id=partner_id,
+        name=data["name"], scopes=data["scopes"],
+    )
+    return _issued(issued)
+
+
+@platform_blp.route("/<partner_id>/clients/<client_id>/rotate", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(RotateSchema)
+@platform_blp.response(200, IssuedClientSchema)
+def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
+    session = db.session()
+    client = auth_service.get_partner_client(session, partner_id, client_id)
+    issued = auth_service.rotate_client_secret(
+        session, request_actor(), client, timedelta(seconds=data["grace_seconds"])
+    )
+    return _issued(issued)
+
+
+@platform_blp.route("/<partner_id>/clients/<client_id>/revoke", methods=["POST"])
+@require_scope("platform")
+@platform_blp.response(200, ClientSchema)
+def revoke_client(partner_id: str, client_id: str) -> Any:
+    session = db.session()
+    client = auth_service.get_partner_client(session, partner_id, client_id)
+    return auth_service.revoke_client(session, request_actor(), client)

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
+from app.core.money import MoneySchema, StrictInteger
+from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
+
+SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
+COLOR_RE = r"^#[0-9a-fA-F]{6}$"
+_TIMEZONES = frozenset(available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in _TIMEZONES:
+        raise ValidationError("Not a known IANA timezone (e.g. Asia/Shanghai).")
+
+
+class BrandingSchema(Schema):
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    logo_url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    primary_color = fields.String(required=True, validate=validate.Regexp(COLOR_RE))
+    accent_color = fields.String(required=True, validate=validate.Regexp(COLOR_RE))
+    tagline = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+
+
+class PointsRateSchema(Schema):
+    points = StrictInteger(required=True, validate=validate.Range(min=1))
+    value = fields.Nested(MoneySchema, required=True)
+
+
+class PointsSchema(Schema):
+    unit_name = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    rate = fields.Nested(PointsRateSchema, required=True)
+
+
+class PartnerSchema(Schema):
+    id = fields.String(dump_only=True)
+    slug = fields.String(required=True, validate=validate.Regexp(SLUG_RE))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    kind = fields.String(required=True, validate=validate.OneOf(PARTNER_KINDS))
+    status = fields.String(load_default="active", validate=validate.OneOf(PARTNER_STATUSES))
+    branding = fields.Nested(BrandingSchema, required=True)
+    points = fields.Nested(PointsSchema, required=True)
+    timezone = fields.String(load_default="Asia/Shanghai", validate=validate_timezone)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class PartnerUpdateSchema(PartnerSchema):
+    """PATCH body: any subset of the fields (load it with `partial=True`); the slug is fixed."""
+
+    class Meta:
+        exclude = ("slug",)
+
+
+class ClientCreateSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(PARTNER_SCOPES)), load_default=None
+    )
+
+
+class ClientSchema(Schema):
+    id = fields.String(dump_only=True)
+    kind = fields.String(dump_only=True, validate=validate.OneOf(CLIENT_KINDS))
+    partner_id = fields.String(dump_only=True, allow_none=True)
+    name = fields.String(dump_only=True)
+    scopes = fields.Function(lambda c: c.scope.split(), dump_only=True)
+    status = fields.String(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class IssuedClientSchema(ClientSchema):
+    client_secret = fields.String(
+        dump_only=True, metadata={"description": "Shown only in this response; store it now."}
+    )
+
+
+class RotateSchema(Schema):
+    grace_seconds = StrictInteger(
+        load_default=0, validate=validate.Range(min=0, max=7 * 24 * 3600)
+    )

@@ -1,0 +1,151 @@
+"""Partners: create, update, read; and the declarative sync from `partners/<slug>/partner.yaml`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.audit import Actor, changed_fields, record_audit
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import Page, paginate
+from app.partners.models import Partner
+
+
+def _apply(partner: Partner, data: dict[str, Any]) -> None:
+    for name in ("slug", "name", "kind", "status", "timezone"):
+        if name in data:
+            setattr(partner, name, data[name])
+    if "branding" in data:
+        partner.branding = {**(partner.branding or {}), **data["branding"]}
+    points = data.get("points")
+    if points:
+        if "unit_name" in points:
+            partner.points_unit_name = points["unit_name"]
+        rate = points.get("rate")
+        if rate:
+            partner.points_rate_points = rate.get("points", partner.points_rate_points)
+            if "value" in rate:
+                partner.points_rate_value_minor = rate["value"].amount
+                partner.points_rate_currency = rate["value"].currency
+
+
+def get_partner(session: Session, partner_id: str) -> Partner:
+    partner = session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound("Partner not found.")
+    return partner
+
+
+def find_partner_by_slug(session: Session, slug: str) -> Partner | None:
+    return session.scalars(select(Partner).where(Partner.slug == slug)).first()
+
+
+def list_partners(session: Session, limit: int, cursor: str | None) -> Page[Partner]:
+    return paginate(session, select(Partner), Partner.id, limit, cursor)
+
+
+def create_partner(session: Session, actor: Actor, data: dict[str, Any]) -> Partner:
+    if find_partner_by_slug(session, data["slug"]) is not None:
+        raise Conflict(f"A partner with slug {data['slug']!r} exists.", field="slug")
+    partner = Partner()
+    _apply(partner, data)
+    session.add(partner)
+    session.flush()
+    record_audit(
+        session, actor, "partner.created", "partner", partner.id, partner_id=partner.id,
+        after=partner.snapshot(),
+    )
+    return partner
+
+
+def update_partner(
+    session: Session, actor: Actor, partner: Partner, data: dict[str, Any]
+) -> list[str]:
+    """Apply `data`; returns the changed fields (empty: nothing written, nothing audited)."""
+    before = partner.snapshot()
+    _apply(partner, data)
+    after = partner.snapshot()
+    changed = changed_fields(before, after)
+    if changed:
+        record_audit(
+            session, actor, "partner.updated", "partner", partner.id, partner_id=partner.id,
+            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+        )
+    return changed
+
+
+# --- declarative sync -----------------------------------------------------------------
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: dict[str, list[str]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"created {slug}" for slug in self.created]
+        out += [f"updated {slug}: {', '.join(f)}" for slug, f in self.updated.items()]
+        out += [f"unchanged {slug}" for slug in self.unchanged]
+        out += [f"error {e}" for e in self.errors]
+        return out
+
+
+def _describe_errors(messages: Any, prefix: str = "") -> list[str]:
+    if isinstance(messages, dict):
+        out: list[str] = []
+        for key, value in messages.items():
+            out += _describe_errors(value, f"{prefix}{key}.")
+        return out
+    text = "; ".join(str(m) for m in messages) if isinstance(messages, list) else str(messages)
+    return [f"field '{prefix.rstrip('.')}': {text}"]
+
+
+def load_partner_file(path: Path) -> dict[str, Any]:
+    """Parse and validate one partner.yaml; raises ValueError naming the file and the field."""
+    from app.partners.schemas import PartnerSchema
+
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    raw.pop("listings", None)  # loaded by the commerce module
+    try:
+        data: dict[str, Any] = PartnerSchema().load(raw)
+    except ValidationError as exc:
+        raise ValueError(f"{path}: " + "; ".join(_describe_errors(exc.messages))) from None
+    if data["slug"] != path.parent.name:
+        raise ValueError(f"{path}: field 'slug': must equal the folder name {path.parent.name!r}")
+    return data
+
+
+def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
+    """Create or update every partner under `root`; never deletes. An invalid file is reported
+    and nothing of it is written; the valid ones still apply."""
+    report = SyncReport()
+    for path in sorted(root.glob("*/partner.yaml")):
+        try:
+            data = load_partner_file(path)
+        except ValueError as exc:
+            report.errors.append(str(exc))
+            continue
+        partner = find_partner_by_slug(session, data["slug"])
+        if partner is None:
+            create_partner(session, actor, data)
+            report.created.append(data["slug"])
+            continue
+        changed = update_partner(session, actor, partner, data)
+        if changed:
+            report.updated[data["slug"]] = changed
+        else:
+            report.unchanged.append(data["slug"])
+    return report
