@@ -5,14 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, send_from_directory
+from flask_smorest import Api
 
 from app.config import load_settings
+from app.core.errors import ProblemSchema
+
+
+class QuanyiApi(Api):
+    """flask-smorest's Api documenting our problem+json error shape."""
+
+    ERROR_SCHEMA = ProblemSchema
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment; `overrides` (tests) win over it."""
     import swagger_ui_bundle
-    from flask_smorest import Api
 
     from app import models  # noqa: F401 - every table registered before use
     from app.auth import service as auth_service
@@ -32,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_settings().flask_config())
     app.config.update(overrides or {})
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
     configure_logging(app.config.get("LOG_LEVEL", "INFO"))
     auth_service.configure_hasher(app.config["ARGON2_PROFILE"])
 
@@ -40,7 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     init_oauth(app)
 
-    api = Api(app)
+    api = QuanyiApi(app)
     api.spec.components.security_scheme(
         "oauth2",
         {

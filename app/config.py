@@ -48,6 +48,7 @@ class Settings:
     secret_key: str
     vault_keys: str
     rate_limit: str
+    log_level: str
 
     @property
     def is_embedded(self) -> bool:
@@ -56,6 +57,7 @@ class Settings:
     def flask_config(self) -> dict[str, Any]:
         return {
             "ENV_NAME": self.env,
+            "LOG_LEVEL": self.log_level,
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
@@ -63,7 +65,7 @@ class Settings:
             "MAX_CONTENT_LENGTH": 1024 * 1024,
             "JSON_SORT_KEYS": False,
             "OAUTH2_TOKEN_EXPIRES_IN": {"client_credentials": 3600},
-            "RATELIMIT_DEFAULT": self.rate_limit,
+            "RATE_LIMIT": self.rate_limit,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
             "ARGON2_PROFILE": "default",
@@ -105,4 +107,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         secret_key=secret_key or _dev_secret("secret_key", 32),
         vault_keys=vault_keys or "k1:" + _dev_secret("vault_key", 32),
         rate_limit=env.get("QUANYI_RATE_LIMIT", "1200 per minute"),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )

@@ -5,17 +5,27 @@ from __future__ import annotations
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-from app.auth.oauth import bearer_client_id
+from flask import current_app
+
+from app.auth.oauth import bearer_token
 from app.core.db import Database
 
 
 def rate_limit_key() -> str:
     """Per client when the request carries a bearer token, else per address."""
-    client_id = bearer_client_id()
-    return f"client:{client_id}" if client_id else f"ip:{get_remote_address()}"
+    token = bearer_token()
+    return f"client:{token.client_id}" if token is not None else f"ip:{get_remote_address()}"
+
+
+def rate_limit_value() -> str:
+    """The client's own limit when the platform set one, else the configured default."""
+    token = bearer_token()
+    if token is not None and token.client.rate_limit:
+        return token.client.rate_limit
+    return str(current_app.config["RATE_LIMIT"])
 
 
 db = Database()
-limiter = Limiter(key_func=rate_limit_key)
+limiter = Limiter(key_func=rate_limit_key, application_limits=[rate_limit_value])
 
 __all__ = ["db", "limiter"]

@@ -43,6 +43,8 @@ class ApiClient(PublicIdMixin, TimestampMixin, Base):
     previous_secret_expires_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(16), default="active")
     revoked_at: Mapped[datetime | None]
+    # Flask-Limiter notation, e.g. "600 per minute"; None: the platform default.
+    rate_limit: Mapped[str | None] = mapped_column(String(60))
 
     # Authlib ClientMixin -------------------------------------------------------------
     def get_client_id(self) -> str:

@@ -10,11 +10,11 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import InvalidScopeError, grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 
 from app.auth import service
@@ -33,6 +33,16 @@ def _session() -> Any:
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+
+    def validate_token_request(self) -> None:
+        """Asking for a scope the client was not granted is an error, not a silent narrowing."""
+        super().validate_token_request()
+        requested = set((self.request.payload.scope or "").split())
+        granted = set(self.request.client.scope.split())
+        if not requested <= granted:
+            raise InvalidScopeError(
+                "Not granted to this client: " + " ".join(sorted(requested - granted))
+            )
 
 
 class TokenRevocation(RevocationEndpoint):
@@ -161,12 +171,9 @@ def require_scope(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., 
     return decorator
 
 
-def bearer_client_id() -> str | None:
-    """Client id of the request's bearer token (valid or not yet checked), for rate limiting."""
-    from flask import request
-
+def bearer_token() -> AccessToken | None:
+    """The request's bearer token row (not yet validated), for rate limiting."""
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    token = current_token_for(header[7:].strip())
-    return token.client_id if token is not None else None
+    return current_token_for(header[7:].strip())

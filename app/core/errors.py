@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, g, json, request
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("quanyi.errors")
@@ -162,3 +163,17 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(Exception, handle_unexpected)
+
+
+class ProblemSchema(Schema):
+    """How every error looks (RFC 9457), for the OpenAPI document."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String(required=True)
+    code = fields.String(required=True, metadata={"description": "stable, machine-readable"})
+    request_id = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.Raw(), metadata={"description": "field → messages"}
+    )

@@ -59,7 +59,8 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    for noisy in ("werkzeug", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     _configured = True
 
 

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from app.auth import service as auth_service
 from app.auth.oauth import require_scope
 from app.core.http import request_actor
+from app.core.idempotency import idempotent
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.tenancy import current_partner_id
 from app.extensions import db
@@ -51,6 +52,7 @@ def list_partners(args: dict[str, Any]) -> Any:
 
 @platform_blp.route("", methods=["POST"])
 @require_scope("platform")
+@idempotent
 @platform_blp.arguments(PartnerSchema)
 @platform_blp.response(201, PartnerSchema)
 def create_partner(data: dict[str, Any]) -> Any:
