@@ -13,6 +13,7 @@ from app.auth import service as auth_service
 from app.core.audit import Actor
 from app.core.money import Money
 from app.partners import service as partner_service
+from app.auth.models import ApiClient
 from app.partners.models import Partner
 
 TEST_ACTOR = Actor("system", "tests")
@@ -44,9 +45,25 @@ def make_partner(session: Session, slug: str, **overrides: Any) -> Partner:
     return partner
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """Plain strings (they outlive the session that created them, unlike ORM rows)."""
+
+    client_id: str
+    secret: str
+    partner_id: str | None
+
+    @classmethod
+    def of(cls, issued: auth_service.IssuedClient) -> Credentials:
+        return cls(issued.client.id, issued.secret, issued.client.partner_id)
+
+    def client(self, session: Session) -> ApiClient:
+        return session.get_one(ApiClient, self.client_id)
+
+
 def make_client(
     session: Session, partner: Partner | None, scopes: list[str] | None = None
-) -> auth_service.IssuedClient:
+) -> Credentials:
     issued = auth_service.create_client(
         session,
         TEST_ACTOR,
@@ -56,7 +73,7 @@ def make_client(
         scopes=scopes,
     )
     session.commit()
-    return issued
+    return Credentials.of(issued)
 
 
 def basic_auth(client_id: str, secret: str) -> dict[str, str]:
@@ -64,14 +81,12 @@ def basic_auth(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": f"Basic {raw}"}
 
 
-def request_token(
-    http: FlaskClient, issued: auth_service.IssuedClient, scope: str | None = None
-) -> Any:
+def request_token(http: FlaskClient, creds: Credentials, scope: str | None = None) -> Any:
     form = {"grant_type": "client_credentials"}
     if scope is not None:
         form["scope"] = scope
     return http.post(
-        "/oauth/token", data=form, headers=basic_auth(issued.client.id, issued.secret)
+        "/oauth/token", data=form, headers=basic_auth(creds.client_id, creds.secret)
     )
 
 
@@ -80,20 +95,21 @@ class ApiUser:
     """A test client holding one bearer token."""
 
     http: FlaskClient
-    issued: auth_service.IssuedClient
+    creds: Credentials
     token: str
 
     @classmethod
-    def login(
-        cls, http: FlaskClient, issued: auth_service.IssuedClient, scope: str | None = None
-    ) -> ApiUser:
-        response = request_token(http, issued, scope)
+    def login(cls, http: FlaskClient, creds: Credentials, scope: str | None = None) -> ApiUser:
+        response = request_token(http, creds, scope)
         assert response.status_code == 200, response.get_json()
-        return cls(http, issued, response.get_json()["access_token"])
+        return cls(http, creds, response.get_json()["access_token"])
 
     @property
     def partner_id(self) -> str | None:
-        return self.issued.client.partner_id
+        return self.creds.partner_id
+
+    def basic_auth(self) -> dict[str, str]:
+        return basic_auth(self.creds.client_id, self.creds.secret)
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", **(extra or {})}

@@ -1,0 +1,173 @@
+"""OAuth2 client credentials: token issue, scopes, revocation, introspection, secret handling."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, text
+
+from app.auth import service as auth_service
+from app.auth.models import AccessToken
+from app.core.db import Base, utcnow
+from tests.factories import (
+    TEST_ACTOR,
+    ApiUser,
+    Credentials,
+    basic_auth,
+    make_client,
+    request_token,
+)
+
+
+def test_token_by_http_basic_has_bearer_type_and_one_hour_lifetime(client, session, partner_a):
+    response = request_token(client, make_client(session, partner_a))
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body["token_type"] == "Bearer"
+    assert body["expires_in"] == 3600
+    assert "orders:write" in body["scope"].split()
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_token_by_form_credentials(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    response = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.secret,
+        },
+    )
+    assert response.status_code == 200
+    assert response.get_json()["access_token"].startswith("qyat_")
+
+
+def test_wrong_secret_is_401_problem_with_www_authenticate(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    response = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(creds.client_id, creds.secret + "x"),
+    )
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "invalid_client"
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_unsupported_grant_type_is_a_problem(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    response = client.post(
+        "/oauth/token", data={"grant_type": "password"}, headers=basic_auth(creds.client_id, creds.secret)
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "unsupported_grant_type"
+
+
+def test_partner_client_cannot_obtain_platform_scope(client, session, partner_a):
+    response = request_token(client, make_client(session, partner_a), scope="platform")
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_scope"
+
+
+def test_token_can_be_narrowed_to_requested_scopes(client, session, partner_a):
+    response = request_token(client, make_client(session, partner_a), scope="catalog:read")
+    assert response.get_json()["scope"] == "catalog:read"
+
+
+def test_missing_bearer_token_is_401(client, partner_a):
+    response = client.get("/api/v1/partner")
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["WWW-Authenticate"].lower().startswith("bearer")
+
+
+def test_unknown_bearer_token_is_401(client):
+    response = client.get("/api/v1/partner", headers={"Authorization": "Bearer qyat_nope"})
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "invalid_token"
+    assert "WWW-Authenticate" in response.headers
+
+
+def test_expired_token_is_401(client, session, api_a):
+    row = session.scalars(select(AccessToken)).one()
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    response = api_a.get("/api/v1/partner")
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "invalid_token"
+
+
+def test_missing_scope_is_403_insufficient_scope(client, session, partner_a):
+    narrow = ApiUser.login(client, make_client(session, partner_a), scope="catalog:read")
+    response = narrow.get("/api/v1/platform/partners")
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == "insufficient_scope"
+
+
+def test_revoked_token_stops_working(client, api_a):
+    response = client.post("/oauth/revoke", data={"token": api_a.token}, headers=api_a.basic_auth())
+    assert response.status_code == 200
+    assert api_a.get("/api/v1/partner").status_code == 401
+
+
+def test_another_client_cannot_revoke_my_token(client, session, api_a, partner_a):
+    other = make_client(session, partner_a)
+    client.post(
+        "/oauth/revoke", data={"token": api_a.token},
+        headers=basic_auth(other.client_id, other.secret),
+    )
+    assert api_a.get("/api/v1/partner").status_code == 200
+
+
+def test_introspection_reports_active_then_inactive(client, api_a):
+    auth = api_a.basic_auth()
+    active = client.post("/oauth/introspect", data={"token": api_a.token}, headers=auth)
+    assert active.get_json()["active"] is True
+    assert active.get_json()["partner_id"] == api_a.partner_id
+    client.post("/oauth/revoke", data={"token": api_a.token}, headers=auth)
+    inactive = client.post("/oauth/introspect", data={"token": api_a.token}, headers=auth)
+    assert inactive.get_json() == {"active": False}
+
+
+def _rotate(session, creds, grace=timedelta(0)) -> Credentials:
+    issued = auth_service.rotate_client_secret(session, TEST_ACTOR, creds.client(session), grace)
+    session.commit()
+    return Credentials.of(issued)
+
+
+def test_rotation_without_grace_invalidates_old_secret(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    rotated = _rotate(session, creds)
+    assert request_token(client, creds).status_code == 401
+    assert request_token(client, rotated).status_code == 200
+
+
+def test_rotation_with_grace_keeps_old_secret_for_a_while(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    rotated = _rotate(session, creds, timedelta(hours=1))
+    assert request_token(client, creds).status_code == 200
+    assert request_token(client, rotated).status_code == 200
+
+
+def test_revoked_client_gets_no_token_and_its_tokens_die(client, session, api_a):
+    auth_service.revoke_client(session, TEST_ACTOR, api_a.creds.client(session))
+    session.commit()
+    assert api_a.get("/api/v1/partner").status_code == 401
+    assert request_token(client, api_a.creds).status_code == 401
+
+
+def test_no_plaintext_secret_or_token_in_any_table(client, session, api_a):
+    secret, token = api_a.creds.secret, api_a.token
+    dump = []
+    for table in Base.metadata.sorted_tables:
+        for row in session.execute(text(f"SELECT * FROM {table.name}")):
+            dump.append(" ".join(str(v) for v in row))
+    everything = "\n".join(dump)
+    assert api_a.creds.client_id in everything  # the dump really covers the rows
+    assert secret not in everything
+    assert secret.removeprefix("qysk_") not in everything
+    assert token not in everything
+    assert token.removeprefix("qyat_") not in everything
