@@ -49,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_oauth(app)
 
     api = QuanyiApi(app)
+    app.extensions["quanyi_api"] = api
     api.spec.components.security_scheme(
         "oauth2",
         {

@@ -21,11 +21,12 @@ def healthz() -> Any:
 def _check_database() -> str:
     from app.extensions import db
 
+    session = db.session()
     try:
-        with db.engine.connect() as conn:  # type: ignore[union-attr]
-            conn.execute(text("SELECT 1"))
+        session.execute(text("SELECT 1"))
         return "ok"
     except Exception:  # noqa: BLE001 - any failure means "not ready"
+        session.rollback()
         return "down"
 
 

@@ -7,10 +7,12 @@ without exposing a sequence number.
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+ID_RE = re.compile(r"^[a-z]{2,5}_[0-9a-z]{26}$")
 
 PREFIXES = {
     "partner": "prt",
@@ -33,7 +35,3 @@ def new_id(prefix: str) -> str:
     """Return a new id like `ord_01jd3…` (26 base32 chars after the prefix)."""
     millis = time.time_ns() // 1_000_000
     return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(80), 16)}"
-
-
-def has_prefix(value: str, prefix: str) -> bool:
-    return value.startswith(prefix + "_") and len(value) == len(prefix) + 27

@@ -21,7 +21,8 @@ _configured = False
 
 class RequestContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id") if has_request_context() else None
+        if getattr(record, "request_id", None) is None:
+            record.request_id = g.get("request_id") if has_request_context() else None
         return True
 
 

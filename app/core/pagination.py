@@ -16,6 +16,7 @@ from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from app.core.errors import ValidationFailed
+from app.core.ids import ID_RE
 
 T = TypeVar("T")
 DEFAULT_LIMIT = 20
@@ -42,9 +43,12 @@ def encode_cursor(last_id: str) -> str:
 def decode_cursor(cursor: str) -> str:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return base64.urlsafe_b64decode(padded.encode()).decode()
+        last_id = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise ValidationFailed({"cursor": ["Not a valid cursor."]}) from None
+        last_id = ""
+    if not ID_RE.match(last_id):
+        raise ValidationFailed({"cursor": ["Not a valid cursor."]})
+    return last_id
 
 
 def paginate(

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from app.config import ConfigError, load_settings
+
+
+def test_production_refuses_to_start_without_real_keys():
+    with pytest.raises(ConfigError, match="QUANYI_SECRET_KEY.*QUANYI_VAULT_KEYS"):
+        load_settings({"QUANYI_ENV": "production", "DATABASE_URL": "postgresql://x/y"})
+
+
+def test_production_needs_a_database_url():
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        load_settings({"QUANYI_ENV": "production", "QUANYI_SECRET_KEY": "s", "QUANYI_VAULT_KEYS": "k1:x"})
+
+
+def test_production_with_keys_uses_them():
+    settings = load_settings(
+        {
+            "QUANYI_ENV": "production",
+            "QUANYI_SECRET_KEY": "real",
+            "QUANYI_VAULT_KEYS": "k1:abc",
+            "DATABASE_URL": "postgres://db/quanyi",
+            "REDIS_URL": "redis://r:6379/0",
+        }
+    )
+    assert settings.secret_key == "real"
+    assert settings.database_url == "postgresql+psycopg://db/quanyi"
+    assert not settings.is_embedded
+
+
+def test_embedded_mode_uses_sqlite_and_keeps_a_stable_development_key():
+    first = load_settings({})
+    second = load_settings({})
+    assert first.database_url.startswith("sqlite:///") and first.database_url.endswith("instance/quanyi.db")
+    assert first.is_embedded
+    assert first.secret_key == second.secret_key and len(first.secret_key) >= 40
+    assert first.vault_keys == second.vault_keys
