@@ -25,7 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.auth import service as auth_service
     from app.auth.oauth import init_oauth
     from app.auth.routes import blp as oauth_blp
-    from app.core.cli import db_cli
+    from app.core.cli import db_cli, idempotency_cli
     from app.core.errors import register_error_handlers
     from app.core.health import blp as health_blp
     from app.core.http import init_request_transaction
@@ -78,6 +78,6 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         return send_from_directory(assets, filename)
 
     init_request_transaction(app, db.session)
-    for group in (db_cli, partners_cli, platform_cli, demo_cli):
+    for group in (db_cli, idempotency_cli, partners_cli, platform_cli, demo_cli):
         app.cli.add_command(group)
     return app

@@ -88,12 +88,16 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if mode == "production":
         missing = [
             name
-            for name, value in (("QUANYI_SECRET_KEY", secret_key), ("QUANYI_VAULT_KEYS", vault_keys))
+            for name, value in (
+                ("QUANYI_SECRET_KEY", secret_key),
+                ("QUANYI_VAULT_KEYS", vault_keys),
+            )
             if not value
         ]
         if missing:
             raise ConfigError(
-                "QUANYI_ENV=production needs real keys; missing: " + ", ".join(missing)
+                "QUANYI_ENV=production needs real keys; missing: "
+                + ", ".join(missing)
                 + ". Generate one with: python -c 'import secrets,base64;"
                 " print(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())'"
             )

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-
-from flask import current_app
 
 from app.auth.oauth import bearer_token
 from app.core.db import Database

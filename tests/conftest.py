@@ -101,7 +101,9 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
         database.session.remove()
         outer.rollback()
         conn.close()
-        database.session.configure(bind=database.engine, join_transaction_mode="conditional_savepoint")
+        database.session.configure(
+            bind=database.engine, join_transaction_mode="conditional_savepoint"
+        )
 
 
 @pytest.fixture

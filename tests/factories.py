@@ -10,10 +10,10 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
+from app.auth.models import ApiClient
 from app.core.audit import Actor
 from app.core.money import Money
 from app.partners import service as partner_service
-from app.auth.models import ApiClient
 from app.partners.models import Partner
 
 TEST_ACTOR = Actor("system", "tests")
@@ -85,9 +85,7 @@ def request_token(http: FlaskClient, creds: Credentials, scope: str | None = Non
     form = {"grant_type": "client_credentials"}
     if scope is not None:
         form["scope"] = scope
-    return http.post(
-        "/oauth/token", data=form, headers=basic_auth(creds.client_id, creds.secret)
-    )
+    return http.post("/oauth/token", data=form, headers=basic_auth(creds.client_id, creds.secret))
 
 
 @dataclass

@@ -12,7 +12,9 @@ def test_production_refuses_to_start_without_real_keys():
 
 def test_production_needs_a_database_url():
     with pytest.raises(ConfigError, match="DATABASE_URL"):
-        load_settings({"QUANYI_ENV": "production", "QUANYI_SECRET_KEY": "s", "QUANYI_VAULT_KEYS": "k1:x"})
+        load_settings(
+            {"QUANYI_ENV": "production", "QUANYI_SECRET_KEY": "s", "QUANYI_VAULT_KEYS": "k1:x"}
+        )
 
 
 def test_production_with_keys_uses_them():
@@ -33,7 +35,9 @@ def test_production_with_keys_uses_them():
 def test_embedded_mode_uses_sqlite_and_keeps_a_stable_development_key():
     first = load_settings({})
     second = load_settings({})
-    assert first.database_url.startswith("sqlite:///") and first.database_url.endswith("instance/quanyi.db")
+    assert first.database_url.startswith("sqlite:///") and first.database_url.endswith(
+        "instance/quanyi.db"
+    )
     assert first.is_embedded
     assert first.secret_key == second.secret_key and len(first.secret_key) >= 40
     assert first.vault_keys == second.vault_keys

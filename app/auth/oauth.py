@@ -117,9 +117,7 @@ def authorization_server() -> QuanyiAuthorizationServer:
 
 
 def init_oauth(app: Flask) -> None:
-    app.config.setdefault(
-        "OAUTH2_ACCESS_TOKEN_GENERATOR", "app.auth.service.generate_access_token"
-    )
+    app.config.setdefault("OAUTH2_ACCESS_TOKEN_GENERATOR", "app.auth.service.generate_access_token")
     app.config["OAUTH2_SCOPES_SUPPORTED"] = list(ALL_SCOPES)
     authorization = QuanyiAuthorizationServer()
     app.extensions["quanyi_oauth"] = authorization

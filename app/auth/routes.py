@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response
 from flask_smorest import Blueprint
 
@@ -9,12 +11,12 @@ from app.auth.oauth import TokenIntrospection, TokenRevocation, authorization_se
 
 blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth2 client credentials")
 
-_FORM_AUTH = {
+_FORM_AUTH: dict[str, Any] = {
     "security": [{"clientBasic": []}, {}],
 }
 
 
-def _form_body(properties: dict[str, dict[str, object]], required: list[str]) -> dict[str, object]:
+def _form_body(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {
         "required": True,
         "content": {
@@ -25,7 +27,7 @@ def _form_body(properties: dict[str, dict[str, object]], required: list[str]) ->
     }
 
 
-_TOKEN_PARAMS = {
+_TOKEN_PARAMS: dict[str, Any] = {
     "token": {"type": "string"},
     "token_type_hint": {"type": "string", "enum": ["access_token"]},
     "client_id": {"type": "string", "description": "with client_secret_post"},

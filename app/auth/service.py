@@ -57,8 +57,10 @@ def verify_client_secret(client: ApiClient, secret: str) -> bool:
     if _matches(client.secret_hash, secret):
         return True
     grace_until = client.previous_secret_expires_at
-    return grace_until is not None and grace_until > utcnow() and _matches(
-        client.previous_secret_hash, secret
+    return (
+        grace_until is not None
+        and grace_until > utcnow()
+        and _matches(client.previous_secret_hash, secret)
     )
 
 
@@ -79,7 +81,7 @@ class IssuedClient:
 
 def _validate_scopes(kind: str, scopes: list[str] | None) -> str:
     allowed = PLATFORM_SCOPES if kind == "platform" else PARTNER_SCOPES
-    chosen = list(allowed) if not scopes else scopes
+    chosen = scopes or list(allowed)
     bad = [s for s in chosen if s not in allowed]
     if bad:
         raise ValidationFailed({"scopes": [f"Not allowed for a {kind} client: {' '.join(bad)}"]})
@@ -109,7 +111,12 @@ def create_client(
     session.add(client)
     session.flush()
     record_audit(
-        session, actor, "client.created", "api_client", client.id, partner_id=partner_id,
+        session,
+        actor,
+        "client.created",
+        "api_client",
+        client.id,
+        partner_id=partner_id,
         after={"name": name, "kind": kind, "scope": client.scope},
     )
     return IssuedClient(client, secret)
@@ -128,8 +135,13 @@ def rotate_client_secret(
     client.previous_secret_expires_at = utcnow() + grace if grace else None
     client.secret_hash = hash_secret(secret)
     record_audit(
-        session, actor, "client.secret_rotated", "api_client", client.id,
-        partner_id=client.partner_id, after={"grace_seconds": int(grace.total_seconds())},
+        session,
+        actor,
+        "client.secret_rotated",
+        "api_client",
+        client.id,
+        partner_id=client.partner_id,
+        after={"grace_seconds": int(grace.total_seconds())},
     )
     return IssuedClient(client, secret)
 
@@ -141,8 +153,14 @@ def revoke_client(session: Session, actor: Actor, client: ApiClient) -> ApiClien
     client.status = "revoked"
     client.revoked_at = utcnow()
     record_audit(
-        session, actor, "client.revoked", "api_client", client.id, partner_id=client.partner_id,
-        before={"status": "active"}, after={"status": "revoked"},
+        session,
+        actor,
+        "client.revoked",
+        "api_client",
+        client.id,
+        partner_id=client.partner_id,
+        before={"status": "active"},
+        after={"status": "revoked"},
     )
     return client
 

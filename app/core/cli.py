@@ -53,3 +53,16 @@ def revision(message: str, autogenerate: bool) -> None:
 def check() -> None:
     """Fail when the models and the migrations disagree."""
     command.check(alembic_config())
+
+
+idempotency_cli = AppGroup("idempotency", help="Idempotency-Key records.")
+
+
+@idempotency_cli.command("purge")
+def purge() -> None:
+    """Delete Idempotency-Key records older than their 24 h retention (run it daily)."""
+    from app.core.idempotency import purge_expired
+    from app.extensions import db
+
+    with db.transaction() as session:
+        click.echo(f"purged {purge_expired(session)} expired idempotency records")

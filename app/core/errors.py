@@ -96,9 +96,7 @@ def problem(
     if request_id:
         body["request_id"] = request_id
     body.update(extra)
-    response = Response(
-        json.dumps(body), status=status, mimetype="application/problem+json"
-    )
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

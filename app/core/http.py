@@ -19,7 +19,9 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 def request_actor() -> Actor:
     return Actor(
-        "client", g.get("client_id") or "anonymous", ip=request.remote_addr,
+        "client",
+        g.get("client_id") or "anonymous",
+        ip=request.remote_addr,
         request_id=g.get("request_id"),
     )
 
@@ -66,7 +68,9 @@ def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> 
             session.rollback()
             log.exception("commit failed")
             return problem(
-                503, "transaction_failed", "Try again",
+                503,
+                "transaction_failed",
+                "Try again",
                 "The change could not be saved; nothing was written. Retry the request.",
             )
         return response

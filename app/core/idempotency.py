@@ -78,7 +78,9 @@ def _lock_key(session: Session, scope: str, key: str) -> bool:
         return True
     digest = hashlib.sha256(f"idempotency:{scope}:{key}".encode()).digest()
     lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    return bool(session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}).scalar())
+    return bool(
+        session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}).scalar()
+    )
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -163,5 +165,7 @@ def _as_response(result: Any) -> Response:
 
 def purge_expired(session: Session) -> int:
     """Delete records past their retention; returns how many were removed."""
-    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow()))
-    return int(result.rowcount or 0)
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.expires_at < utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

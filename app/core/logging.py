@@ -41,9 +41,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
-        payload.update(
-            {k: v for k, v in vars(record).items() if k not in self._STANDARD}
-        )
+        payload.update({k: v for k, v in vars(record).items() if k not in self._STANDARD})
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
         return json.dumps(payload, default=str, ensure_ascii=False)

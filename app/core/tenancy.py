@@ -37,7 +37,7 @@ def current_partner_id() -> str:
     return partner_id
 
 
-def scoped(model: type[T], partner_id: str) -> Select[tuple[T]]:
+def scoped(model: type[T], partner_id: str) -> Select[T]:
     """`SELECT model WHERE partner_id = :partner_id` — the start of every partner-owned query."""
     return select(model).where(model.partner_id == partner_id)
 

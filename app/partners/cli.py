@@ -38,9 +38,12 @@ def _issue_named_client(partner_id: str | None, kind: str, name: str) -> auth_se
     with db.transaction() as session:
         existing = session.scalars(
             select(ApiClient).where(
-                ApiClient.partner_id.is_(None) if partner_id is None
+                ApiClient.partner_id.is_(None)
+                if partner_id is None
                 else ApiClient.partner_id == partner_id,
-                ApiClient.kind == kind, ApiClient.name == name, ApiClient.status == "active",
+                ApiClient.kind == kind,
+                ApiClient.name == name,
+                ApiClient.status == "active",
             )
         ).first()
         if existing is not None:

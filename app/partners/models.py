@@ -37,7 +37,10 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "unit_name": self.points_unit_name,
             "rate": {
                 "points": self.points_rate_points,
-                "value": {"amount": self.points_rate_value_minor, "currency": self.points_rate_currency},
+                "value": {
+                    "amount": self.points_rate_value_minor,
+                    "currency": self.points_rate_currency,
+                },
             },
         }
 

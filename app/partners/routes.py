@@ -26,13 +26,11 @@ from app.partners.schemas import (
 
 blp = Blueprint("partner", __name__, url_prefix="/api/v1", description="The partner's own profile")
 platform_blp = Blueprint(
-    "platform_partners", __name__, url_prefix="/api/v1/platform/partners",
+    "platform_partners",
+    __name__,
+    url_prefix="/api/v1/platform/partners",
     description="Platform: partners and their API clients",
 )
-
-
-def _issued(issued: auth_service.IssuedClient) -> dict[str, Any]:
-    return {**ClientSchema().dump(issued.client), "client_secret": issued.secret}
 
 
 @blp.route("/partner")
@@ -93,11 +91,14 @@ def list_clients(partner_id: str) -> Any:
 def create_client(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
     service.get_partner(session, partner_id)
-    issued = auth_service.create_client(
-        session, request_actor(), kind="partner", partner_id=partner_id,
-        name=data["name"], scopes=data["scopes"],
+    return auth_service.create_client(
+        session,
+        request_actor(),
+        kind="partner",
+        partner_id=partner_id,
+        name=data["name"],
+        scopes=data["scopes"],
     )
-    return _issued(issued)
 
 
 @platform_blp.route("/<partner_id>/clients/<client_id>/rotate", methods=["POST"])
@@ -107,10 +108,9 @@ def create_client(data: dict[str, Any], partner_id: str) -> Any:
 def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
     session = db.session()
     client = auth_service.get_partner_client(session, partner_id, client_id)
-    issued = auth_service.rotate_client_secret(
+    return auth_service.rotate_client_secret(
         session, request_actor(), client, timedelta(seconds=data["grace_seconds"])
     )
-    return _issued(issued)
 
 
 @platform_blp.route("/<partner_id>/clients/<client_id>/revoke", methods=["POST"])

@@ -58,9 +58,7 @@ class PartnerUpdateSchema(PartnerSchema):
 
 class ClientCreateSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    scopes = fields.List(
-        fields.String(validate=validate.OneOf(PARTNER_SCOPES)), load_default=None
-    )
+    scopes = fields.List(fields.String(validate=validate.OneOf(PARTNER_SCOPES)), load_default=None)
 
 
 class ClientSchema(Schema):
@@ -74,13 +72,14 @@ class ClientSchema(Schema):
     revoked_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
-class IssuedClientSchema(ClientSchema):
+class IssuedClientSchema(Schema):
+    client = fields.Nested(ClientSchema, dump_only=True)
     client_secret = fields.String(
-        dump_only=True, metadata={"description": "Shown only in this response; store it now."}
+        attribute="secret",
+        dump_only=True,
+        metadata={"description": "Shown only in this response; store it now."},
     )
 
 
 class RotateSchema(Schema):
-    grace_seconds = StrictInteger(
-        load_default=0, validate=validate.Range(min=0, max=7 * 24 * 3600)
-    )
+    grace_seconds = StrictInteger(load_default=0, validate=validate.Range(min=0, max=7 * 24 * 3600))

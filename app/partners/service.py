@@ -58,7 +58,12 @@ def create_partner(session: Session, actor: Actor, data: dict[str, Any]) -> Part
     session.add(partner)
     session.flush()
     record_audit(
-        session, actor, "partner.created", "partner", partner.id, partner_id=partner.id,
+        session,
+        actor,
+        "partner.created",
+        "partner",
+        partner.id,
+        partner_id=partner.id,
         after=partner.snapshot(),
     )
     return partner
@@ -74,8 +79,14 @@ def update_partner(
     changed = changed_fields(before, after)
     if changed:
         record_audit(
-            session, actor, "partner.updated", "partner", partner.id, partner_id=partner.id,
-            before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
+            session,
+            actor,
+            "partner.updated",
+            "partner",
+            partner.id,
+            partner_id=partner.id,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
         )
     return changed
 

@@ -59,7 +59,9 @@ def test_wrong_secret_is_401_problem_with_www_authenticate(client, session, part
 def test_unsupported_grant_type_is_a_problem(client, session, partner_a):
     creds = make_client(session, partner_a)
     response = client.post(
-        "/oauth/token", data={"grant_type": "password"}, headers=basic_auth(creds.client_id, creds.secret)
+        "/oauth/token",
+        data={"grant_type": "password"},
+        headers=basic_auth(creds.client_id, creds.secret),
     )
     assert response.status_code == 400
     assert response.get_json()["code"] == "unsupported_grant_type"
@@ -116,7 +118,8 @@ def test_revoked_token_stops_working(client, api_a):
 def test_another_client_cannot_revoke_my_token(client, session, api_a, partner_a):
     other = make_client(session, partner_a)
     client.post(
-        "/oauth/revoke", data={"token": api_a.token},
+        "/oauth/revoke",
+        data={"token": api_a.token},
         headers=basic_auth(other.client_id, other.secret),
     )
     assert api_a.get("/api/v1/partner").status_code == 200

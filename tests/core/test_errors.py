@@ -36,7 +36,9 @@ def test_wrong_method_is_405_problem(client):
 
 def test_malformed_json_is_400(platform):
     response = platform.post(
-        "/api/v1/platform/partners", data="{not json", content_type="application/json",
+        "/api/v1/platform/partners",
+        data="{not json",
+        content_type="application/json",
         headers={"Idempotency-Key": "k1"},
     )
     _problem(response, 400, "malformed_json")
@@ -44,7 +46,9 @@ def test_malformed_json_is_400(platform):
 
 def test_wrong_content_type_is_415(platform):
     response = platform.post(
-        "/api/v1/platform/partners", data="slug=x", content_type="application/x-www-form-urlencoded",
+        "/api/v1/platform/partners",
+        data="slug=x",
+        content_type="application/x-www-form-urlencoded",
         headers={"Idempotency-Key": "k1"},
     )
     _problem(response, 415, "unsupported_media_type")
@@ -83,7 +87,9 @@ def test_float_money_is_rejected(platform):
 def test_body_over_one_mebibyte_is_413(platform):
     big = json.dumps({"name": "x" * (1024 * 1024 + 10)})
     response = platform.post(
-        "/api/v1/platform/partners", data=big, content_type="application/json",
+        "/api/v1/platform/partners",
+        data=big,
+        content_type="application/json",
         headers={"Idempotency-Key": "k1"},
     )
     _problem(response, 413, "payload_too_large")
@@ -103,7 +109,8 @@ def test_unexpected_crash_is_500_problem_without_trace(api_a, monkeypatch):
 
 def test_domain_conflict_has_its_code(platform, partner_a):
     response = platform.post(
-        "/api/v1/platform/partners", json=_partner_json("partner-a"),
+        "/api/v1/platform/partners",
+        json=_partner_json("partner-a"),
         headers={"Idempotency-Key": "k-dup"},
     )
     _problem(response, 409, "conflict")

@@ -38,8 +38,15 @@ def test_same_key_same_body_replays_without_second_effect(platform, session):
     assert "Idempotent-Replayed" not in first.headers
     assert second.get_json() == first.get_json()
     assert _count(session, Partner, Partner.slug == "p-replay") == 1
-    assert _count(session, AuditLog, AuditLog.action == "partner.created",
-                  AuditLog.target_id == first.get_json()["id"]) == 1
+    assert (
+        _count(
+            session,
+            AuditLog,
+            AuditLog.action == "partner.created",
+            AuditLog.target_id == first.get_json()["id"],
+        )
+        == 1
+    )
 
 
 def test_key_order_in_json_does_not_matter(platform):
@@ -113,11 +120,14 @@ def test_concurrent_identical_requests_have_one_effect(app, session):
         http = app.test_client()
         barrier.wait()
         response = http.post(
-            "/api/v1/platform/partners", json=_partner_json("p-race"),
+            "/api/v1/platform/partners",
+            json=_partner_json("p-race"),
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": "race"},
         )
         body = response.get_json()
-        statuses.append((response.status_code, body.get("code") if response.status_code >= 400 else None))
+        statuses.append(
+            (response.status_code, body.get("code") if response.status_code >= 400 else None)
+        )
 
     threads = [threading.Thread(target=attempt) for _ in range(8)]
     for t in threads:
@@ -128,5 +138,23 @@ def test_concurrent_identical_requests_have_one_effect(app, session):
     check = db.session()
     assert _count(check, Partner, Partner.slug == "p-race") == 1
     assert check.scalar(text("SELECT count(*) FROM audit_log WHERE action='partner.created'")) == 1
-    assert all(s == 201 or (s, c) == (409, "idempotency_in_progress") for s, c in statuses), statuses
+    assert all(s == 201 or (s, c) == (409, "idempotency_in_progress") for s, c in statuses), (
+        statuses
+    )
     assert sum(1 for s, _ in statuses if s == 201) >= 1
+
+
+def test_purge_removes_only_expired_records(app, platform, session):
+    from datetime import timedelta
+
+    from app.core.db import utcnow
+
+    _create(platform, "p-old", "old-key")
+    _create(platform, "p-new", "new-key")
+    old = session.scalars(select(IdempotencyRecord).where(IdempotencyRecord.key == "old-key")).one()
+    old.expires_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["idempotency", "purge"])
+    assert "purged 1 " in result.output
+    keys = set(session.scalars(select(IdempotencyRecord.key)))
+    assert "old-key" not in keys and "new-key" in keys

@@ -39,8 +39,13 @@ def test_bad_page_arguments_are_422(platform, query):
 
 
 def test_request_id_is_echoed_or_generated(client):
-    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
-    generated = client.get("/healthz", headers={"X-Request-Id": "bad id <script>"}).headers["X-Request-Id"]
+    assert (
+        client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
+        == "abc-123"
+    )
+    generated = client.get("/healthz", headers={"X-Request-Id": "bad id <script>"}).headers[
+        "X-Request-Id"
+    ]
     assert generated and generated != "bad id <script>"
     assert client.get("/api/v1/nope").headers["X-Request-Id"]
 
@@ -73,9 +78,9 @@ def test_rate_limits_are_per_client(client, session, partner_a):
     slow = make_client(session, partner_a)
     other = ApiUser.login(client, make_client(session, partner_a))
     slow_user = ApiUser.login(client, slow)
-    session.scalars(select(ApiClient).where(ApiClient.id == slow.client_id)).one().rate_limit = (
-        "1 per minute"
-    )
+    session.scalars(
+        select(ApiClient).where(ApiClient.id == slow.client_id)
+    ).one().rate_limit = "1 per minute"
     session.commit()
     slow_user.get("/api/v1/partner")
     assert slow_user.get("/api/v1/partner").status_code == 429

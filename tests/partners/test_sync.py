@@ -1,0 +1,81 @@
+"""`flask partners sync`: declarative partners, idempotent, never deleting, strict on errors."""
+
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy import func, select
+
+from app.partners.models import Partner
+
+
+def _sync(app, root):
+    return app.test_cli_runner().invoke(args=["partners", "sync", str(root)])
+
+
+def _count(session) -> int:
+    return session.scalar(select(func.count()).select_from(Partner))
+
+
+def test_demo_partners_load_and_a_second_sync_changes_nothing(app, session, repo_root):
+    first = _sync(app, repo_root / "partners")
+    assert first.exit_code == 0, first.output
+    assert first.output.count("created ") == 4
+    kinds = set(session.scalars(select(Partner.kind)))
+    assert kinds == {"bank", "airline", "carrier", "employer"}
+    colours = {p.branding["primary_color"] for p in session.scalars(select(Partner))}
+    assert len(colours) == 4  # each branded differently
+    second = _sync(app, repo_root / "partners")
+    assert second.exit_code == 0
+    assert second.output.count("unchanged ") == 4
+    assert "created" not in second.output and "updated" not in second.output
+
+
+def test_changed_file_reports_the_changed_fields(app, session, repo_root, tmp_path):
+    root = tmp_path / "partners"
+    shutil.copytree(repo_root / "partners", root)
+    _sync(app, root)
+    path = root / "telelink" / "partner.yaml"
+    path.write_text(path.read_text().replace("#00875A", "#123456"), encoding="utf-8")
+    result = _sync(app, root)
+    assert "updated telelink: branding" in result.output
+    partner = session.scalars(select(Partner).where(Partner.slug == "telelink")).one()
+    session.refresh(partner)
+    assert partner.branding["primary_color"] == "#123456"
+
+
+def test_invalid_file_is_named_with_its_field_and_writes_nothing(app, session, repo_root, tmp_path):
+    root = tmp_path / "partners"
+    shutil.copytree(repo_root / "partners", root)
+    bad = root / "skyway-air" / "partner.yaml"
+    bad.write_text(bad.read_text().replace("kind: airline", "kind: spaceline"), encoding="utf-8")
+    before = _count(session)
+    result = _sync(app, root)
+    assert result.exit_code != 0
+    assert "skyway-air/partner.yaml" in result.output
+    assert "field 'kind'" in result.output
+    assert _count(session) == before + 3  # the three valid files still apply
+    assert session.scalar(select(Partner).where(Partner.slug == "skyway-air")) is None
+
+
+def test_slug_must_match_its_folder(app, session, tmp_path):
+    folder = tmp_path / "partners" / "right-name"
+    folder.mkdir(parents=True)
+    (folder / "partner.yaml").write_text(
+        "slug: wrong-name\nname: X\nkind: bank\n"
+        "branding: {display_name: X, primary_color: '#000000', accent_color: '#ffffff'}\n"
+        "points: {unit_name: pts, rate: {points: 1, value: {amount: 1}}}\n",
+        encoding="utf-8",
+    )
+    result = _sync(app, tmp_path / "partners")
+    assert result.exit_code != 0
+    assert "field 'slug'" in result.output
+
+
+def test_broken_yaml_is_reported_not_raised(app, tmp_path):
+    folder = tmp_path / "partners" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "partner.yaml").write_text("slug: [unclosed\n", encoding="utf-8")
+    result = _sync(app, tmp_path / "partners")
+    assert result.exit_code == 1
+    assert "broken/partner.yaml: not valid YAML" in result.output
