@@ -29,7 +29,7 @@ run: seed
 ## test: lint, then the suite on SQLite; again on PostgreSQL+Redis when TEST_DATABASE_URL is set
 test: install
 	$(BIN)/ruff check app tests migrations/env.py
-	env -u TEST_DATABASE_URL -u TEST_REDIS_URL $(BIN)/pytest
+	env -u TEST_DATABASE_URL -u TEST_REDIS_URL -u REQUIRE_SERVICES $(BIN)/pytest
 	@if [ -n "$$TEST_DATABASE_URL" ]; then echo "== again on $$TEST_DATABASE_URL"; $(BIN)/pytest; fi
 
 lint: install
