@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, send_from_directory
+from flask import Flask
 from flask_smorest import Api
 
 from app.config import load_settings
@@ -19,12 +19,11 @@ class QuanyiApi(Api):
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment; `overrides` (tests) win over it."""
-    import swagger_ui_bundle
-
     from app import models  # noqa: F401 - every table registered before use
     from app.auth import service as auth_service
     from app.auth.oauth import init_oauth
     from app.auth.routes import blp as oauth_blp
+    from app.core.assets import blp as assets_blp
     from app.core.cli import db_cli, idempotency_cli
     from app.core.errors import register_error_handlers
     from app.core.health import blp as health_blp
@@ -65,17 +64,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
     for blueprint in (oauth_blp, partner_blp, platform_blp):
         api.register_blueprint(blueprint)
-    app.register_blueprint(health_blp)
-    limiter.exempt(health_blp)
+    for public in (health_blp, assets_blp):
+        app.register_blueprint(public)
+        limiter.exempt(public)
     register_error_handlers(app)
-
-    assets = swagger_ui_bundle.swagger_ui_path
-
-    @app.get("/api/v1/docs/assets/<path:filename>")
-    @limiter.exempt
-    def swagger_assets(filename: str) -> Any:
-        """Swagger UI served from its Python package: nothing comes from a CDN."""
-        return send_from_directory(assets, filename)
 
     init_request_transaction(app, db.session)
     for group in (db_cli, idempotency_cli, partners_cli, platform_cli, demo_cli):

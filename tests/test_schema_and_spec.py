@@ -29,3 +29,10 @@ def test_openapi_is_served_with_docs_from_local_assets(client):
     assert "/api/v1/docs/assets/swagger-ui-bundle.js" in docs
     assert "cdn" not in docs.lower()
     assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
+
+
+def test_partner_logo_is_served_but_not_its_definition(client):
+    logo = client.get("/static/partners/jinhai-bank/logo.svg")
+    assert logo.status_code == 200 and logo.mimetype == "image/svg+xml"
+    hidden = client.get("/static/partners/jinhai-bank/partner.yaml")
+    assert hidden.status_code == 404 and hidden.mimetype == "application/problem+json"
