@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask_smorest import Api
 
 from app.config import load_settings
@@ -15,6 +16,14 @@ class QuanyiApi(Api):
     """flask-smorest's Api documenting our problem+json error shape."""
 
     ERROR_SCHEMA = ProblemSchema
+
+
+def schema_name(schema: Any) -> str | None:
+    """Component names are the class names; a PATCH (partial) variant is inlined."""
+    if not isinstance(schema, type) and schema.partial:
+        return None
+    cls = schema if isinstance(schema, type) else type(schema)
+    return cls.__name__.removesuffix("Schema")
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -34,6 +43,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.partners.cli import partners_cli, platform_cli
     from app.partners.routes import blp as partner_blp
     from app.partners.routes import platform_blp
+    from app.supply.cli import supply_cli, vault_cli
+    from app.supply.routes import blp as supply_blp
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_settings().flask_config())
@@ -47,7 +58,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     init_oauth(app)
 
-    api = QuanyiApi(app)
+    api = QuanyiApi(
+        app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
+    )
     app.extensions["quanyi_api"] = api
     api.spec.components.security_scheme(
         "oauth2",
@@ -62,7 +75,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
     )
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
-    for blueprint in (oauth_blp, partner_blp, platform_blp):
+    for blueprint in (oauth_blp, partner_blp, platform_blp, supply_blp):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):
         app.register_blueprint(public)
@@ -70,6 +83,14 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
 
     init_request_transaction(app, db.session)
-    for group in (db_cli, idempotency_cli, partners_cli, platform_cli, demo_cli):
+    for group in (
+        db_cli,
+        idempotency_cli,
+        partners_cli,
+        platform_cli,
+        demo_cli,
+        supply_cli,
+        vault_cli,
+    ):
         app.cli.add_command(group)
     return app

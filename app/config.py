@@ -47,6 +47,7 @@ class Settings:
     redis_url: str | None
     secret_key: str
     vault_keys: str
+    vault_fingerprint_key: str
     rate_limit: str
     log_level: str
 
@@ -62,6 +63,7 @@ class Settings:
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
             "VAULT_KEYS": self.vault_keys,
+            "VAULT_FINGERPRINT_KEY": self.vault_fingerprint_key,
             "MAX_CONTENT_LENGTH": 1024 * 1024,
             "JSON_SORT_KEYS": False,
             "OAUTH2_TOKEN_EXPIRES_IN": {"client_credentials": 3600},
@@ -85,12 +87,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     mode = env.get("QUANYI_ENV", "development")
     secret_key = env.get("QUANYI_SECRET_KEY")
     vault_keys = env.get("QUANYI_VAULT_KEYS")
+    fingerprint_key = env.get("QUANYI_VAULT_FINGERPRINT_KEY")
     if mode == "production":
         missing = [
             name
             for name, value in (
                 ("QUANYI_SECRET_KEY", secret_key),
                 ("QUANYI_VAULT_KEYS", vault_keys),
+                ("QUANYI_VAULT_FINGERPRINT_KEY", fingerprint_key),
             )
             if not value
         ]
@@ -109,7 +113,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         database_url=normalize_database_url(database_url),
         redis_url=env.get("REDIS_URL") or None,
         secret_key=secret_key or _dev_secret("secret_key", 32),
-        vault_keys=vault_keys or "k1:" + _dev_secret("vault_key", 32),
+        vault_keys=vault_keys or "dev1:" + _dev_secret("vault_key", 32),
+        vault_fingerprint_key=fingerprint_key or _dev_secret("vault_fingerprint_key", 32),
         rate_limit=env.get("QUANYI_RATE_LIMIT", "1200 per minute"),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
     )

@@ -3,3 +3,5 @@
 from app.auth import models as auth_models  # noqa: F401
 from app.core import audit, idempotency  # noqa: F401
 from app.partners import models as partner_models  # noqa: F401
+from app.supply import models as supply_models  # noqa: F401
+from app.webhooks import models as webhook_models  # noqa: F401

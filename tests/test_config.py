@@ -6,14 +6,19 @@ from app.config import ConfigError, load_settings
 
 
 def test_production_refuses_to_start_without_real_keys():
-    with pytest.raises(ConfigError, match="QUANYI_SECRET_KEY.*QUANYI_VAULT_KEYS"):
+    with pytest.raises(ConfigError, match="QUANYI_SECRET_KEY.*QUANYI_VAULT_KEYS.*FINGERPRINT"):
         load_settings({"QUANYI_ENV": "production", "DATABASE_URL": "postgresql://x/y"})
 
 
 def test_production_needs_a_database_url():
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         load_settings(
-            {"QUANYI_ENV": "production", "QUANYI_SECRET_KEY": "s", "QUANYI_VAULT_KEYS": "k1:x"}
+            {
+                "QUANYI_ENV": "production",
+                "QUANYI_SECRET_KEY": "s",
+                "QUANYI_VAULT_KEYS": "k1:x",
+                "QUANYI_VAULT_FINGERPRINT_KEY": "f",
+            }
         )
 
 
@@ -23,6 +28,7 @@ def test_production_with_keys_uses_them():
             "QUANYI_ENV": "production",
             "QUANYI_SECRET_KEY": "real",
             "QUANYI_VAULT_KEYS": "k1:abc",
+            "QUANYI_VAULT_FINGERPRINT_KEY": "fp",
             "DATABASE_URL": "postgres://db/quanyi",
             "REDIS_URL": "redis://r:6379/0",
         }

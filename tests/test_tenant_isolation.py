@@ -9,6 +9,7 @@ fails and says what is missing.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 
 from flask import Flask
@@ -41,8 +42,11 @@ def _fill(rule, values: dict[str, str]) -> str:
 
 
 def _call(api, method: str, path: str, endpoint: str):
-    kwargs = {"headers": {"Idempotency-Key": f"walk-{method}-{path}"}}
-    if method in ("POST", "PUT", "PATCH"):
+    kwargs: dict = {"headers": {"Idempotency-Key": f"walk-{method}-{path}"}}
+    if getattr(api.http.application.view_functions[endpoint], "accepts_multipart", False):
+        kwargs["data"] = {"file": (io.BytesIO(b"code\nX1\n"), "walk.csv")}
+        kwargs["content_type"] = "multipart/form-data"
+    elif method in ("POST", "PUT", "PATCH"):
         kwargs["json"] = BODIES.get(endpoint, {})
     return api.call(method, path, **kwargs)
 

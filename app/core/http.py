@@ -3,6 +3,7 @@ one transaction per request (committed when the answer is a success, rolled back
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -74,3 +75,17 @@ def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> 
                 "The change could not be saved; nothing was written. Retry the request.",
             )
         return response
+
+
+def max_body_bytes(limit: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Raise the 1 MiB body limit for one route (file uploads); place it above the arguments."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            request.max_content_length = limit
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorator

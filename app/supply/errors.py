@@ -1,0 +1,31 @@
+"""Domain errors of the supply module (mapped to problem+json by app.core.errors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.errors import Conflict, DomainError
+
+
+class OutOfStock(Conflict):
+    code, title = "out_of_stock", "Out of stock"
+
+
+class SupplyConflict(Conflict):
+    code, title = "supply_conflict", "Conflicting supply change"
+
+
+class CodeImportRejected(DomainError):
+    """The whole batch is refused; `lines` names every offending line (never the code itself)."""
+
+    status, code, title = 422, "code_import_rejected", "Code import rejected"
+
+    def __init__(self, lines: list[dict[str, Any]], detail: str | None = None) -> None:
+        super().__init__(
+            detail or f"{len(lines)} line(s) are invalid; nothing was imported.", lines=lines
+        )
+        self.lines = lines
+
+
+class ImportTooLarge(DomainError):
+    status, code, title = 413, "payload_too_large", "Import too large"
