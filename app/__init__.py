@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
 from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
 from flask_smorest import Api
 
 from app.config import load_settings

@@ -4,6 +4,7 @@ allocations, and `allocate_codes`, the one way a card key leaves the pool."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -268,8 +269,8 @@ def _authorized_products(session: Session, products: Sequence[Product], day: dat
 
 def refresh_availability(session: Session, actor: Actor, day: date | None = None) -> list[str]:
     """Recompute `is_authorized` for every product. A product whose last valid authorization
-    lapsed becomes unavailable to every partner (audit + `supply.authorization_lapsed`); one
-    that regains one comes back (`supply.authorization_restored`). Returns changed product ids.
+    lapsed becomes unavailable to every partner (audit + `supply.authorization_lapsed` event);
+    one that gains or regains one becomes sellable (audit). Returns the changed product ids.
     Run daily (`flask supply check-authorizations`) and after every supply change."""
     day = day or platform_today()
     session.flush()
@@ -282,19 +283,20 @@ def refresh_availability(session: Session, actor: Actor, day: date | None = None
             continue
         product.is_authorized = now_ok
         changed.append(product.id)
-        event = "supply.authorization_restored" if now_ok else "supply.authorization_lapsed"
+        action = "product.authorized" if now_ok else "supply.authorization_lapsed"
         record_audit(
             session,
             actor,
-            event,
+            action,
             "product",
             product.id,
             before={"is_authorized": not now_ok},
             after={"is_authorized": now_ok, "on": str(day)},
         )
-        record_event(
-            session, event, {"product_id": product.id, "brand": product.brand, "date": str(day)}
-        )
+        if not now_ok:
+            record_event(
+                session, action, {"product_id": product.id, "brand": product.brand, "date": str(day)}
+            )
     return changed
 
 
@@ -712,3 +714,21 @@ def list_allocations(session: Session, product_id: str) -> list[Allocation]:
             select(Allocation).where(Allocation.product_id == product_id).order_by(Allocation.id)
         )
     )
+
+
+# --- recharge accounts ------------------------------------------------------------------
+
+ACCOUNT_PATTERNS = {
+    "phone": (r"^1[3-9]\d{9}$", "a mainland mobile number: 1[3-9] followed by 9 digits"),
+    "qq": (r"^[1-9]\d{4,11}$", "a QQ number: 5 to 12 digits, not starting with 0"),
+    "email": (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "an email address"),
+    "account_id": (r"^[A-Za-z0-9_.@-]{3,64}$", "3 to 64 letters, digits or _ . @ -"),
+}
+
+
+def recharge_account_error(kind: str, value: str | None) -> str | None:
+    """Why `value` cannot receive a direct recharge of `kind`, or None when it can."""
+    pattern, expected = ACCOUNT_PATTERNS[kind]
+    if not value or not re.match(pattern, value):
+        return f"Expected {expected}."
+    return None
