@@ -8,6 +8,7 @@ PostgreSQL and Redis, and the `postgres` tests run instead of being skipped.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,8 @@ from app.config import normalize_database_url
 from app.core.cli import alembic_config
 from app.core.db import Base
 from app.extensions import db as database
-from tests.factories import ApiUser, make_client, make_partner
+from app.core.logging import JsonFormatter
+from tests.factories import PLAINTEXT_CODES, ApiUser, make_client, make_partner
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
@@ -79,6 +81,38 @@ def _empty_all_tables() -> None:
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
+
+
+class _LogCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(JsonFormatter().format(record))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_plaintext_code_in_logs(app: Flask) -> Iterator[None]:
+    """Every log line of the whole run is kept; no plaintext code the tests made may appear."""
+    collector = _LogCollector()
+    root = logging.getLogger()
+    previous = root.level
+    root.setLevel(logging.DEBUG)
+    root.addHandler(collector)
+    yield
+    root.removeHandler(collector)
+    root.setLevel(previous)
+    text = "\n".join(collector.lines)
+    assert collector.lines or not PLAINTEXT_CODES, "the log collector saw nothing"
+    leaked = [code for code in PLAINTEXT_CODES if code in text]
+    assert not leaked, f"{len(leaked)} plaintext code(s) appear in the logs"
+
+
+@pytest.fixture(autouse=True)
+def app_context(app: Flask) -> Iterator[None]:
+    with app.app_context():
+        yield
 
 
 @pytest.fixture(autouse=True)

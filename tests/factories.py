@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -12,9 +13,15 @@ from sqlalchemy.orm import Session
 from app.auth import service as auth_service
 from app.auth.models import ApiClient
 from app.core.audit import Actor
+from app.core.ids import new_id
 from app.core.money import Money
+from app.core.vault import Vault, current_vault
 from app.partners import service as partner_service
 from app.partners.models import Partner
+from app.supply import imports
+from app.supply import service as supply_service
+from app.supply.imports import CodeRow
+from app.supply.models import Authorization, CodeBatch, Product, Supplier
 
 TEST_ACTOR = Actor("system", "tests")
 
@@ -127,3 +134,102 @@ class ApiUser:
 
     def put(self, path: str, **kwargs: Any) -> Any:
         return self.call("PUT", path, **kwargs)
+
+
+# --- supply -------------------------------------------------------------------------------
+
+PLAINTEXT_CODES: set[str] = set()  # every code the tests create; logs must never show one
+
+
+def vault_for_tests() -> Vault:
+    return current_vault()
+
+
+def make_supplier(session: Session, name: str = "Test Supplier", **overrides: Any) -> Supplier:
+    data = {"name": name, "status": "active", **overrides}
+    supplier = supply_service.create_supplier(session, TEST_ACTOR, vault_for_tests(), data)
+    session.commit()
+    return supplier
+
+
+def make_authorization(
+    session: Session,
+    supplier: Supplier,
+    brand: str,
+    *,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    **overrides: Any,
+) -> Authorization:
+    today = supply_service.platform_today()
+    data = {
+        "brand": brand,
+        "grantor": f"{brand} Inc.",
+        "scope_brands": [],
+        "scope_categories": [],
+        "region": "CN",
+        "is_exclusive": False,
+        "contract_ref": f"C-{brand}",
+        "valid_from": valid_from or today - timedelta(days=30),
+        "valid_until": valid_until or today + timedelta(days=365),
+        **overrides,
+    }
+    authorization = supply_service.create_authorization(session, TEST_ACTOR, supplier, data)
+    session.commit()
+    return authorization
+
+
+def make_product(
+    session: Session,
+    brand: str = "优酷",
+    name: str | None = None,
+    *,
+    fulfillment_type: str = "card_key",
+    supplier: Supplier | None = None,
+    authorize: bool = True,
+    **overrides: Any,
+) -> Product:
+    """A product with an offer (and, by default, a valid authorization for its brand)."""
+    data = {
+        "brand": brand,
+        "name": name or f"{brand} VIP {new_id('x')[-6:]}",
+        "category": "video",
+        "fulfillment_type": fulfillment_type,
+        "face_value": Money(2500),
+        "validity_days": 31,
+        "status": "active",
+        "recharge_account_kind": "phone" if fulfillment_type == "direct_recharge" else None,
+        **overrides,
+    }
+    product = supply_service.create_product(session, TEST_ACTOR, data)
+    if not product.is_bundle:
+        supplier = supplier or make_supplier(session, f"Supplier {new_id('s')[-8:]}")
+        supply_service.create_offer(
+            session,
+            TEST_ACTOR,
+            product,
+            supplier,
+            {"supplier_sku": "SKU-1", "cost": Money(2000), "priority": 10, "status": "active"},
+        )
+        if authorize:
+            make_authorization(session, supplier, brand)
+    session.commit()
+    return product
+
+
+def code_rows(count: int, prefix: str | None = None, **fields: Any) -> list[CodeRow]:
+    prefix = prefix or new_id("c")[-10:].upper()
+    rows = [
+        CodeRow(i + 1, f"{prefix}-{i:06d}-K", fields.get("password"), fields.get("expires_at"))
+        for i in range(count)
+    ]
+    PLAINTEXT_CODES.update(r.code for r in rows)
+    return rows
+
+
+def stock_codes(session: Session, product: Product, count: int, **fields: Any) -> CodeBatch:
+    batch = imports.import_codes(
+        session, TEST_ACTOR, vault_for_tests(), product, code_rows(count, **fields)
+    )
+    session.commit()
+    return batch
