@@ -18,7 +18,7 @@ class QuanyiApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
 
-def schema_name(schema: Any) -> str | None:
+def schema_name(schema: Any) -> Any:
     """Component names are the class names; a PATCH (partial) variant is inlined."""
     if not isinstance(schema, type) and schema.partial:
         return None

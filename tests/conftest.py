@@ -23,8 +23,8 @@ from app import create_app
 from app.config import normalize_database_url
 from app.core.cli import alembic_config
 from app.core.db import Base
-from app.extensions import db as database
 from app.core.logging import JsonFormatter
+from app.extensions import db as database
 from tests.factories import PLAINTEXT_CODES, ApiUser, make_client, make_partner
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")

@@ -302,12 +302,13 @@ def key_usage(session: Session) -> dict[str, int]:
     usage: dict[str, int] = {}
     for key_id, count in session.execute(select(Code.key_id, func.count()).group_by(Code.key_id)):
         usage[key_id] = usage.get(key_id, 0) + count
-    for key_id, count in session.execute(
+    for supplier_key_id, count in session.execute(
         select(Supplier.credentials_key_id, func.count())
         .where(Supplier.credentials_key_id.is_not(None))
         .group_by(Supplier.credentials_key_id)
     ):
-        usage[key_id] = usage.get(key_id, 0) + count
+        if supplier_key_id is not None:
+            usage[supplier_key_id] = usage.get(supplier_key_id, 0) + count
     return usage
 
 

@@ -184,7 +184,7 @@ def update_offer(data: dict[str, Any], product_id: str, offer_id: str) -> Any:
 def _with_counts(page: Page[Any]) -> Page[Any]:
     counts = imports.batch_counts(db.session(), [b.id for b in page.data])
     for batch in page.data:
-        batch.counts = counts[batch.id]
+        batch.counts = counts[batch.id]  # type: ignore[attr-defined]
     return page
 
 
@@ -205,7 +205,7 @@ def import_code_batch(args: dict[str, Any], files: dict[str, Any], product_id: s
     batch = imports.import_codes(
         session, request_actor(), current_vault(), product, rows, upload.filename, args["offer"]
     )
-    batch.counts = imports.batch_counts(session, [batch.id])[batch.id]
+    batch.counts = imports.batch_counts(session, [batch.id])[batch.id]  # type: ignore[attr-defined]
     return batch
 
 

@@ -51,7 +51,7 @@ class AuthorizationSchema(Schema):
 
 
 class AuthorizationUpdateSchema(AuthorizationSchema):
-    revoked = fields.Boolean()
+    revoked = fields.Boolean()  # type: ignore[assignment]  # writable here
 
 
 class AuthorizationQuerySchema(Schema):

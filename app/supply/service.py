@@ -164,7 +164,7 @@ def create_authorization(
     session: Session, actor: Actor, supplier: Supplier, data: dict[str, Any]
 ) -> Authorization:
     _check_dates(data["valid_from"], data["valid_until"])
-    authorization = Authorization(supplier_id=supplier.id, **data)
+    authorization = Authorization(supplier=supplier, **data)
     session.add(authorization)
     session.flush()
     record_audit(
@@ -244,6 +244,7 @@ def _authorized_products(session: Session, products: Sequence[Product], day: dat
         .join(Supplier, Supplier.id == Offer.supplier_id)
         .where(Offer.status == "active", Supplier.status == "active")
         .options(selectinload(Offer.supplier).selectinload(Supplier.authorizations))
+        .execution_options(populate_existing=True)
     ).all()
     by_product: dict[str, list[Offer]] = {}
     for offer in offers:
@@ -294,9 +295,8 @@ def refresh_availability(session: Session, actor: Actor, day: date | None = None
             after={"is_authorized": now_ok, "on": str(day)},
         )
         if not now_ok:
-            record_event(
-                session, action, {"product_id": product.id, "brand": product.brand, "date": str(day)}
-            )
+            data = {"product_id": product.id, "brand": product.brand, "date": str(day)}
+            record_event(session, action, data)
     return changed
 
 
@@ -549,7 +549,7 @@ def stock_summary(session: Session, product: Product) -> dict[str, Any]:
     allocations = session.scalars(
         select(Allocation).where(Allocation.product_id == product.id, Allocation.status == "active")
     ).all()
-    per_allocation = [
+    per_allocation: list[dict[str, Any]] = [
         {
             "allocation_id": a.id,
             "partner_id": a.partner_id,
@@ -634,7 +634,7 @@ def check_low_stock(session: Session, product: Product) -> None:
         .values(is_low_stock=low)
         .execution_options(synchronize_session=False)
     )
-    if low and getattr(flipped, "rowcount", 0):
+    if low and getattr(flipped, "rowcount", None):
         record_event(
             session,
             "stock.low",
