@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.logging import configure_logging, init_request_ids
     from app.demo import demo_cli
     from app.extensions import db, limiter
+    from app.orders.routes import blp as mall_blp
     from app.partners.cli import partners_cli, platform_cli
     from app.partners.routes import blp as partner_blp
     from app.partners.routes import platform_blp
@@ -75,7 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
     )
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
-    for blueprint in (oauth_blp, partner_blp, platform_blp, supply_blp):
+    for blueprint in (oauth_blp, partner_blp, mall_blp, platform_blp, supply_blp):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):
         app.register_blueprint(public)

@@ -12,12 +12,18 @@ from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
 from app.auth.models import ApiClient
+from app.billing import service as billing_service
 from app.core.audit import Actor
 from app.core.ids import new_id
 from app.core.money import Money
 from app.core.vault import Vault, current_vault
+from app.members import service as members_service
+from app.members.models import Member
+from app.orders import service as orders_service
+from app.orders.models import Order
+from app.partners import listings as listings_service
 from app.partners import service as partner_service
-from app.partners.models import Partner
+from app.partners.models import Listing, Partner
 from app.supply import imports
 from app.supply import service as supply_service
 from app.supply.imports import CodeRow
@@ -233,3 +239,69 @@ def stock_codes(session: Session, product: Product, count: int, **fields: Any) -
     )
     session.commit()
     return batch
+
+
+# --- commerce -----------------------------------------------------------------------------
+
+
+def make_listing(
+    session: Session,
+    partner: Partner,
+    product: Product,
+    points: int = 1000,
+    cash_minor: int = 0,
+    wholesale_minor: int = 2200,
+    **overrides: Any,
+) -> Listing:
+    data = {
+        "product_id": product.id,
+        "price_points": points,
+        "price_cash_minor": cash_minor,
+        "wholesale_minor": wholesale_minor,
+        **overrides,
+    }
+    listing = listings_service.create_listing(session, TEST_ACTOR, partner.id, data)
+    session.commit()
+    return listing
+
+
+def make_member(
+    session: Session, partner: Partner, external_id: str, points: int = 0, **fields: Any
+) -> Member:
+    member, _ = members_service.upsert_member(session, TEST_ACTOR, partner.id, external_id, fields)
+    if points:
+        members_service.grant_points(session, member, points, "test grant")
+    session.commit()
+    return member
+
+
+def fund(
+    session: Session, partner: Partner, amount_minor: int = 10_000_000, credit_minor: int = 0
+) -> None:
+    billing_service.top_up(session, TEST_ACTOR, partner.id, amount_minor, "test funds")
+    if credit_minor:
+        billing_service.set_credit_limit(session, TEST_ACTOR, partner.id, credit_minor)
+    session.commit()
+
+
+def sellable_card_key_listing(
+    session: Session, partner: Partner, codes: int = 10, **listing: Any
+) -> Listing:
+    product = make_product(session, low_stock_threshold=None)
+    stock_codes(session, product, codes)
+    return make_listing(session, partner, product, **listing)
+
+
+def place(
+    session: Session, partner: Partner, member: Member, listing: Listing, quantity: int = 1
+) -> Order:
+    order = orders_service.place_order(
+        session,
+        TEST_ACTOR,
+        partner,
+        member.external_id,
+        [orders_service.OrderLine(listing.id, quantity)],
+        {"points": listing.price_points * quantity},
+    )
+    session.commit()
+    return order

@@ -13,12 +13,60 @@ import io
 from collections.abc import Callable
 
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.partners.models import Partner
+from app.entitlements.models import Entitlement
+from app.members.models import Member
+from app.orders.models import Order
+from app.partners.models import Listing, Partner
+from tests.factories import fund, make_member, place, sellable_card_key_listing
 
-OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {}
-BODIES: dict[str, dict] = {}
+
+def _b_member(session: Session, partner: Partner) -> str:
+    return make_member(session, partner, "b-member", points=5000).external_id
+
+
+def _b_listing(session: Session, partner: Partner) -> str:
+    return _b_order_parts(session, partner)[0].id
+
+
+def _b_order(session: Session, partner: Partner) -> str:
+    return _b_order_parts(session, partner)[1].id
+
+
+def _b_entitlement(session: Session, partner: Partner) -> str:
+    order = session.get_one(Order, _b_order(session, partner))
+    return session.scalars(select(Entitlement.id).where(Entitlement.order_id == order.id)).first()
+
+
+def _b_order_parts(session: Session, partner: Partner):
+    """One listing, member and fulfilled card-key order of partner B (made once per test)."""
+    listing = session.scalars(select(Listing).where(Listing.partner_id == partner.id)).first()
+    if listing is None:
+        fund(session, partner)
+        listing = sellable_card_key_listing(session, partner, codes=3)
+        member = make_member(session, partner, "b-member", points=5000)
+        place(session, partner, member, listing)
+    order = session.scalars(select(Order).where(Order.partner_id == partner.id)).first()
+    return listing, order
+
+
+OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
+    "external_id": _b_member,
+    "listing_id": _b_listing,
+    "order_id": _b_order,
+    "entitlement_id": _b_entitlement,
+}
+BODIES: dict[str, dict] = {
+    "mall.move_points": {"type": "grant", "amount": 10, "reason": "walk"},
+    "mall.upsert_member": {"display_name": "walker"},
+    "mall.cancel_order": {},
+    "mall.reveal_entitlement": {},
+}
+# Routes whose path names the caller's own namespace rather than a row: PUT of B's external id
+# creates A's own member of that id. What must hold there: B's member is untouched.
+NAMESPACED = {("PUT", "/api/v1/members/<external_id>")}
 SKIP_PREFIXES = ("/api/v1/docs", "/api/v1/openapi.json")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
@@ -54,7 +102,9 @@ def _call(api, method: str, path: str, endpoint: str):
 def test_partner_routes_answer_404_for_another_partners_ids(app, session, api_a, partner_b):
     b_ids = {name: make(session, partner_b) for name, make in OWNED_BY_B.items()}
     walked = 0
-    for rule, method in _rules(app, platform=False):
+    # namespaced routes last: they create A's own row under B's external id
+    ordered = sorted(_rules(app, platform=False), key=lambda rm: (rm[1], rm[0].rule) in NAMESPACED)
+    for rule, method in ordered:
         if not rule.arguments:
             continue
         missing = set(rule.arguments) - set(b_ids)
@@ -62,14 +112,38 @@ def test_partner_routes_answer_404_for_another_partners_ids(app, session, api_a,
         if method in ("POST", "PUT", "PATCH"):
             assert rule.endpoint in BODIES, f"{method} {rule.rule}: add a valid body to BODIES"
         response = _call(api_a, method, _fill(rule, b_ids), rule.endpoint)
+        walked += 1
+        if (method, rule.rule) in NAMESPACED:
+            assert response.status_code in (200, 201)
+            assert response.get_json()["id"] not in {m.id for m in _members_of(session, partner_b)}
+            continue
         assert response.status_code == 404, f"{method} {rule.rule} -> {response.status_code}"
         assert response.mimetype == "application/problem+json"
-        walked += 1
     assert walked == sum(1 for r, _ in _rules(app, platform=False) if r.arguments)
+
+
+def _members_of(session: Session, partner: Partner) -> list[Member]:
+    return list(session.scalars(select(Member).where(Member.partner_id == partner.id)))
+
+
+def test_partner_b_rows_are_unchanged_by_partner_a_walk(app, session, api_a, partner_b):
+    b_ids = {name: make(session, partner_b) for name, make in OWNED_BY_B.items()}
+    member = _members_of(session, partner_b)[0]
+    balance, name = member.points_balance, member.display_name
+    for rule, method in _rules(app, platform=False):
+        if rule.arguments and method != "GET":
+            _call(api_a, method, _fill(rule, b_ids), rule.endpoint)
+    session.expire_all()
+    member = _members_of(session, partner_b)[0]
+    assert (member.points_balance, member.display_name) == (balance, name)
+    order = session.get_one(Order, b_ids["order_id"])
+    assert order.status == "fulfilled"
 
 
 def test_partner_lists_never_show_another_partners_rows(app, session, api_a, partner_b):
     foreign = {partner_b.id} | {make(session, partner_b) for make in OWNED_BY_B.values()}
+    foreign.discard("b-member")  # an external id is the partner's own word, not our id
+    foreign |= {m.id for m in _members_of(session, partner_b)}
     walked = 0
     for rule, method in _rules(app, platform=False):
         if method != "GET" or rule.arguments:

@@ -17,7 +17,9 @@ db_cli = AppGroup("db", help="Database migrations (Alembic).")
 
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config(str(Path(ROOT) / "alembic.ini"))
-    cfg.set_main_option("sqlalchemy.url", url or current_app.config["DATABASE_URL"])
+    # configparser interpolates %: escape it (URL-encoded passwords and options contain it)
+    target = url or current_app.config["DATABASE_URL"]
+    cfg.set_main_option("sqlalchemy.url", target.replace("%", "%%"))
     return cfg
 
 

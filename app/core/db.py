@@ -136,3 +136,14 @@ class Database:
         except BaseException:
             session.rollback()
             raise
+
+
+def dialect_insert(session: Session, model: Any) -> Any:
+    """INSERT that understands ON CONFLICT on both backends (PostgreSQL and SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)

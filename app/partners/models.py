@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
+from app.core.tenancy import PartnerOwnedMixin
+from app.supply.models import Product
 
 PARTNER_KINDS = ("bank", "airline", "carrier", "employer")
 PARTNER_STATUSES = ("active", "suspended")
@@ -55,3 +58,70 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "points": self.points,
             "timezone": self.timezone,
         }
+
+
+class Listing(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    """A partner's sale of a product: member price (points and/or cash), the wholesale price
+    the partner pays us, tier prices, an optional timed sale price, limits and visibility."""
+
+    __tablename__ = "listings"
+    id_prefix = "lst"
+
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
+    price_points: Mapped[int] = mapped_column(Integer, default=0)
+    price_cash_minor: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    wholesale_minor: Mapped[int] = mapped_column(Integer)
+    # {"gold": {"points": 900, "cash": 0}, …}
+    tier_prices: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    sale_points: Mapped[int | None] = mapped_column(Integer)
+    sale_cash_minor: Mapped[int | None] = mapped_column(Integer)
+    sale_starts_at: Mapped[datetime | None]
+    sale_ends_at: Mapped[datetime | None]
+    max_per_order: Mapped[int] = mapped_column(Integer, default=5)
+    is_visible: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=100)
+
+    product: Mapped[Product] = relationship(lazy="joined")
+
+    __table_args__ = (UniqueConstraint("partner_id", "product_id"),)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "product_id": self.product_id,
+            "price": {"points": self.price_points, "cash": self.price_cash_minor},
+            "wholesale_minor": self.wholesale_minor,
+            "tier_prices": self.tier_prices,
+            "sale": {
+                "points": self.sale_points,
+                "cash": self.sale_cash_minor,
+                "starts_at": self.sale_starts_at.isoformat() if self.sale_starts_at else None,
+                "ends_at": self.sale_ends_at.isoformat() if self.sale_ends_at else None,
+            },
+            "max_per_order": self.max_per_order,
+            "is_visible": self.is_visible,
+            "sort_order": self.sort_order,
+        }
+
+
+class PartnerQuota(TimestampMixin, Base):
+    """Limits the platform sets on a partner and its members; None = no limit."""
+
+    __tablename__ = "partner_quotas"
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    monthly_spend_cap_minor: Mapped[int | None] = mapped_column(BigInteger)
+    listing_daily_units: Mapped[int | None] = mapped_column(Integer)
+    member_listing_daily_units: Mapped[int | None] = mapped_column(Integer)
+    member_listing_monthly_units: Mapped[int | None] = mapped_column(Integer)
+    member_daily_orders: Mapped[int | None] = mapped_column(Integer)
+
+
+class UsageCounter(Base):
+    """Atomic usage counters behind the quotas: one row per (partner, counter key)."""
+
+    __tablename__ = "usage_counters"
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)

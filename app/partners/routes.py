@@ -9,18 +9,23 @@ from flask_smorest import Blueprint
 
 from app.auth import service as auth_service
 from app.auth.oauth import require_scope
+from app.billing import service as billing
+from app.billing.schemas import AccountEntrySchema, AccountSchema, CreditLimitSchema, TopUpSchema
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.tenancy import current_partner_id
 from app.extensions import db
-from app.partners import service
+from app.partners import listings, quotas, service
 from app.partners.schemas import (
     ClientCreateSchema,
     ClientSchema,
     IssuedClientSchema,
+    ListingSchema,
+    ListingUpdateSchema,
     PartnerSchema,
     PartnerUpdateSchema,
+    QuotaSchema,
     RotateSchema,
 )
 
@@ -120,3 +125,81 @@ def revoke_client(partner_id: str, client_id: str) -> Any:
     session = db.session()
     client = auth_service.get_partner_client(session, partner_id, client_id)
     return auth_service.revoke_client(session, request_actor(), client)
+
+
+# --- listings, quotas and the partner account (platform) --------------------------------
+
+
+@platform_blp.route("/<partner_id>/listings")
+@require_scope("platform")
+@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.response(200, page_schema(ListingSchema))
+def list_listings(args: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return listings.list_listings(session, partner_id, args["limit"], args["cursor"])
+
+
+@platform_blp.route("/<partner_id>/listings", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(ListingSchema)
+@platform_blp.response(201, ListingSchema)
+def create_listing(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return listings.create_listing(session, request_actor(), partner_id, data)
+
+
+@platform_blp.route("/<partner_id>/listings/<listing_id>", methods=["PATCH"])
+@require_scope("platform")
+@platform_blp.arguments(ListingUpdateSchema(partial=True))
+@platform_blp.response(200, ListingSchema)
+def update_listing(data: dict[str, Any], partner_id: str, listing_id: str) -> Any:
+    session = db.session()
+    listing = listings.get_listing(session, partner_id, listing_id)
+    listings.update_listing(session, request_actor(), listing, data)
+    return listing
+
+
+@platform_blp.route("/<partner_id>/quota", methods=["PUT"])
+@require_scope("platform")
+@platform_blp.arguments(QuotaSchema)
+@platform_blp.response(200, QuotaSchema)
+def set_quota(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return quotas.set_quota(session, request_actor(), partner_id, data)
+
+
+@platform_blp.route("/<partner_id>/account")
+@require_scope("platform")
+@platform_blp.response(200, AccountSchema)
+def get_account(partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return billing.account_for(session, partner_id)
+
+
+@platform_blp.route("/<partner_id>/account/top-ups", methods=["POST"])
+@require_scope("platform")
+@idempotent
+@platform_blp.arguments(TopUpSchema)
+@platform_blp.response(201, AccountEntrySchema)
+def top_up(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return billing.top_up(
+        session, request_actor(), partner_id, data["amount"].amount, data["reason"]
+    )
+
+
+@platform_blp.route("/<partner_id>/account/credit-limit", methods=["PUT"])
+@require_scope("platform")
+@platform_blp.arguments(CreditLimitSchema)
+@platform_blp.response(200, AccountSchema)
+def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    service.get_partner(session, partner_id)
+    return billing.set_credit_limit(
+        session, request_actor(), partner_id, data["credit_limit"].amount
+    )

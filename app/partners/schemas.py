@@ -83,3 +83,98 @@ class IssuedClientSchema(Schema):
 
 class RotateSchema(Schema):
     grace_seconds = StrictInteger(load_default=0, validate=validate.Range(min=0, max=7 * 24 * 3600))
+
+
+class PriceSchema(Schema):
+    points = StrictInteger(load_default=0, validate=validate.Range(min=0))
+    cash = StrictInteger(load_default=0, validate=validate.Range(min=0))
+
+
+class ListingSchema(Schema):
+    """Platform view of a listing (prices in points and CNY minor units)."""
+
+    id = fields.String(dump_only=True)
+    partner_id = fields.String(dump_only=True)
+    product_id = fields.String(required=True)
+    price_points = StrictInteger(load_default=0, validate=validate.Range(min=0))
+    price_cash_minor = StrictInteger(load_default=0, validate=validate.Range(min=0))
+    wholesale_minor = StrictInteger(required=True, validate=validate.Range(min=0))
+    tier_prices = fields.Dict(
+        keys=fields.String(), values=fields.Nested(PriceSchema), load_default=dict
+    )
+    sale_points = StrictInteger(allow_none=True, load_default=None, validate=validate.Range(min=0))
+    sale_cash_minor = StrictInteger(
+        allow_none=True, load_default=None, validate=validate.Range(min=0)
+    )
+    sale_starts_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    sale_ends_at = fields.AwareDateTime(allow_none=True, load_default=None)
+    max_per_order = StrictInteger(load_default=5, validate=validate.Range(min=1, max=100))
+    is_visible = fields.Boolean(load_default=True)
+    sort_order = StrictInteger(load_default=100)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class ListingUpdateSchema(ListingSchema):
+    class Meta:
+        exclude = ("product_id",)
+
+
+class QuotaSchema(Schema):
+    monthly_spend_cap_minor = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    listing_daily_units = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    member_listing_daily_units = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    member_listing_monthly_units = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    member_daily_orders = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+
+
+class UsageSchema(Schema):
+    day = fields.String()
+    month = fields.String()
+    monthly_spend = fields.Dict()
+    limits = fields.Nested(QuotaSchema)
+
+
+class CatalogQuerySchema(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    cursor = fields.String(load_default=None)
+    category = fields.String(load_default=None)
+    brand = fields.String(load_default=None)
+    q = fields.String(load_default=None, validate=validate.Length(max=100))
+    fulfillment_type = fields.String(load_default=None)
+    in_stock = fields.Boolean(load_default=None)
+    member = fields.String(
+        load_default=None, metadata={"description": "external_id: show this member's price"}
+    )
+
+
+class CatalogDetailQuerySchema(Schema):
+    member = fields.String(load_default=None)
+
+
+class CatalogPriceSchema(Schema):
+    points = fields.Integer()
+    cash = fields.Nested(MoneySchema)
+    source = fields.String(metadata={"description": "list | tier | sale"})
+
+
+class CatalogEntrySchema(Schema):
+    """A partner's sellable listing, as its members see it."""
+
+    id = fields.String()
+    product_id = fields.String()
+    name = fields.String()
+    brand = fields.String()
+    category = fields.String()
+    fulfillment_type = fields.String()
+    recharge_account_kind = fields.String(allow_none=True)
+    face_value = fields.Nested(MoneySchema)
+    validity_days = fields.Integer(allow_none=True)
+    description = fields.String(allow_none=True)
+    image_url = fields.String(allow_none=True)
+    is_bundle = fields.Boolean()
+    price = fields.Nested(CatalogPriceSchema)
+    wholesale_price = fields.Nested(MoneySchema)
+    max_per_order = fields.Integer()
+    available = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
+    in_stock = fields.Boolean()

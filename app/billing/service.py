@@ -1,0 +1,123 @@
+"""Partner account movements. Each takes the account row lock, so concurrent orders of one
+partner can never spend past balance + credit."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.models import AccountEntry, PartnerAccount
+from app.core.audit import Actor, record_audit
+from app.core.db import dialect_insert, utcnow
+from app.core.errors import DomainError, ValidationFailed
+
+
+class InsufficientPartnerBalance(DomainError):
+    status, code, title = 402, "insufficient_partner_balance", "Insufficient partner balance"
+
+
+def account_for(session: Session, partner_id: str, for_update: bool = False) -> PartnerAccount:
+    """The partner's account, opened on first use (race-free: INSERT … ON CONFLICT DO NOTHING)."""
+    stmt = select(PartnerAccount).where(PartnerAccount.partner_id == partner_id)
+    account = session.scalars(stmt.with_for_update() if for_update else stmt).first()
+    if account is None:
+        now = utcnow()
+        session.execute(
+            dialect_insert(session, PartnerAccount)
+            .values(
+                partner_id=partner_id,
+                currency="CNY",
+                balance_minor=0,
+                credit_limit_minor=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["partner_id"])
+        )
+        account = session.scalars(stmt.with_for_update() if for_update else stmt).one()
+    return account
+
+
+def _move(
+    session: Session,
+    account: PartnerAccount,
+    kind: str,
+    amount_minor: int,
+    actor: str,
+    order_id: str | None = None,
+    reason: str | None = None,
+) -> AccountEntry:
+    account.balance_minor += amount_minor
+    entry = AccountEntry(
+        partner_id=account.partner_id,
+        kind=kind,
+        amount_minor=amount_minor,
+        currency=account.currency,
+        balance_after_minor=account.balance_minor,
+        order_id=order_id,
+        reason=reason,
+        actor=actor,
+    )
+    session.add(entry)
+    return entry
+
+
+def charge_order(
+    session: Session, partner_id: str, amount_minor: int, order_id: str
+) -> AccountEntry:
+    """Charge the wholesale total of an order, or raise InsufficientPartnerBalance."""
+    account = account_for(session, partner_id, for_update=True)
+    if account.balance_minor - amount_minor < -account.credit_limit_minor:
+        raise InsufficientPartnerBalance(
+            "The partner account (balance + credit) cannot cover this order's wholesale price."
+        )
+    return _move(session, account, "charge", -amount_minor, "system", order_id, "order")
+
+
+def refund_order(
+    session: Session, partner_id: str, amount_minor: int, order_id: str, reason: str
+) -> AccountEntry:
+    account = account_for(session, partner_id, for_update=True)
+    return _move(session, account, "refund", amount_minor, "system", order_id, reason)
+
+
+def top_up(
+    session: Session, actor: Actor, partner_id: str, amount_minor: int, reason: str | None
+) -> AccountEntry:
+    if amount_minor <= 0:
+        raise ValidationFailed({"amount": ["Must be positive."]})
+    account = account_for(session, partner_id, for_update=True)
+    entry = _move(
+        session, account, "topup", amount_minor, f"{actor.kind}:{actor.id}", reason=reason
+    )
+    record_audit(
+        session,
+        actor,
+        "account.topped_up",
+        "partner_account",
+        partner_id,
+        partner_id=partner_id,
+        after={"amount_minor": amount_minor, "balance_minor": account.balance_minor},
+    )
+    return entry
+
+
+def set_credit_limit(
+    session: Session, actor: Actor, partner_id: str, credit_limit_minor: int
+) -> PartnerAccount:
+    if credit_limit_minor < 0:
+        raise ValidationFailed({"credit_limit": ["Must not be negative."]})
+    account = account_for(session, partner_id, for_update=True)
+    before = account.credit_limit_minor
+    account.credit_limit_minor = credit_limit_minor
+    record_audit(
+        session,
+        actor,
+        "account.credit_limit_set",
+        "partner_account",
+        partner_id,
+        partner_id=partner_id,
+        before={"credit_limit_minor": before},
+        after={"credit_limit_minor": credit_limit_minor},
+    )
+    return account

@@ -1,0 +1,36 @@
+"""What a member holds after a delivery: the product (as sold), its code (sealed, in the vault)
+or receipt, validity and status. Reveals are audited."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.audit import JSONType
+from app.core.db import Base, PublicIdMixin, TimestampMixin
+from app.core.tenancy import PartnerOwnedMixin
+
+ENTITLEMENT_STATUSES = ("active", "expired", "transferred", "revoked")
+
+
+class Entitlement(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "entitlements"
+    id_prefix = "ent"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"))
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"), unique=True)
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    code_id: Mapped[str | None] = mapped_column(ForeignKey("codes.id"))
+    masked_code: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    valid_from: Mapped[datetime]
+    valid_until: Mapped[datetime | None]
+    # product name, brand, fulfillment type, face value at the moment of sale
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    revealed_count: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_entitlements_partner_member", "partner_id", "member_id", "id"),)

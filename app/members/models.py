@@ -1,0 +1,65 @@
+"""Members (a partner's end users) and their points: lots (grants, spent soonest-expiring
+first) and the ledger. Invariant: balance = sum of ledger deltas = sum of lots' remaining."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.audit import JSONType
+from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
+from app.core.tenancy import PartnerOwnedMixin
+
+MEMBER_STATUSES = ("active", "blocked")
+ENTRY_KINDS = ("grant", "deduct", "spend", "refund", "expire")
+
+
+class Member(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "members"
+    id_prefix = "mem"
+
+    external_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(120))
+    tier: Mapped[str | None] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    phone: Mapped[str | None] = mapped_column(String(20))
+    extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    points_balance: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("partner_id", "external_id"),)
+
+
+class PointsLot(PublicIdMixin, PartnerOwnedMixin, Base):
+    """One grant of points; `remaining` shrinks as they are spent or expire."""
+
+    __tablename__ = "points_lots"
+    id_prefix = "plt"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    amount: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_points_lots_member_open", "member_id", "remaining", "expires_at"),)
+
+
+class PointsEntry(PublicIdMixin, PartnerOwnedMixin, Base):
+    __tablename__ = "points_entries"
+    id_prefix = "pte"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    delta: Mapped[int] = mapped_column(Integer)
+    balance_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    order_id: Mapped[str | None] = mapped_column(String(40))
+    # [[lot_id, points], …] taken by a spend/deduct, so a refund restores the same lots.
+    lots: Mapped[list[list[Any]]] = mapped_column(JSONType, default=list)
+    expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_points_entries_member_id_id", "member_id", "id"),)

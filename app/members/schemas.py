@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from app.core.money import StrictInteger
+from app.members.models import MEMBER_STATUSES
+
+
+class MemberUpsertSchema(Schema):
+    display_name = fields.String(allow_none=True, validate=validate.Length(max=120))
+    tier = fields.String(allow_none=True, validate=validate.Length(max=40))
+    status = fields.String(validate=validate.OneOf(MEMBER_STATUSES))
+    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^1[3-9]\d{9}$"))
+    metadata = fields.Dict(attribute="extra", keys=fields.String(validate=validate.Length(max=64)))
+
+
+class MemberSchema(MemberUpsertSchema):
+    id = fields.String(dump_only=True)
+    external_id = fields.String(dump_only=True)
+    points_balance = fields.Integer(dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    updated_at = fields.DateTime(dump_only=True)
+
+
+class PointsMoveSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(("grant", "deduct")))
+    amount = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000_000))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class PointsEntrySchema(Schema):
+    id = fields.String()
+    kind = fields.String()
+    delta = fields.Integer()
+    balance_after = fields.Integer()
+    reason = fields.String(allow_none=True)
+    order_id = fields.String(allow_none=True)
+    expires_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()

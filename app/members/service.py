@@ -1,0 +1,227 @@
+"""Members and their points ledger.
+
+Every points movement locks the member row first (SELECT … FOR UPDATE), so movements of one
+member are serialized while different members proceed in parallel; points never go negative.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.audit import Actor, changed_fields, record_audit
+from app.core.db import utcnow
+from app.core.errors import ValidationFailed
+from app.core.pagination import Page, paginate
+from app.core.tenancy import scoped
+from app.members.errors import InsufficientPoints, MemberNotFound
+from app.members.models import Member, PointsEntry, PointsLot
+
+EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
+MEMBER_FIELDS = ("display_name", "tier", "status", "phone", "extra")
+
+
+def _snapshot(m: Member) -> dict[str, Any]:
+    return {f: getattr(m, f) for f in MEMBER_FIELDS}
+
+
+def find_member(
+    session: Session, partner_id: str, external_id: str, for_update: bool = False
+) -> Member:
+    stmt = scoped(Member, partner_id).where(Member.external_id == external_id)
+    member = session.scalars(stmt.with_for_update() if for_update else stmt).first()
+    if member is None:
+        raise MemberNotFound(f"No member {external_id!r}.")
+    return member
+
+
+def upsert_member(
+    session: Session, actor: Actor, partner_id: str, external_id: str, data: dict[str, Any]
+) -> tuple[Member, bool]:
+    """Create or update by the partner's own id; returns (member, created)."""
+    if not EXTERNAL_ID_RE.match(external_id):
+        raise ValidationFailed({"external_id": ["1 to 128 of A-Z a-z 0-9 _ . : @ -"]})
+    member = session.scalars(
+        scoped(Member, partner_id).where(Member.external_id == external_id)
+    ).first()
+    created = member is None
+    if member is None:
+        member = Member(partner_id=partner_id, external_id=external_id, points_balance=0, extra={})
+        session.add(member)
+    before = _snapshot(member)
+    for key in MEMBER_FIELDS:
+        if key in data:
+            setattr(member, key, data[key])
+    session.flush()
+    after = _snapshot(member)
+    changed = changed_fields(before, after)
+    if created or changed:
+        record_audit(
+            session,
+            actor,
+            "member.created" if created else "member.updated",
+            "member",
+            member.id,
+            partner_id=partner_id,
+            before=None if created else {k: before[k] for k in changed},
+            after=after if created else {k: after[k] for k in changed},
+        )
+    return member, created
+
+
+def list_members(session: Session, partner_id: str, limit: int, cursor: str | None) -> Page[Member]:
+    return paginate(session, scoped(Member, partner_id), Member.id, limit, cursor)
+
+
+def _entry(member: Member, kind: str, delta: int, **fields: Any) -> PointsEntry:
+    member.points_balance += delta
+    return PointsEntry(
+        partner_id=member.partner_id,
+        member_id=member.id,
+        kind=kind,
+        delta=delta,
+        balance_after=member.points_balance,
+        **fields,
+    )
+
+
+def grant_points(
+    session: Session,
+    member: Member,
+    amount: int,
+    reason: str | None,
+    expires_at: datetime | None = None,
+) -> PointsEntry:
+    """`member` must be locked by the caller (find_member(for_update=True))."""
+    if amount <= 0:
+        raise ValueError("grant amount must be positive")
+    lot = PointsLot(
+        partner_id=member.partner_id,
+        member_id=member.id,
+        amount=amount,
+        remaining=amount,
+        expires_at=expires_at,
+    )
+    session.add(lot)
+    entry = _entry(member, "grant", amount, reason=reason, expires_at=expires_at)
+    session.add(entry)
+    return entry
+
+
+def spend_points(
+    session: Session,
+    member: Member,
+    amount: int,
+    reason: str | None,
+    order_id: str | None = None,
+    kind: str = "spend",
+    now: datetime | None = None,
+) -> PointsEntry:
+    """Take `amount` from the lots that expire soonest (never from expired ones), or raise
+    InsufficientPoints and take nothing. `member` must be locked by the caller."""
+    if amount <= 0:
+        raise ValueError("spend amount must be positive")
+    now = now or utcnow()
+    lots = session.scalars(
+        select(PointsLot)
+        .where(PointsLot.member_id == member.id, PointsLot.remaining > 0)
+        .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
+        .with_for_update()
+    ).all()
+    usable = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
+    if sum(lot.remaining for lot in usable) < amount:
+        raise InsufficientPoints(f"The member has fewer than {amount} usable points.")
+    taken: list[list[Any]] = []
+    left = amount
+    for lot in usable:
+        take = min(lot.remaining, left)
+        lot.remaining -= take
+        taken.append([lot.id, take])
+        left -= take
+        if left == 0:
+            break
+    entry = _entry(member, kind, -amount, reason=reason, order_id=order_id, lots=taken)
+    session.add(entry)
+    return entry
+
+
+def refund_points(
+    session: Session, member: Member, spend: PointsEntry, amount: int, reason: str
+) -> PointsEntry:
+    """Give back up to `amount` of a spend into the lots it came from (latest-expiring first,
+    so what stays spent is what would have expired first)."""
+    restore = []
+    left = amount
+    for lot_id, taken in sorted(spend.lots, key=lambda pair: pair[0], reverse=True):
+        if left == 0:
+            break
+        lot = session.get_one(PointsLot, lot_id, with_for_update=True)
+        give = min(taken, left)
+        lot.remaining += give
+        restore.append([lot_id, give])
+        left -= give
+    entry = _entry(
+        member, "refund", amount - left, reason=reason, order_id=spend.order_id, lots=restore
+    )
+    session.add(entry)
+    return entry
+
+
+def expire_points(
+    session: Session, partner_id: str | None = None, now: datetime | None = None
+) -> int:
+    """Write an `expire` entry for every lot past its expiry with points left. Idempotent:
+    an expired lot is emptied, so a second run finds nothing. Returns points expired."""
+    now = now or utcnow()
+    stmt = (
+        select(PointsLot.member_id)
+        .where(PointsLot.remaining > 0, PointsLot.expires_at <= now)
+        .distinct()
+    )
+    if partner_id:
+        stmt = stmt.where(PointsLot.partner_id == partner_id)
+    total = 0
+    for member_id in session.scalars(stmt).all():
+        member = session.get_one(Member, member_id, with_for_update=True)
+        lots = session.scalars(
+            select(PointsLot)
+            .where(
+                PointsLot.member_id == member_id,
+                PointsLot.remaining > 0,
+                PointsLot.expires_at <= now,
+            )
+            .with_for_update()
+        ).all()
+        for lot in lots:
+            session.add(
+                _entry(
+                    member,
+                    "expire",
+                    -lot.remaining,
+                    reason="points expired",
+                    lots=[[lot.id, lot.remaining]],
+                )
+            )
+            total += lot.remaining
+            lot.remaining = 0
+    return total
+
+
+def ledger(
+    session: Session, partner_id: str, member: Member, limit: int, cursor: str | None
+) -> Page[PointsEntry]:
+    return paginate(
+        session,
+        scoped(PointsEntry, partner_id).where(PointsEntry.member_id == member.id),
+        PointsEntry.id,
+        limit,
+        cursor,
+    )
+
+
+def member_external_id(session: Session, member_id: str) -> str:
+    return session.get_one(Member, member_id).external_id

@@ -1,0 +1,65 @@
+"""Orders and their items. An item keeps a snapshot of what was sold, so past orders read the
+same after a product is renamed, repriced or withdrawn."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.audit import JSONType
+from app.core.db import Base, PublicIdMixin, TimestampMixin
+from app.core.tenancy import PartnerOwnedMixin
+
+ORDER_STATUSES = (
+    "pending",
+    "processing",
+    "fulfilled",
+    "partially_fulfilled",
+    "failed",
+    "cancelled",
+    "refunded",
+    "partially_refunded",
+)
+
+
+class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    __tablename__ = "orders"
+    id_prefix = "ord"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    status: Mapped[str] = mapped_column(String(24), default="pending")
+    points_total: Mapped[int] = mapped_column(Integer, default=0)
+    cash_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    wholesale_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    cash_payment_ref: Mapped[str | None] = mapped_column(String(120))
+    points_entry_id: Mapped[str | None] = mapped_column(String(40))
+    cancelled_at: Mapped[datetime | None]
+
+    items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.position", lazy="selectin")
+
+    __table_args__ = (
+        Index("ix_orders_partner_id_id", "partner_id", "id"),
+        Index("ix_orders_partner_member", "partner_id", "member_id"),
+    )
+
+
+class OrderItem(PublicIdMixin, PartnerOwnedMixin, Base):
+    __tablename__ = "order_items"
+    id_prefix = "itm"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    listing_id: Mapped[str] = mapped_column(ForeignKey("listings.id"))
+    product_id: Mapped[str] = mapped_column(ForeignKey("products.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    recharge_account: Mapped[str | None] = mapped_column(String(128))
+    unit_points: Mapped[int] = mapped_column(Integer)
+    unit_cash_minor: Mapped[int] = mapped_column(Integer)
+    unit_wholesale_minor: Mapped[int] = mapped_column(Integer)
+    # name, brand, category, face_value, validity_days, fulfillment_type, price source,
+    # member price and wholesale price at the moment of sale; bundle components.
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)

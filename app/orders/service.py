@@ -1,0 +1,425 @@
+"""Placing and cancelling orders.
+
+`place_order` runs in the caller's single transaction: validate → quota → points debit →
+partner charge → card-key allocation. Any refusal raises before commit, so nothing is
+half-written. Prices come from the listings, never from the client.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.billing.service import charge_order, refund_order
+from app.core.audit import Actor, record_audit
+from app.core.db import utcnow
+from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from app.core.pagination import Page, paginate
+from app.core.tenancy import get_owned, scoped
+from app.entitlements.models import Entitlement
+from app.fulfillment.models import Delivery
+from app.members.errors import MemberBlocked
+from app.members.models import Member, PointsEntry
+from app.members.service import find_member, refund_points, spend_points
+from app.orders.models import Order, OrderItem
+from app.partners import quotas
+from app.partners.listings import Price, get_listing, member_price
+from app.partners.models import Listing, Partner
+from app.supply.models import Product
+from app.supply.service import allocate_codes, recharge_account_error
+from app.webhooks.service import record_event
+
+
+class ListingNotFound(NotFound):
+    code, title = "listing_not_found", "Listing not found"
+
+
+class PriceChanged(Conflict):
+    code, title = "price_changed", "Price changed"
+
+
+class PaymentMismatch(DomainError):
+    status, code, title = 422, "payment_mismatch", "Payment does not match the total"
+
+
+class InvalidRechargeAccount(DomainError):
+    status, code, title = 422, "invalid_recharge_account", "Invalid recharge account"
+
+
+class OrderNotCancellable(Conflict):
+    code, title = "order_not_cancellable", "Nothing left to cancel"
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    listing_id: str
+    quantity: int
+    recharge_account: str | None = None
+
+
+@dataclass
+class _Priced:
+    listing: Listing
+    quantity: int
+    unit: Price
+    recharge_account: str | None
+
+
+def _validate_lines(
+    session: Session, partner: Partner, member: Member, lines: list[OrderLine], now: datetime
+) -> list[_Priced]:
+    seen = Counter(line.listing_id for line in lines)
+    priced = []
+    for i, line in enumerate(lines):
+        if seen[line.listing_id] > 1:
+            raise ValidationFailed({f"items.{i}.listing": ["Listed twice; use quantity."]})
+        try:
+            listing = get_listing(session, partner.id, line.listing_id, sellable_only=True)
+        except NotFound:
+            raise ListingNotFound(
+                f"No sellable listing {line.listing_id!r}.", field=f"items.{i}.listing"
+            ) from None
+        if not 1 <= line.quantity <= listing.max_per_order:
+            raise ValidationFailed(
+                {f"items.{i}.quantity": [f"Must be between 1 and {listing.max_per_order}."]}
+            )
+        product = listing.product
+        account = None
+        if product.fulfillment_type == "direct_recharge":
+            kind = product.recharge_account_kind or "account_id"
+            account = line.recharge_account or (member.phone if kind == "phone" else None)
+            problem = recharge_account_error(kind, account)
+            if problem:
+                raise InvalidRechargeAccount(
+                    problem, field=f"items.{i}.recharge_account", account_kind=kind
+                )
+        priced.append(
+            _Priced(listing, line.quantity, member_price(listing, member.tier, now), account)
+        )
+    return priced
+
+
+def _snapshot(listing: Listing, unit: Price) -> dict[str, Any]:
+    product = listing.product
+    return {
+        "product_name": product.name,
+        "brand": product.brand,
+        "category": product.category,
+        "fulfillment_type": product.fulfillment_type,
+        "face_value": {"amount": product.face_value_minor, "currency": product.currency},
+        "validity_days": product.validity_days,
+        "member_price": {
+            "points": unit.points,
+            "cash": {"amount": unit.cash_minor, "currency": unit.currency},
+            "source": unit.source,
+        },
+        "wholesale_price": {"amount": listing.wholesale_minor, "currency": listing.currency},
+        "components": [
+            {
+                "product_id": c.component_id,
+                "name": c.component.name,
+                "brand": c.component.brand,
+                "quantity": c.quantity,
+            }
+            for c in product.components
+        ],
+    }
+
+
+def _check_totals(
+    points: int, cash: int, currency: str, payment: dict[str, Any], expected: dict[str, Any] | None
+) -> None:
+    total = {"points": points, "cash": {"amount": cash, "currency": currency}}
+    if expected is not None:
+        exp_cash = expected.get("cash")
+        if expected.get("points", 0) != points or (exp_cash.amount if exp_cash else 0) != cash:
+            raise PriceChanged(
+                "The total changed since the client computed it.", current_total=total
+            )
+    paid_cash = payment.get("cash")
+    if payment.get("points", 0) != points or (paid_cash.amount if paid_cash else 0) != cash:
+        raise PaymentMismatch("Pay exactly the order total.", current_total=total)
+    if cash and not payment.get("cash_payment_ref"):
+        raise PaymentMismatch(
+            "A cash part needs the partner's cash_payment_ref.", current_total=total
+        )
+
+
+def _units(product: Product) -> list[tuple[Product, int]]:
+    """(product, count) to deliver for one unit: the product itself, or a bundle's components."""
+    if product.is_bundle:
+        return [(c.component, c.quantity) for c in product.components]
+    return [(product, 1)]
+
+
+def _deliver_codes(
+    session: Session,
+    partner_id: str,
+    order: Order,
+    member: Member,
+    item: OrderItem,
+    component: Product,
+    deliveries: list[Delivery],
+    now: datetime,
+) -> list[Entitlement]:
+    codes = allocate_codes(session, component, partner_id, len(deliveries))
+    entitlements = []
+    for delivery, code in zip(deliveries, codes, strict=True):
+        code.status = "sold"
+        delivery.code_id, delivery.status, delivery.delivered_at = code.id, "delivered", now
+        entitlements.append(
+            Entitlement(
+                partner_id=partner_id,
+                member_id=member.id,
+                order_id=order.id,
+                delivery_id=delivery.id,
+                product_id=component.id,
+                code_id=code.id,
+                masked_code=code.masked,
+                status="active",
+                valid_from=now,
+                valid_until=now + timedelta(days=component.validity_days)
+                if component.validity_days
+                else None,
+                snapshot={
+                    "product_name": component.name,
+                    "brand": component.brand,
+                    "fulfillment_type": component.fulfillment_type,
+                    "face_value": {
+                        "amount": component.face_value_minor,
+                        "currency": component.currency,
+                    },
+                    "bundle": item.snapshot["product_name"]
+                    if item.snapshot["components"]
+                    else None,
+                },
+            )
+        )
+    return entitlements
+
+
+def place_order(
+    session: Session,
+    actor: Actor,
+    partner: Partner,
+    member_external_id: str,
+    lines: list[OrderLine],
+    payment: dict[str, Any],
+    expected_total: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """Create, charge and (for card keys) fulfil an order, or raise and change nothing."""
+    now = now or utcnow()
+    member = find_member(session, partner.id, member_external_id, for_update=True)
+    if member.status != "active":
+        raise MemberBlocked("This member is blocked and cannot order.")
+    priced = _validate_lines(session, partner, member, lines, now)
+    currency = priced[0].listing.currency
+    points = sum(p.unit.points * p.quantity for p in priced)
+    cash = sum(p.unit.cash_minor * p.quantity for p in priced)
+    wholesale = sum(p.listing.wholesale_minor * p.quantity for p in priced)
+    _check_totals(points, cash, currency, payment, expected_total)
+
+    order = Order(
+        partner_id=partner.id,
+        member_id=member.id,
+        status="pending",
+        points_total=points,
+        cash_total_minor=cash,
+        currency=currency,
+        wholesale_total_minor=wholesale,
+        cash_payment_ref=payment.get("cash_payment_ref"),
+    )
+    session.add(order)
+    session.flush()
+    quotas.consume(
+        session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
+    )
+    if points:
+        order.points_entry_id = spend_points(
+            session, member, points, f"order {order.id}", order.id, now=now
+        ).id
+    if wholesale:
+        charge_order(session, partner.id, wholesale, order.id)
+
+    entitlements: list[Entitlement] = []
+    pending = 0
+    for position, p in enumerate(priced):
+        item = OrderItem(
+            partner_id=partner.id,
+            order_id=order.id,
+            position=position,
+            listing_id=p.listing.id,
+            product_id=p.listing.product_id,
+            quantity=p.quantity,
+            recharge_account=p.recharge_account,
+            unit_points=p.unit.points,
+            unit_cash_minor=p.unit.cash_minor,
+            unit_wholesale_minor=p.listing.wholesale_minor,
+            snapshot=_snapshot(p.listing, p.unit),
+        )
+        session.add(item)
+        session.flush()
+        for component, per_unit in _units(p.listing.product):
+            deliveries = [
+                Delivery(
+                    partner_id=partner.id,
+                    order_id=order.id,
+                    item_id=item.id,
+                    unit=unit,
+                    product_id=component.id,
+                    fulfillment_type=component.fulfillment_type,
+                    status="pending",
+                    recharge_account=p.recharge_account,
+                )
+                for unit in range(p.quantity)
+                for _ in range(per_unit)
+            ]
+            session.add_all(deliveries)
+            session.flush()
+            if component.fulfillment_type == "card_key":
+                entitlements += _deliver_codes(
+                    session, partner.id, order, member, item, component, deliveries, now
+                )
+            else:
+                pending += len(deliveries)
+    session.add_all(entitlements)
+    order.status = "processing" if pending else "fulfilled"
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "order.created",
+        "order",
+        order.id,
+        partner_id=partner.id,
+        after={
+            "status": order.status,
+            "points": points,
+            "cash_minor": cash,
+            "wholesale_minor": wholesale,
+        },
+    )
+    summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
+    record_event(session, "order.created", summary, partner.id)
+    if order.status == "fulfilled":
+        record_event(session, "order.fulfilled", summary, partner.id)
+    for entitlement in entitlements:
+        record_event(
+            session,
+            "entitlement.created",
+            {"entitlement_id": entitlement.id, "order_id": order.id, "member": member.external_id},
+            partner.id,
+        )
+    return order
+
+
+def cancel_order(session: Session, actor: Actor, partner: Partner, order_id: str) -> Order:
+    """Cancel every unit not yet handed to a supplier; refund its points and wholesale charge."""
+    order = get_owned(
+        session, Order, partner.id, Order.id == order_id, for_update=True, label="Order"
+    )
+    deliveries = session.scalars(
+        select(Delivery).where(Delivery.order_id == order.id).with_for_update()
+    ).all()
+    by_unit: dict[tuple[str, int], list[Delivery]] = {}
+    for delivery in deliveries:
+        by_unit.setdefault((delivery.item_id, delivery.unit), []).append(delivery)
+    cancellable = [
+        key for key, group in by_unit.items() if all(d.status == "pending" for d in group)
+    ]
+    if not cancellable:
+        raise OrderNotCancellable(
+            "Every unit of this order is delivered, in flight or already cancelled."
+        )
+    now = utcnow()
+    items = {item.id: item for item in order.items}
+    points = wholesale = 0
+    member = session.get_one(Member, order.member_id, with_for_update=True)
+    for item_id, unit in cancellable:
+        item = items[item_id]
+        for delivery in by_unit[(item_id, unit)]:
+            delivery.status = "cancelled"
+        points += item.unit_points
+        wholesale += item.unit_wholesale_minor
+        quotas.release(
+            session,
+            partner,
+            member.id,
+            item.listing_id,
+            1,
+            item.unit_wholesale_minor,
+            order.created_at,
+        )
+    if points and order.points_entry_id:
+        spend = session.get_one(PointsEntry, order.points_entry_id)
+        refund_points(session, member, spend, points, f"order {order.id} cancelled")
+    if wholesale:
+        refund_order(session, partner.id, wholesale, order.id, "order cancelled")
+    remaining = [key for key in by_unit if key not in cancellable]
+    before = order.status
+    order.status = "partially_refunded" if remaining else "cancelled"
+    order.cancelled_at = now
+    record_audit(
+        session,
+        actor,
+        "order.cancelled",
+        "order",
+        order.id,
+        partner_id=partner.id,
+        before={"status": before},
+        after={
+            "status": order.status,
+            "units_cancelled": len(cancellable),
+            "points_refunded": points,
+            "wholesale_refunded_minor": wholesale,
+        },
+    )
+    record_event(
+        session, "order.cancelled", {"order_id": order.id, "status": order.status}, partner.id
+    )
+    return order
+
+
+def get_order(session: Session, partner_id: str, order_id: str) -> Order:
+    return get_owned(session, Order, partner_id, Order.id == order_id, label="Order")
+
+
+def list_orders(
+    session: Session, partner_id: str, limit: int, cursor: str | None, filters: dict[str, Any]
+) -> Page[Order]:
+    stmt = scoped(Order, partner_id)
+    if filters.get("member"):
+        stmt = stmt.where(
+            Order.member_id.in_(
+                select(Member.id).where(
+                    Member.partner_id == partner_id, Member.external_id == filters["member"]
+                )
+            )
+        )
+    if filters.get("status"):
+        stmt = stmt.where(Order.status == filters["status"])
+    if filters.get("created_from"):
+        stmt = stmt.where(Order.created_at >= filters["created_from"])
+    if filters.get("created_to"):
+        stmt = stmt.where(Order.created_at < filters["created_to"])
+    return paginate(session, stmt, Order.id, limit, cursor)
+
+
+def order_deliveries(session: Session, order: Order) -> list[Delivery]:
+    return list(
+        session.scalars(select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id))
+    )
+
+
+def order_entitlements(session: Session, order: Order) -> list[Entitlement]:
+    return list(
+        session.scalars(
+            select(Entitlement).where(Entitlement.order_id == order.id).order_by(Entitlement.id)
+        )
+    )

@@ -1,0 +1,181 @@
+"""Quotas: limits on a partner and its members, checked atomically when an order is placed.
+
+Each limit is a counter row incremented with INSERT … ON CONFLICT DO UPDATE … RETURNING inside
+the order's transaction: the row lock serializes racing orders on that counter, so no race can
+exceed a cap, and a refused or rolled-back order leaves the counter as it was. Periods are
+days and months in the partner's timezone. Counters exist only for limits that are set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.audit import Actor, changed_fields, record_audit
+from app.core.db import dialect_insert
+from app.core.errors import DomainError
+from app.partners.models import Partner, PartnerQuota, UsageCounter
+
+QUOTA_FIELDS = (
+    "monthly_spend_cap_minor",
+    "listing_daily_units",
+    "member_listing_daily_units",
+    "member_listing_monthly_units",
+    "member_daily_orders",
+)
+
+
+class QuotaExceeded(DomainError):
+    status, code, title = 422, "quota_exceeded", "Quota exceeded"
+
+
+def quota_for(session: Session, partner_id: str) -> PartnerQuota:
+    quota = session.get(PartnerQuota, partner_id)
+    return quota or PartnerQuota(partner_id=partner_id)
+
+
+def set_quota(
+    session: Session, actor: Actor, partner_id: str, data: dict[str, Any]
+) -> PartnerQuota:
+    quota = session.get(PartnerQuota, partner_id)
+    if quota is None:
+        quota = PartnerQuota(partner_id=partner_id)
+        session.add(quota)
+    before = {f: getattr(quota, f) for f in QUOTA_FIELDS}
+    for key in QUOTA_FIELDS:
+        if key in data:
+            setattr(quota, key, data[key])
+    after = {f: getattr(quota, f) for f in QUOTA_FIELDS}
+    changed = changed_fields(before, after)
+    if changed:
+        record_audit(
+            session,
+            actor,
+            "quota.updated",
+            "partner_quota",
+            partner_id,
+            partner_id=partner_id,
+            before={k: before[k] for k in changed},
+            after={k: after[k] for k in changed},
+        )
+    session.flush()
+    return quota
+
+
+def periods(partner: Partner, now: datetime) -> tuple[str, str]:
+    local = now.astimezone(ZoneInfo(partner.timezone))
+    return local.strftime("%Y-%m-%d"), local.strftime("%Y-%m")
+
+
+def _bump(session: Session, partner_id: str, key: str, amount: int) -> int:
+    stmt = dialect_insert(session, UsageCounter).values(
+        partner_id=partner_id, key=key, value=amount
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["partner_id", "key"], set_={"value": UsageCounter.value + amount}
+    ).returning(UsageCounter.value)
+    return int(session.execute(stmt).scalar_one())
+
+
+def consume(
+    session: Session,
+    partner: Partner,
+    member_id: str,
+    units_by_listing: dict[str, int],
+    spend_minor: int,
+    now: datetime,
+) -> None:
+    """Count one order against every limit that is set, or raise QuotaExceeded."""
+    quota = quota_for(session, partner.id)
+    day, month = periods(partner, now)
+    checks: list[tuple[str, int, int | None, str]] = [
+        (
+            f"spend:{month}",
+            spend_minor,
+            quota.monthly_spend_cap_minor,
+            "monthly wholesale spend cap",
+        ),
+        (
+            f"member:{member_id}:orders:{day}",
+            1,
+            quota.member_daily_orders,
+            "orders per member per day",
+        ),
+    ]
+    for listing_id, units in units_by_listing.items():
+        checks += [
+            (
+                f"listing:{listing_id}:{day}",
+                units,
+                quota.listing_daily_units,
+                "units per listing per day",
+            ),
+            (
+                f"member:{member_id}:listing:{listing_id}:{day}",
+                units,
+                quota.member_listing_daily_units,
+                "units per member per listing per day",
+            ),
+            (
+                f"member:{member_id}:listing:{listing_id}:{month}",
+                units,
+                quota.member_listing_monthly_units,
+                "units per member per listing per month",
+            ),
+        ]
+    for key, amount, cap, label in checks:
+        if cap is None:
+            continue
+        if _bump(session, partner.id, key, amount) > cap:
+            raise QuotaExceeded(f"This order would exceed the {label} ({cap}).", limit=label)
+
+
+def release(
+    session: Session,
+    partner: Partner,
+    member_id: str,
+    listing_id: str,
+    units: int,
+    spend_minor: int,
+    when: datetime,
+) -> None:
+    """Give back what a cancelled unit consumed (counters of the order's own periods)."""
+    quota = quota_for(session, partner.id)
+    day, month = periods(partner, when)
+    give_back = [
+        (f"spend:{month}", spend_minor, quota.monthly_spend_cap_minor),
+        (f"listing:{listing_id}:{day}", units, quota.listing_daily_units),
+        (f"member:{member_id}:listing:{listing_id}:{day}", units, quota.member_listing_daily_units),
+        (
+            f"member:{member_id}:listing:{listing_id}:{month}",
+            units,
+            quota.member_listing_monthly_units,
+        ),
+    ]
+    for key, amount, cap in give_back:
+        if cap is not None and amount:
+            _bump(session, partner.id, key, -amount)
+
+
+def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:
+    """What the partner has used of its partner-wide limits in the current periods."""
+    quota = quota_for(session, partner.id)
+    day, month = periods(partner, now)
+    spent = session.scalar(
+        select(UsageCounter.value).where(
+            UsageCounter.partner_id == partner.id, UsageCounter.key == f"spend:{month}"
+        )
+    )
+    return {
+        "day": day,
+        "month": month,
+        "monthly_spend": {
+            "used_minor": int(spent or 0),
+            "cap_minor": quota.monthly_spend_cap_minor,
+        },
+        "limits": {f: getattr(quota, f) for f in QUOTA_FIELDS},
+    }
