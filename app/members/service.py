@@ -221,7 +221,3 @@ def ledger(
         limit,
         cursor,
     )
-
-
-def member_external_id(session: Session, member_id: str) -> str:
-    return session.get_one(Member, member_id).external_id

@@ -4,7 +4,7 @@ same after a product is renamed, repriced or withdrawn."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +12,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
 from app.core.tenancy import PartnerOwnedMixin
+
+if TYPE_CHECKING:
+    from app.entitlements.models import Entitlement
+    from app.fulfillment.models import Delivery
+    from app.members.models import Member
 
 ORDER_STATUSES = (
     "pending",
@@ -40,6 +45,9 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     cancelled_at: Mapped[datetime | None]
 
     items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.position", lazy="selectin")
+    member: Mapped[Member] = relationship(lazy="joined")
+    deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id", viewonly=True)
+    entitlements: Mapped[list[Entitlement]] = relationship(order_by="Entitlement.id", viewonly=True)
 
     __table_args__ = (
         Index("ix_orders_partner_id_id", "partner_id", "id"),

@@ -169,14 +169,6 @@ def reveal_entitlement(entitlement_id: str) -> Any:
 # --- orders -----------------------------------------------------------------------------
 
 
-def _order_view(order: Any) -> Any:
-    session = db.session()
-    order.member_external_id = members.member_external_id(session, order.member_id)
-    order.deliveries = orders.order_deliveries(session, order)
-    order.entitlements = orders.order_entitlements(session, order)
-    return order
-
-
 @blp.route("/orders", methods=["POST"])
 @require_scope("orders:write")
 @idempotent
@@ -197,7 +189,7 @@ def place_order(data: dict[str, Any]) -> Any:
         data["payment"],
         data["expected_total"],
     )
-    return _order_view(order)
+    return order
 
 
 @blp.route("/orders")
@@ -205,18 +197,16 @@ def place_order(data: dict[str, Any]) -> Any:
 @blp.arguments(OrderQuerySchema, location="query")
 @blp.response(200, page_schema(OrderSummarySchema))
 def list_orders(args: dict[str, Any]) -> Any:
-    session = db.session()
-    page = orders.list_orders(session, current_partner_id(), args["limit"], args["cursor"], args)
-    for order in page.data:
-        order.member_external_id = members.member_external_id(session, order.member_id)
-    return page
+    return orders.list_orders(
+        db.session(), current_partner_id(), args["limit"], args["cursor"], args
+    )
 
 
 @blp.route("/orders/<order_id>")
 @require_scope("orders:read")
 @blp.response(200, OrderSchema)
 def get_order(order_id: str) -> Any:
-    return _order_view(orders.get_order(db.session(), current_partner_id(), order_id))
+    return orders.get_order(db.session(), current_partner_id(), order_id)
 
 
 @blp.route("/orders/<order_id>/cancel", methods=["POST"])
@@ -226,7 +216,7 @@ def get_order(order_id: str) -> Any:
 def cancel_order(order_id: str) -> Any:
     session = db.session()
     partner = get_partner(session, current_partner_id())
-    return _order_view(orders.cancel_order(session, request_actor(), partner, order_id))
+    return orders.cancel_order(session, request_actor(), partner, order_id)
 
 
 # --- usage and account ------------------------------------------------------------------

@@ -69,7 +69,7 @@ class OrderItemSchema(Schema):
 
 class OrderSchema(Schema):
     id = fields.String()
-    member = fields.String(attribute="member_external_id")
+    member = fields.Function(lambda o: o.member.external_id)
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
     total = fields.Function(
         lambda o: {

@@ -409,17 +409,3 @@ def list_orders(
     if filters.get("created_to"):
         stmt = stmt.where(Order.created_at < filters["created_to"])
     return paginate(session, stmt, Order.id, limit, cursor)
-
-
-def order_deliveries(session: Session, order: Order) -> list[Delivery]:
-    return list(
-        session.scalars(select(Delivery).where(Delivery.order_id == order.id).order_by(Delivery.id))
-    )
-
-
-def order_entitlements(session: Session, order: Order) -> list[Entitlement]:
-    return list(
-        session.scalars(
-            select(Entitlement).where(Entitlement.order_id == order.id).order_by(Entitlement.id)
-        )
-    )

@@ -1,0 +1,333 @@
+"""Placing orders: server-side prices, one transaction, clear refusals that write nothing."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.billing.models import AccountEntry, PartnerAccount
+from app.core.audit import AuditLog
+from app.entitlements.models import Entitlement
+from app.fulfillment.models import Delivery
+from app.members.models import Member, PointsEntry
+from app.orders.models import Order, OrderItem
+from app.supply import service as supply_service
+from app.supply.models import Code
+from app.webhooks.models import Event
+from tests.factories import (
+    TEST_ACTOR,
+    fund,
+    make_listing,
+    make_member,
+    make_partner,
+    make_product,
+    sellable_card_key_listing,
+    stock_codes,
+)
+
+COUNTED = (Order, OrderItem, Delivery, Entitlement, PointsEntry, AccountEntry, Event, AuditLog)
+
+
+def _counts(session) -> dict[str, int]:
+    out = {m.__name__: session.scalar(select(func.count()).select_from(m)) for m in COUNTED}
+    out["sold"] = session.scalar(
+        select(func.count()).select_from(Code).where(Code.status != "available")
+    )
+    return out
+
+
+def _order(api, listing_id, member="m1", quantity=1, points=1000, key="k", **extra):
+    body = {
+        "member": member,
+        "items": [{"listing": listing_id, "quantity": quantity, **extra}],
+        "payment": {"points": points},
+    }
+    return api.post("/api/v1/orders", json=body, headers={"Idempotency-Key": key})
+
+
+@pytest.fixture
+def shop(session, partner_a):
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=5)
+    make_member(session, partner_a, "m1", points=10_000)
+    return listing
+
+
+def test_retry_with_same_key_returns_same_order_and_charges_once(api_a, session, shop):
+    first = _order(api_a, shop.id, key="same")
+    before = _counts(session)
+    second = _order(api_a, shop.id, key="same")
+    assert second.status_code == 201 and second.headers["Idempotent-Replayed"] == "true"
+    assert second.get_json()["id"] == first.get_json()["id"]
+    assert _counts(session) == before
+    assert session.scalar(select(Member.points_balance).where(Member.external_id == "m1")) == 9000
+
+
+def test_same_key_other_body_is_422(api_a, shop):
+    _order(api_a, shop.id, key="k2")
+    response = _order(api_a, shop.id, key="k2", quantity=2, points=2000)
+    assert response.status_code == 422
+    assert response.get_json()["code"] == "idempotency_key_reused"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"listing": "lst_00000000000000000000000000"}, 404, "listing_not_found"),
+        ({"quantity": 0}, 422, "validation_error"),
+        ({"quantity": -1}, 422, "validation_error"),
+        ({"quantity": 10**9}, 422, "validation_error"),
+        ({"quantity": 6, "points": 6000}, 422, "validation_error"),  # over max_per_order (5)
+        ({"points": 999}, 422, "payment_mismatch"),
+        ({"member": "nobody"}, 404, "member_not_found"),
+    ],
+)
+def test_bad_orders_have_their_code_and_write_nothing(api_a, session, shop, change, status, code):
+    before = _counts(session)
+    args = {"listing_id": shop.id, **change}
+    listing_id = args.pop("listing", args.pop("listing_id"))
+    response = _order(api_a, listing_id, **{k: v for k, v in args.items() if k != "listing_id"})
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["code"] == code
+    assert _counts(session) == before
+
+
+def test_another_partners_listing_is_not_found(api_a, session, shop, partner_b):
+    foreign = sellable_card_key_listing(session, partner_b, codes=1)
+    before = _counts(session)
+    response = _order(api_a, foreign.id)
+    assert response.status_code == 404 and response.get_json()["code"] == "listing_not_found"
+    assert _counts(session) == before
+
+
+def test_blocked_member_cannot_order(api_a, session, shop, partner_a):
+    make_member(session, partner_a, "m1", status="blocked")
+    before = _counts(session)
+    response = _order(api_a, shop.id)
+    assert response.status_code == 403 and response.get_json()["code"] == "member_blocked"
+    assert _counts(session) == before
+
+
+def test_insufficient_points(api_a, session, shop, partner_a):
+    make_member(session, partner_a, "poor", points=999)
+    before = _counts(session)
+    response = _order(api_a, shop.id, member="poor")
+    assert response.status_code == 422 and response.get_json()["code"] == "insufficient_points"
+    assert _counts(session) == before
+
+
+def test_insufficient_partner_balance(api_a, session, partner_a):
+    listing = sellable_card_key_listing(session, partner_a, codes=2, wholesale_minor=500)
+    make_member(session, partner_a, "m1", points=10_000)
+    fund(session, partner_a, amount_minor=300, credit_minor=100)
+    before = _counts(session)
+    response = _order(api_a, listing.id)
+    assert (
+        response.status_code == 402
+        and response.get_json()["code"] == "insufficient_partner_balance"
+    )
+    assert _counts(session) == before
+    fund(session, partner_a, amount_minor=100)  # 400 + 100 credit = 500: just enough
+    assert _order(api_a, listing.id, key="k-again").status_code == 201
+    account = session.get_one(PartnerAccount, partner_a.id)
+    session.refresh(account)
+    assert account.balance_minor == -100
+
+
+def test_out_of_stock_writes_nothing(api_a, session, partner_a):
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=1)
+    make_member(session, partner_a, "m1", points=10_000)
+    before = _counts(session)
+    response = _order(api_a, listing.id, quantity=2, points=2000)
+    assert response.status_code == 409 and response.get_json()["code"] == "out_of_stock"
+    assert _counts(session) == before
+
+
+def test_direct_recharge_needs_a_valid_account(api_a, session, partner_a):
+    fund(session, partner_a)
+    product = make_product(session, "网易云音乐", fulfillment_type="direct_recharge")
+    listing = make_listing(session, partner_a, product)
+    make_member(session, partner_a, "m1", points=10_000)
+    before = _counts(session)
+    for account in (None, "12345"):
+        response = _order(api_a, listing.id, recharge_account=account, key=f"dr-{account}")
+        assert (
+            response.status_code == 422
+            and response.get_json()["code"] == "invalid_recharge_account"
+        )
+    assert _counts(session) == before
+    ok = _order(api_a, listing.id, recharge_account="13912345678", key="dr-ok")
+    assert ok.status_code == 201
+    assert ok.get_json()["status"] == "processing"
+    assert [d["status"] for d in ok.get_json()["deliveries"]] == ["pending"]
+
+
+def test_price_changed_answers_409_with_current_total(api_a, session, shop):
+    response = api_a.post(
+        "/api/v1/orders",
+        headers={"Idempotency-Key": "p1"},
+        json={
+            "member": "m1",
+            "items": [{"listing": shop.id, "quantity": 1}],
+            "payment": {"points": 900},
+            "expected_total": {"points": 900},
+        },
+    )
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["code"] == "price_changed" and body["current_total"]["points"] == 1000
+
+
+def test_client_cannot_choose_the_price(api_a, session, shop):
+    response = api_a.post(
+        "/api/v1/orders",
+        headers={"Idempotency-Key": "p2"},
+        json={
+            "member": "m1",
+            "items": [{"listing": shop.id, "quantity": 1, "price": 1}],
+            "payment": {"points": 1},
+        },
+    )
+    assert response.status_code == 422  # unknown field `price`
+
+
+def test_sale_price_applies_inside_its_window(api_a, session, partner_a):
+    from datetime import timedelta
+
+    from app.core.db import utcnow
+
+    fund(session, partner_a)
+    now = utcnow()
+    listing = sellable_card_key_listing(
+        session,
+        partner_a,
+        codes=2,
+        sale_points=600,
+        sale_starts_at=now - timedelta(hours=1),
+        sale_ends_at=now + timedelta(hours=1),
+    )
+    make_member(session, partner_a, "m1", points=10_000)
+    response = _order(api_a, listing.id, points=600)
+    assert response.status_code == 201
+    assert response.get_json()["items"][0]["snapshot"]["member_price"]["source"] == "sale"
+
+
+def test_renaming_and_repricing_leaves_past_orders_unchanged(
+    api_a, platform, session, shop, partner_a
+):
+    order = _order(api_a, shop.id).get_json()
+    product_id = shop.product_id
+    platform.patch(
+        f"/api/v1/platform/products/{product_id}",
+        json={"name": "改名后的产品", "face_value": {"amount": 1}},
+    )
+    platform.patch(
+        f"/api/v1/platform/partners/{partner_a.id}/listings/{shop.id}",
+        json={"price_points": 1, "wholesale_minor": 1},
+    )
+    again = api_a.get(f"/api/v1/orders/{order['id']}").get_json()
+    assert again["items"] == order["items"]
+    assert again["entitlements"] == order["entitlements"]
+    assert again["items"][0]["snapshot"]["face_value"]["amount"] == 2500
+
+
+def test_bundle_delivers_each_component(api_a, session, partner_a):
+    fund(session, partner_a)
+    video, music = make_product(session, "优酷"), make_product(session, "网易云音乐")
+    stock_codes(session, video, 2)
+    stock_codes(session, music, 2)
+    bundle = supply_service.create_product(
+        session,
+        TEST_ACTOR,
+        {
+            "brand": "组合",
+            "name": "影音包",
+            "category": "video",
+            "fulfillment_type": "card_key",
+            "face_value": video.face_value,
+            "status": "active",
+            "components": [
+                {"component_id": video.id, "quantity": 1},
+                {"component_id": music.id, "quantity": 1},
+            ],
+        },
+    )
+    listing = make_listing(session, partner_a, bundle, points=1500)
+    make_member(session, partner_a, "m1", points=10_000)
+    response = _order(api_a, listing.id, points=1500)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "fulfilled"
+    assert sorted(e["product_id"] for e in body["entitlements"]) == sorted([video.id, music.id])
+
+
+def test_order_events_and_audit_are_written(api_a, session, shop):
+    order = _order(api_a, shop.id).get_json()
+    types = set(session.scalars(select(Event.type).where(Event.partner_id == shop.partner_id)))
+    assert {"order.created", "order.fulfilled", "entitlement.created"} <= types
+    assert (
+        session.scalars(select(AuditLog).where(AuditLog.target_id == order["id"])).one().action
+        == "order.created"
+    )
+
+
+def test_cancel_refunds_undelivered_units(api_a, session, partner_a):
+    fund(session, partner_a, amount_minor=50_000)
+    product = make_product(session, "QQ音乐", fulfillment_type="direct_recharge")
+    listing = make_listing(session, partner_a, product, points=1500, wholesale_minor=1200)
+    make_member(session, partner_a, "m1", points=5000, phone="13912345678")
+    order = _order(api_a, listing.id, quantity=2, points=3000).get_json()
+    assert session.scalar(select(Member.points_balance).where(Member.external_id == "m1")) == 2000
+    cancelled = api_a.post(
+        f"/api/v1/orders/{order['id']}/cancel", headers={"Idempotency-Key": "c1"}
+    )
+    assert cancelled.status_code == 200, cancelled.get_json()
+    assert cancelled.get_json()["status"] == "cancelled"
+    assert {d["status"] for d in cancelled.get_json()["deliveries"]} == {"cancelled"}
+    session.expire_all()
+    assert session.scalar(select(Member.points_balance).where(Member.external_id == "m1")) == 5000
+    assert session.get_one(PartnerAccount, partner_a.id).balance_minor == 50_000
+    again = api_a.post(f"/api/v1/orders/{order['id']}/cancel", headers={"Idempotency-Key": "c2"})
+    assert again.status_code == 409 and again.get_json()["code"] == "order_not_cancellable"
+
+
+def test_fulfilled_card_key_order_cannot_be_cancelled(api_a, shop):
+    order = _order(api_a, shop.id).get_json()
+    response = api_a.post(f"/api/v1/orders/{order['id']}/cancel", headers={"Idempotency-Key": "c"})
+    assert response.status_code == 409
+
+
+def test_quota_member_daily_orders(api_a, platform, session, shop, partner_a):
+    platform.put(f"/api/v1/platform/partners/{partner_a.id}/quota", json={"member_daily_orders": 1})
+    assert _order(api_a, shop.id, key="q1").status_code == 201
+    before = _counts(session)
+    response = _order(api_a, shop.id, key="q2")
+    assert response.status_code == 422 and response.get_json()["code"] == "quota_exceeded"
+    assert _counts(session) == before
+    usage = api_a.get("/api/v1/usage").get_json()
+    assert usage["limits"]["member_daily_orders"] == 1
+    assert usage["monthly_spend"]["used_minor"] == 0  # no spend cap set: not counted
+
+
+def test_monthly_spend_cap(api_a, platform, session, shop, partner_a):
+    platform.put(
+        f"/api/v1/platform/partners/{partner_a.id}/quota", json={"monthly_spend_cap_minor": 5000}
+    )
+    assert _order(api_a, shop.id, key="s1", quantity=2, points=2000).status_code == 201
+    response = _order(api_a, shop.id, key="s2", quantity=1)
+    assert response.get_json()["code"] == "quota_exceeded"
+    assert api_a.get("/api/v1/usage").get_json()["monthly_spend"] == {
+        "used_minor": 4400,
+        "cap_minor": 5000,
+    }
+
+
+def test_month_of_an_order_is_the_partners_month(session):
+    from datetime import UTC, datetime
+
+    from app.partners.quotas import periods
+
+    partner = make_partner(session, "tz-partner")
+    late_november_in_shanghai = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # 23:30 CST
+    assert periods(partner, late_november_in_shanghai) == ("2026-11-30", "2026-11")
