@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.logging import configure_logging, init_request_ids
     from app.demo import demo_cli
     from app.extensions import db, limiter
+    from app.members.cli import members_cli
     from app.orders.routes import blp as mall_blp
     from app.partners.cli import partners_cli, platform_cli
     from app.partners.routes import blp as partner_blp
@@ -92,6 +93,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         demo_cli,
         supply_cli,
         vault_cli,
+        members_cli,
     ):
         app.cli.add_command(group)
     return app

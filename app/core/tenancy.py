@@ -53,7 +53,7 @@ def get_owned(
     """Fetch one partner-owned row matching `where`, or raise NotFound (also for foreign rows)."""
     stmt = scoped(model, partner_id).where(*where)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(of=model)  # not the eagerly joined rows
     row = session.scalars(stmt).first()
     if row is None:
         raise NotFound(f"{label or model.__name__} not found.")

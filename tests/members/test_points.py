@@ -1,0 +1,156 @@
+"""Points ledger: integers, never negative, soonest-expiring spent first, and the invariant
+sum(ledger) == balance == sum(lots remaining), over random sequences of operations."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from app.core.db import utcnow
+from app.members import service
+from app.members.errors import InsufficientPoints
+from app.members.models import Member, PointsEntry, PointsLot
+from tests.factories import TEST_ACTOR, make_member
+
+OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(st.just("grant"), st.integers(1, 500), st.one_of(st.none(), st.integers(-3, 5))),
+        st.tuples(st.just("spend"), st.integers(1, 600), st.none()),
+        st.tuples(st.just("refund"), st.integers(1, 300), st.none()),
+        st.tuples(st.just("expire"), st.just(0), st.integers(0, 6)),
+    ),
+    max_size=25,
+)
+
+
+def _check(session, member: Member) -> None:
+    ledger = session.scalar(
+        select(func.coalesce(func.sum(PointsEntry.delta), 0)).where(
+            PointsEntry.member_id == member.id
+        )
+    )
+    lots = session.scalar(
+        select(func.coalesce(func.sum(PointsLot.remaining), 0)).where(
+            PointsLot.member_id == member.id
+        )
+    )
+    assert member.points_balance >= 0
+    assert ledger == member.points_balance == lots
+    assert (
+        session.scalar(select(func.count()).select_from(PointsLot).where(PointsLot.remaining < 0))
+        == 0
+    )
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=OPERATIONS)
+def test_ledger_always_equals_balance(session, partner_a, ops):
+    nested = session.begin_nested()
+    member, _ = service.upsert_member(session, TEST_ACTOR, partner_a.id, "prop", {})
+    start = utcnow()
+    spends: list[PointsEntry] = []
+    for kind, amount, days in ops:
+        if kind == "grant":
+            expires = None if days is None else start + timedelta(days=days)
+            service.grant_points(session, member, amount, "grant", expires)
+        elif kind == "spend":
+            with contextlib.suppress(InsufficientPoints):
+                spends.append(service.spend_points(session, member, amount, "spend", now=start))
+        elif kind == "refund" and spends:
+            spend = spends.pop()
+            service.refund_points(session, member, spend, min(amount, -spend.delta), "refund")
+        elif kind == "expire":
+            service.expire_points(session, partner_a.id, now=start + timedelta(days=days))
+        session.flush()
+        _check(session, member)
+    nested.rollback()
+
+
+def test_spending_takes_soonest_expiring_grants_first(session, partner_a):
+    member = make_member(session, partner_a, "fefo")
+    now = utcnow()
+    late = service.grant_points(session, member, 100, "late", now + timedelta(days=30))
+    never = service.grant_points(session, member, 100, "never", None)
+    soon = service.grant_points(session, member, 100, "soon", now + timedelta(days=1))
+    session.flush()
+    spend = service.spend_points(session, member, 150, "order")
+    lots = {
+        lot.expires_at: lot.remaining
+        for lot in session.scalars(select(PointsLot).where(PointsLot.member_id == member.id))
+    }
+    assert (
+        lots[soon.expires_at] == 0 and lots[late.expires_at] == 50 and lots[never.expires_at] == 100
+    )
+    assert spend.balance_after == 150
+
+
+def test_expired_points_leave_through_a_ledger_entry_once(app, session, partner_a):
+    member = make_member(session, partner_a, "exp")
+    service.grant_points(session, member, 70, "old", utcnow() - timedelta(seconds=1))
+    service.grant_points(session, member, 30, "fresh", utcnow() + timedelta(days=1))
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["members", "expire-points"])
+    assert "expired 70 points" in result.output
+    session.refresh(member)
+    assert member.points_balance == 30
+    entries = session.scalars(
+        select(PointsEntry).where(PointsEntry.member_id == member.id, PointsEntry.kind == "expire")
+    ).all()
+    assert [e.delta for e in entries] == [-70]
+    again = app.test_cli_runner().invoke(args=["members", "expire-points"])
+    assert "expired 0 points" in again.output
+
+
+def test_points_api_grant_deduct_and_ledger(api_a, partner_a, session):
+    make_member(session, partner_a, "api-m")
+    grant = api_a.post(
+        "/api/v1/members/api-m/points",
+        json={"type": "grant", "amount": 300, "reason": "bonus"},
+        headers={"Idempotency-Key": "g"},
+    )
+    assert grant.status_code == 201
+    deduct = api_a.post(
+        "/api/v1/members/api-m/points",
+        json={"type": "deduct", "amount": 100, "reason": "fix"},
+        headers={"Idempotency-Key": "d"},
+    )
+    assert deduct.get_json()["balance_after"] == 200
+    too_much = api_a.post(
+        "/api/v1/members/api-m/points",
+        json={"type": "deduct", "amount": 201, "reason": "x"},
+        headers={"Idempotency-Key": "d2"},
+    )
+    assert too_much.status_code == 422 and too_much.get_json()["code"] == "insufficient_points"
+    missing_key = api_a.post(
+        "/api/v1/members/api-m/points", json={"type": "grant", "amount": 1, "reason": "x"}
+    )
+    assert missing_key.status_code == 400
+    float_amount = api_a.post(
+        "/api/v1/members/api-m/points",
+        json={"type": "grant", "amount": 1.5, "reason": "x"},
+        headers={"Idempotency-Key": "f"},
+    )
+    assert float_amount.status_code == 422
+    ledger = api_a.get("/api/v1/members/api-m/points/ledger").get_json()
+    assert [e["delta"] for e in ledger["data"]] == [-100, 300]
+
+
+def test_member_upsert_and_validation(api_a):
+    created = api_a.put(
+        "/api/v1/members/u-1",
+        json={"display_name": "李四", "tier": "silver", "phone": "13800138000"},
+    )
+    assert created.status_code == 200 and created.get_json()["tier"] == "silver"
+    updated = api_a.put("/api/v1/members/u-1", json={"status": "blocked"})
+    assert updated.get_json()["status"] == "blocked" and updated.get_json()["tier"] == "silver"
+    bad_phone = api_a.put("/api/v1/members/u-2", json={"phone": "12345"})
+    assert bad_phone.status_code == 422 and "phone" in bad_phone.get_json()["errors"]
+    assert api_a.get("/api/v1/members/nobody").get_json()["code"] == "member_not_found"
+    listed = api_a.get("/api/v1/members").get_json()["data"]
+    assert [m["external_id"] for m in listed] == ["u-1"]
