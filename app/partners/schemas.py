@@ -178,3 +178,27 @@ class CatalogEntrySchema(Schema):
     max_per_order = fields.Integer()
     available = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
     in_stock = fields.Boolean()
+
+
+class ProductRefSchema(Schema):
+    brand = fields.String(required=True)
+    name = fields.String(required=True)
+
+
+class ListingFileSchema(Schema):
+    """A listing as declared in partners/<slug>/partner.yaml (products named by brand + name)."""
+
+    product = fields.Nested(ProductRefSchema, required=True)
+    price_points = StrictInteger(data_key="points", load_default=0, validate=validate.Range(min=0))
+    price_cash_minor = StrictInteger(
+        data_key="cash", load_default=0, validate=validate.Range(min=0)
+    )
+    wholesale_minor = StrictInteger(
+        data_key="wholesale", required=True, validate=validate.Range(min=0)
+    )
+    tier_prices = fields.Dict(
+        keys=fields.String(), values=fields.Nested(PriceSchema), load_default=dict
+    )
+    max_per_order = StrictInteger(load_default=5, validate=validate.Range(min=1, max=100))
+    is_visible = fields.Boolean(load_default=True)
+    sort_order = StrictInteger(load_default=100)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, changed_fields, record_audit
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, DomainError, NotFound
 from app.core.pagination import Page, paginate
 from app.partners.models import Partner
 
@@ -121,7 +121,7 @@ def _describe_errors(messages: Any, prefix: str = "") -> list[str]:
 
 def load_partner_file(path: Path) -> dict[str, Any]:
     """Parse and validate one partner.yaml; raises ValueError naming the file and the field."""
-    from app.partners.schemas import PartnerSchema
+    from app.partners.schemas import ListingFileSchema, PartnerSchema
 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -129,9 +129,10 @@ def load_partner_file(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
-    raw.pop("listings", None)  # loaded by the commerce module
+    listings_raw = raw.pop("listings", None) or []
     try:
         data: dict[str, Any] = PartnerSchema().load(raw)
+        data["listings"] = ListingFileSchema(many=True).load(listings_raw)
     except ValidationError as exc:
         raise ValueError(f"{path}: " + "; ".join(_describe_errors(exc.messages))) from None
     if data["slug"] != path.parent.name:
@@ -139,9 +140,37 @@ def load_partner_file(path: Path) -> dict[str, Any]:
     return data
 
 
+def _sync_listings(
+    session: Session, actor: Actor, partner: Partner, path: Path, entries: list[dict[str, Any]]
+) -> list[str]:
+    """Create or update the file's listings (never deletes); names what changed."""
+    from app.partners import listings
+    from app.supply.models import Product
+
+    changed = []
+    for i, entry in enumerate(entries):
+        ref = entry.pop("product")
+        product = session.scalars(
+            select(Product).where(Product.brand == ref["brand"], Product.name == ref["name"])
+        ).first()
+        if product is None:
+            raise ValueError(
+                f"{path}: field 'listings.{i}.product': no product {ref['brand']} / {ref['name']}"
+            )
+        try:
+            listing = listings.find_listing_by_product(session, partner.id, product.id)
+        except NotFound:
+            listings.create_listing(session, actor, partner.id, {**entry, "product_id": product.id})
+            changed.append(f"listing {product.name} created")
+            continue
+        if listings.update_listing(session, actor, listing, entry):
+            changed.append(f"listing {product.name} updated")
+    return changed
+
+
 def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
-    """Create or update every partner under `root`; never deletes. An invalid file is reported
-    and nothing of it is written; the valid ones still apply."""
+    """Create or update every partner (and its listings) under `root`; never deletes. An
+    invalid file is reported and nothing of it is written; the valid ones still apply."""
     report = SyncReport()
     for path in sorted(root.glob("*/partner.yaml")):
         try:
@@ -149,13 +178,25 @@ def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
         except ValueError as exc:
             report.errors.append(str(exc))
             continue
-        partner = find_partner_by_slug(session, data["slug"])
-        if partner is None:
-            create_partner(session, actor, data)
-            report.created.append(data["slug"])
+        entries = data.pop("listings")
+        savepoint = session.begin_nested()
+        try:
+            partner = find_partner_by_slug(session, data["slug"])
+            created = partner is None
+            if partner is None:
+                partner = create_partner(session, actor, data)
+                changed = []
+            else:
+                changed = update_partner(session, actor, partner, data)
+            changed += _sync_listings(session, actor, partner, path, entries)
+        except (ValueError, DomainError) as exc:
+            savepoint.rollback()
+            report.errors.append(str(exc) if isinstance(exc, ValueError) else f"{path}: {exc}")
             continue
-        changed = update_partner(session, actor, partner, data)
-        if changed:
+        savepoint.commit()
+        if created:
+            report.created.append(data["slug"])
+        elif changed:
             report.updated[data["slug"]] = changed
         else:
             report.unchanged.append(data["slug"])

@@ -21,10 +21,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _readme_block(repo_root: Path) -> str:
+def _readme_block(repo_root: Path, marker: str) -> str:
     readme = (repo_root / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
-    return next(b for b in blocks if "partners credentials jinhai-bank" in b)
+    return next(b for b in blocks if marker in b)
+
+
+def _run(
+    script: str, port: int, repo_root: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    script = script.replace("127.0.0.1:5000", f"127.0.0.1:{port}").replace(
+        ".venv/bin/flask", "flask"
+    )
+    return subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=repo_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _wait_until_up(url: str, server: subprocess.Popen) -> None:
@@ -40,8 +56,10 @@ def _wait_until_up(url: str, server: subprocess.Popen) -> None:
     raise AssertionError("server did not come up")
 
 
-@pytest.fixture
-def served(repo_root: Path, tmp_path: Path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    repo_root = Path(__file__).resolve().parents[2]
+    tmp_path = tmp_path_factory.mktemp("readme")
     bin_dir = Path(sys.executable).parent
     env = {
         **os.environ,
@@ -72,18 +90,20 @@ def served(repo_root: Path, tmp_path: Path):
 
 def test_readme_curl_sequence_returns_token_then_own_profile(served, repo_root):
     port, env = served
-    script = _readme_block(repo_root).replace("127.0.0.1:5000", f"127.0.0.1:{port}")
-    script = script.replace(".venv/bin/flask", "flask")
-    result = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=repo_root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = _run(_readme_block(repo_root, "partners credentials jinhai-bank"), port, repo_root, env)
     assert result.returncode == 0, result.stderr
     profile = json.loads(result.stdout.strip().splitlines()[-1])
     assert profile["slug"] == "jinhai-bank"
     assert profile["kind"] == "bank"
     assert profile["id"].startswith("prt_")
+
+
+def test_readme_redeem_sequence_reveals_a_code(served, repo_root):
+    port, env = served
+    login = _readme_block(repo_root, "partners credentials jinhai-bank")
+    redeem = _readme_block(repo_root, "/reveal")
+    result = _run(login + "\n" + redeem, port, repo_root, env)
+    assert result.returncode == 0, result.stderr
+    revealed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert revealed["entitlement_id"].startswith("ent_")
+    assert revealed["code"].endswith(revealed["masked_code"][-4:])

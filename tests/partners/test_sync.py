@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
 from sqlalchemy import func, select
 
-from app.partners.models import Partner
+from app.partners.models import Listing, Partner
+from app.supply.demo import seed_supply
+from app.supply.service import platform_today
+from tests.factories import TEST_ACTOR, vault_for_tests
 
 
 def _sync(app, root):
     return app.test_cli_runner().invoke(args=["partners", "sync", str(root)])
+
+
+@pytest.fixture(autouse=True)
+def supply(session):
+    """The demo listings name products of the demo supply."""
+    seed_supply(session, TEST_ACTOR, vault_for_tests(), platform_today())
+    session.commit()
 
 
 def _count(session) -> int:
@@ -25,6 +36,10 @@ def test_demo_partners_load_and_a_second_sync_changes_nothing(app, session, repo
     assert kinds == {"bank", "airline", "carrier", "employer"}
     colours = {p.branding["primary_color"] for p in session.scalars(select(Partner))}
     assert len(colours) == 4  # each branded differently
+    per_partner = dict(
+        session.execute(select(Listing.partner_id, func.count()).group_by(Listing.partner_id)).all()
+    )
+    assert len(per_partner) == 4 and min(per_partner.values()) >= 10
     second = _sync(app, repo_root / "partners")
     assert second.exit_code == 0
     assert second.output.count("unchanged ") == 4
@@ -79,3 +94,29 @@ def test_broken_yaml_is_reported_not_raised(app, tmp_path):
     result = _sync(app, tmp_path / "partners")
     assert result.exit_code == 1
     assert "broken/partner.yaml: not valid YAML" in result.output
+
+
+def test_listing_of_unknown_product_rejects_the_whole_file(app, session, repo_root, tmp_path):
+    root = tmp_path / "partners"
+    shutil.copytree(repo_root / "partners", root)
+    path = root / "northstar" / "partner.yaml"
+    path.write_text(
+        path.read_text().replace("name: Keep会员月卡", "name: 不存在的产品"), encoding="utf-8"
+    )
+    result = _sync(app, root)
+    assert result.exit_code == 1
+    assert "northstar/partner.yaml: field 'listings." in result.output
+    assert "不存在的产品" in result.output
+    assert session.scalar(select(Partner).where(Partner.slug == "northstar")) is None
+    assert session.scalar(select(Partner).where(Partner.slug == "telelink")) is not None
+
+
+def test_changed_listing_price_is_updated(app, session, repo_root, tmp_path):
+    root = tmp_path / "partners"
+    shutil.copytree(repo_root / "partners", root)
+    _sync(app, root)
+    path = root / "jinhai-bank" / "partner.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("points: 2500\n", "points: 2400\n", 1), encoding="utf-8")
+    result = _sync(app, root)
+    assert "updated jinhai-bank: listing 优酷VIP月卡 updated" in result.output
