@@ -288,7 +288,8 @@ def sellable_card_key_listing(
     session: Session, partner: Partner, codes: int = 10, **listing: Any
 ) -> Listing:
     product = make_product(session, low_stock_threshold=None)
-    stock_codes(session, product, codes)
+    if codes:
+        stock_codes(session, product, codes)
     return make_listing(session, partner, product, **listing)
 
 

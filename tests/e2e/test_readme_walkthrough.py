@@ -90,7 +90,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
 
 def test_readme_curl_sequence_returns_token_then_own_profile(served, repo_root):
     port, env = served
-    result = _run(_readme_block(repo_root, "partners credentials jinhai-bank"), port, repo_root, env)
+    result = _run(
+        _readme_block(repo_root, "partners credentials jinhai-bank"), port, repo_root, env
+    )
     assert result.returncode == 0, result.stderr
     profile = json.loads(result.stdout.strip().splitlines()[-1])
     assert profile["slug"] == "jinhai-bank"
