@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install lint openapi migrate seed clean
+.PHONY: run test install lint openapi migrate seed clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ lint: install
 	$(BIN)/ruff check app tests migrations/env.py
 	$(BIN)/ruff format --check app tests
 	$(BIN)/mypy app
+
+## bench: the hot paths on gunicorn + PostgreSQL + Redis (TEST_DATABASE_URL / TEST_REDIS_URL)
+bench: install
+	$(BIN)/python bench/harness.py
+
+## bench-quick: the same scenarios, shorter (under 2 minutes)
+bench-quick: install
+	$(BIN)/python bench/harness.py --quick
 
 openapi: install
 	$(BIN)/flask openapi write --format=json openapi/openapi.json

@@ -56,18 +56,29 @@ def _setup_app(url: str):  # type: ignore[no-untyped-def]
 def _product(session, name: str):  # type: ignore[no-untyped-def]
     supplier = service.create_supplier(session, ACTOR, current_vault(), {"name": f"S {name}"})
     product = service.create_product(
-        session, ACTOR,
-        {"brand": "Bench", "name": name, "category": "video", "fulfillment_type": "card_key",
-         "face_value": Money(1000), "status": "active"},
+        session,
+        ACTOR,
+        {
+            "brand": "Bench",
+            "name": name,
+            "category": "video",
+            "fulfillment_type": "card_key",
+            "face_value": Money(1000),
+            "status": "active",
+        },
     )
-    service.create_offer(session, ACTOR, product, supplier,
-                         {"supplier_sku": name, "cost": Money(800), "priority": 1})
+    service.create_offer(
+        session, ACTOR, product, supplier, {"supplier_sku": name, "cost": Money(800), "priority": 1}
+    )
     return product
 
 
 def bench_import(session, n: int) -> float:  # type: ignore[no-untyped-def]
     product = _product(session, "import")
-    rows = [imports.CodeRow(i + 1, f"BENCH-{i:08d}-XYZ", "pw" if i % 2 else None, None) for i in range(n)]
+    rows = [
+        imports.CodeRow(i + 1, f"BENCH-{i:08d}-XYZ", "pw" if i % 2 else None, None)
+        for i in range(n)
+    ]
     started = time.perf_counter()
     imports.import_codes(session, ACTOR, current_vault(), product, rows, "bench")
     session.commit()
@@ -76,25 +87,45 @@ def bench_import(session, n: int) -> float:  # type: ignore[no-untyped-def]
 
 def _fill(session, product_id: str, n: int) -> None:  # type: ignore[no-untyped-def]
     batch = f"cbt_bench{product_id[-18:]}"
-    session.execute(text(
-        "INSERT INTO code_batches (id, product_id, code_count, status, imported_by, created_at, updated_at)"
-        " VALUES (:b, :p, :n, 'active', 'bench', now(), now())"), {"b": batch, "p": product_id, "n": n})
-    session.execute(text(
-        "INSERT INTO codes (id, batch_id, product_id, status, key_id, code_blob, fingerprint, last4, created_at)"
-        " SELECT 'cod_' || lpad(to_hex(g), 23, '0') || CAST(:s AS text), :b, :p, 'available', 'x',"
-        " gen_random_bytes(40), md5(CAST(:salt AS text) || g::text) || md5(g::text), 'ABCD', now()"
-        " FROM generate_series(1, :n) g"),
-        {"b": batch, "p": product_id, "n": n, "s": product_id[-3:], "salt": product_id})
+    session.execute(
+        text(
+            "INSERT INTO code_batches (id, product_id, code_count, status, imported_by, created_at, updated_at)"
+            " VALUES (:b, :p, :n, 'active', 'bench', now(), now())"
+        ),
+        {"b": batch, "p": product_id, "n": n},
+    )
+    session.execute(
+        text(
+            "INSERT INTO codes (id, batch_id, product_id, status, key_id, code_blob, fingerprint, last4, created_at)"
+            " SELECT 'cod_' || lpad(to_hex(g), 23, '0') || CAST(:s AS text), :b, :p, 'available', 'x',"
+            " gen_random_bytes(40), md5(CAST(:salt AS text) || g::text) || md5(g::text), 'ABCD', now()"
+            " FROM generate_series(1, :n) g"
+        ),
+        {"b": batch, "p": product_id, "n": n, "s": product_id[-3:], "salt": product_id},
+    )
     session.commit()
     session.execute(text("ANALYZE codes"))
 
 
 def bench_allocation(session, stock: int, rounds: int = 300) -> dict[str, float]:  # type: ignore[no-untyped-def]
     product = _product(session, f"alloc-{stock}")
-    partner = create_partner(session, ACTOR, {
-        "slug": f"bench-{stock}", "name": "Bench", "kind": "bank", "status": "active",
-        "branding": {"display_name": "B", "primary_color": "#000000", "accent_color": "#ffffff"},
-        "points": {"unit_name": "pts", "rate": {"points": 1, "value": Money(1)}}, "timezone": "Asia/Shanghai"})
+    partner = create_partner(
+        session,
+        ACTOR,
+        {
+            "slug": f"bench-{stock}",
+            "name": "Bench",
+            "kind": "bank",
+            "status": "active",
+            "branding": {
+                "display_name": "B",
+                "primary_color": "#000000",
+                "accent_color": "#ffffff",
+            },
+            "points": {"unit_name": "pts", "rate": {"points": 1, "value": Money(1)}},
+            "timezone": "Asia/Shanghai",
+        },
+    )
     session.commit()
     _fill(session, product.id, stock)
     timings = []
@@ -104,12 +135,17 @@ def bench_allocation(session, stock: int, rounds: int = 300) -> dict[str, float]
         session.commit()
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
-    return {"p50_ms": statistics.median(timings), "p95_ms": timings[int(len(timings) * 0.95)],
-            "mean_ms": statistics.fmean(timings)}
+    return {
+        "p50_ms": statistics.median(timings),
+        "p95_ms": timings[int(len(timings) * 0.95)],
+        "mean_ms": statistics.fmean(timings),
+    }
 
 
 def main() -> None:
-    url = normalize_database_url(os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    url = normalize_database_url(
+        os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
     import_n = int(os.environ.get("BENCH_IMPORT_CODES", "100000"))
     big = int(os.environ.get("BENCH_BIG_STOCK", "1000000"))
     app = _setup_app(url)
@@ -134,7 +170,9 @@ def main() -> None:
     }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"supply-{result['when'].replace(':', '')}.json").write_text(json.dumps(result, indent=2))
+    (out / f"supply-{result['when'].replace(':', '')}.json").write_text(
+        json.dumps(result, indent=2)
+    )
     print(json.dumps(result, indent=2))
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -30,8 +30,9 @@ from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, get_listing, member_price
 from app.partners.models import Listing, Partner
+from app.supply.errors import OutOfStock
 from app.supply.models import Product
-from app.supply.service import allocate_codes, recharge_account_error
+from app.supply.service import allocate_codes, has_stock, recharge_account_error
 from app.webhooks.service import record_event
 
 
@@ -104,6 +105,16 @@ def _validate_lines(
     return priced
 
 
+def _refuse_if_sold_out(session: Session, partner_id: str, priced: list[_Priced]) -> None:
+    """A cheap, lock-free early answer for a sold-out card key (a flash sale's many losers
+    should not pay for a whole order). Allocation inside the transaction stays the authority."""
+    for p in priced:
+        product = p.listing.product
+        is_card_key = product.fulfillment_type == "card_key" and not product.is_bundle
+        if is_card_key and not has_stock(session, product, partner_id, p.quantity):
+            raise OutOfStock(f"Fewer than {p.quantity} unit(s) are available.")
+
+
 def _snapshot(listing: Listing, unit: Price) -> dict[str, Any]:
     product = listing.product
     return {
@@ -126,7 +137,7 @@ def _snapshot(listing: Listing, unit: Price) -> dict[str, Any]:
                 "brand": c.component.brand,
                 "quantity": c.quantity,
             }
-            for c in product.components
+            for c in (product.components if product.is_bundle else [])
         ],
     }
 
@@ -219,6 +230,7 @@ def place_order(
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
     priced = _validate_lines(session, partner, member, lines, now)
+    _refuse_if_sold_out(session, partner.id, priced)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
     cash = sum(p.unit.cash_minor * p.quantity for p in priced)
@@ -235,8 +247,8 @@ def place_order(
         wholesale_total_minor=wholesale,
         cash_payment_ref=payment.get("cash_payment_ref"),
     )
+    order.member = member  # known already: no lazy load when the answer is serialized
     session.add(order)
-    session.flush()
     quotas.consume(
         session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
     )
@@ -244,9 +256,6 @@ def place_order(
         order.points_entry_id = spend_points(
             session, member, points, f"order {order.id}", order.id, now=now
         ).id
-    if wholesale:
-        charge_order(session, partner.id, wholesale, order.id)
-
     entitlements: list[Entitlement] = []
     pending = 0
     for position, p in enumerate(priced):
@@ -264,7 +273,7 @@ def place_order(
             snapshot=_snapshot(p.listing, p.unit),
         )
         session.add(item)
-        session.flush()
+        session.flush()  # deliveries reference the item (no ORM relationship orders the inserts)
         for component, per_unit in _units(p.listing.product):
             deliveries = [
                 Delivery(
@@ -281,7 +290,6 @@ def place_order(
                 for _ in range(per_unit)
             ]
             session.add_all(deliveries)
-            session.flush()
             if component.fulfillment_type == "card_key":
                 entitlements += _deliver_codes(
                     session, partner.id, order, member, item, component, deliveries, now
@@ -289,8 +297,11 @@ def place_order(
             else:
                 pending += len(deliveries)
     session.add_all(entitlements)
+    if wholesale:
+        # Last on purpose: the partner account row is shared by all of the partner's orders, and
+        # its lock is held until commit; taking it last keeps that window short.
+        charge_order(session, partner.id, wholesale, order.id)
     order.status = "processing" if pending else "fulfilled"
-    session.flush()
     record_audit(
         session,
         actor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
@@ -84,7 +84,10 @@ class Listing(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
 
     product: Mapped[Product] = relationship(lazy="joined")
 
-    __table_args__ = (UniqueConstraint("partner_id", "product_id"),)
+    __table_args__ = (
+        UniqueConstraint("partner_id", "product_id"),
+        Index("ix_listings_partner_id_id", "partner_id", "id"),  # catalog pages, newest first
+    )
 
     def snapshot(self) -> dict[str, Any]:
         return {

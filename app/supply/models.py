@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -199,7 +200,15 @@ class Code(PublicIdMixin, Base):
         # short index scan even with millions of codes. `allocation_id IS NULL` is not an
         # equality to the planner, hence its own index for picks inside an allocation.
         Index("ix_codes_pick", "product_id", "status", "expires_at", "id"),
-        Index("ix_codes_allocation_pick", "allocation_id", "status", "expires_at", "id"),
+        Index(
+            "ix_codes_allocation_pick",
+            "allocation_id",
+            "status",
+            "expires_at",
+            "id",
+            postgresql_where=text("allocation_id IS NOT NULL"),
+            sqlite_where=text("allocation_id IS NOT NULL"),
+        ),
         Index("ix_codes_key_id", "key_id"),
     )
 

@@ -536,6 +536,25 @@ def available_for_partner(session: Session, product: Product, partner_id: str) -
     return own + _count(session, _available(product.id, now).where(Code.allocation_id.is_(None)))
 
 
+def has_stock(session: Session, product: Product, partner_id: str, quantity: int) -> bool:
+    """Whether `quantity` card keys look available to this partner right now: a bounded count
+    (at most `quantity` rows per pool), cheap even with millions of codes. Not a reservation."""
+    now = utcnow()
+    allocation = active_allocation(session, product.id, partner_id)
+    pools = []
+    if allocation is not None:
+        pools.append(Code.allocation_id == allocation.id)
+    if allocation is None or not allocation.is_exclusive:
+        pools.append(Code.allocation_id.is_(None))
+    found = 0
+    for pool in pools:
+        stmt = _available(product.id, now).where(pool).with_only_columns(Code.id)
+        found += _count(session, stmt.limit(quantity - found))
+        if found >= quantity:
+            return True
+    return False
+
+
 def stock_summary(session: Session, product: Product) -> dict[str, Any]:
     now = utcnow()
     if product.fulfillment_type != "card_key" or product.is_bundle:

@@ -62,6 +62,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('listings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_listings_partner_id'), ['partner_id'], unique=False)
+        batch_op.create_index('ix_listings_partner_id_id', ['partner_id', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_listings_product_id'), ['product_id'], unique=False)
 
     op.create_table('members',
@@ -297,6 +298,7 @@ def downgrade() -> None:
     with op.batch_alter_table('listings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_listings_product_id'))
         batch_op.drop_index(batch_op.f('ix_listings_partner_id'))
+        batch_op.drop_index('ix_listings_partner_id_id')
 
     op.drop_table('listings')
     with op.batch_alter_table('account_entries', schema=None) as batch_op:

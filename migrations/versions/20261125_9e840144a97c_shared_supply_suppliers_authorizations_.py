@@ -185,7 +185,7 @@ def upgrade() -> None:
     with op.batch_alter_table('codes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_codes_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index('ix_codes_key_id', ['key_id'], unique=False)
-        batch_op.create_index('ix_codes_allocation_pick', ['allocation_id', 'status', 'expires_at', 'id'], unique=False)
+        batch_op.create_index('ix_codes_allocation_pick', ['allocation_id', 'status', 'expires_at', 'id'], unique=False, postgresql_where=sa.text('allocation_id IS NOT NULL'), sqlite_where=sa.text('allocation_id IS NOT NULL'))
         batch_op.create_index('ix_codes_pick', ['product_id', 'status', 'expires_at', 'id'], unique=False)
 
     # ### end Alembic commands ###

@@ -1,0 +1,753 @@
+"""`make bench` / `make bench-quick`: the hot paths on the production stack (gunicorn over
+PostgreSQL and Redis, RQ workers beside), driven from a separate process, each scenario
+compared with baselines measured in the same run.
+
+Scenarios: floor (token check + one query), catalog (10,000 listings), order_card_key,
+flash_sale (1,000 buyers, 100 units) and db_limit (pgbench running the SQL of one card-key
+order). See bench/README.md for the choices made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "quanyi_bench"
+
+
+@dataclass
+class Profile:
+    name: str
+    step_seconds: float
+    concurrency_steps: list[int]
+    fixed_concurrency: int
+    catalog_listings: int
+    order_members: int
+    flash_buyers: int
+    flash_units: int
+    pgbench_seconds: int
+
+
+FULL = Profile("full", 10, [1, 4, 8, 16, 32, 64], 16, 10_000, 12_000, 1_000, 100, 15)
+QUICK = Profile("quick", 3, [4, 16, 32], 16, 10_000, 3_000, 1_000, 100, 5)
+
+
+@dataclass
+class Run:
+    concurrency: int | str
+    requests: int
+    seconds: float
+    statuses: dict[str, int]
+    latencies_ms: list[float] = field(repr=False)
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies_ms) or [0.0]
+
+        def pct(p: float) -> float:
+            return round(lat[min(len(lat) - 1, int(len(lat) * p))], 2)
+
+        return {
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "throughput_rps": round(self.throughput, 1),
+            "p50_ms": pct(0.50),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "statuses": self.statuses,
+        }
+
+
+# --- the stack --------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _database_urls() -> tuple[str, str]:
+    """(admin URL of the server, URL of the bench database) from TEST_DATABASE_URL."""
+    from app.config import normalize_database_url
+
+    base = normalize_database_url(
+        os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
+    return base, base.rsplit("/", 1)[0] + f"/{BENCH_DB}"
+
+
+def _recreate_database(admin_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {BENCH_DB}"))
+    engine.dispose()
+
+
+class Stack:
+    """gunicorn + rq worker processes over the bench database and Redis."""
+
+    def __init__(self, db_url: str, redis_url: str, workers: int, threads: int) -> None:
+        self.port = _free_port()
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": db_url,
+            "REDIS_URL": redis_url,
+            "QUANYI_RATE_LIMIT": "10000000 per minute",
+            "LOG_LEVEL": "WARNING",
+        }
+        self.workers, self.threads = workers, threads
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        bin_dir = Path(sys.executable).parent
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "gunicorn"),
+                    "--workers",
+                    str(self.workers),
+                    "--threads",
+                    str(self.threads),
+                    "--worker-class",
+                    "gthread",
+                    "--backlog",
+                    "2048",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--log-level",
+                    "warning",
+                    "wsgi:app",
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.DEVNULL,
+            )
+        )
+        rq = bin_dir / "rq"
+        if rq.exists():
+            self.procs.append(
+                subprocess.Popen(
+                    [str(rq), "worker", "--url", self.env["REDIS_URL"], "--quiet", "default"],
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.base + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not become ready")
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+# --- the data ---------------------------------------------------------------------------
+
+
+def seed(db_url: str, profile: Profile) -> dict[str, Any]:
+    """Partner, platform and partner clients, a 10,000-listing catalog, members with points,
+    stock for the order and flash-sale listings. Bulk rows go in with executemany."""
+    from sqlalchemy import insert
+
+    from app import create_app
+    from app.auth.service import create_client
+    from app.billing.service import top_up
+    from app.core.audit import Actor
+    from app.core.cli import alembic_config
+    from app.core.db import utcnow
+    from app.core.ids import new_id
+    from app.core.money import Money
+    from app.core.vault import current_vault
+    from app.extensions import db
+    from app.members.models import Member, PointsEntry, PointsLot
+    from app.partners.models import Listing
+    from app.partners.service import create_partner
+    from app.supply import imports, service
+    from app.supply.models import Product
+
+    actor = Actor("cli", "bench")
+    app = create_app({"DATABASE_URL": db_url, "REDIS_URL": None, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        from alembic import command
+
+        command.upgrade(alembic_config(db_url), "head")
+        session = db.session()
+        partner = create_partner(
+            session,
+            actor,
+            {
+                "slug": "bench-bank",
+                "name": "Bench Bank",
+                "kind": "bank",
+                "status": "active",
+                "branding": {
+                    "display_name": "Bench",
+                    "primary_color": "#000000",
+                    "accent_color": "#ffffff",
+                },
+                "points": {"unit_name": "pts", "rate": {"points": 100, "value": Money(100)}},
+                "timezone": "Asia/Shanghai",
+            },
+        )
+        client = create_client(session, actor, kind="partner", name="bench", partner_id=partner.id)
+        top_up(session, actor, partner.id, 10**12, "bench funds")
+        supplier = service.create_supplier(
+            session, actor, current_vault(), {"name": "Bench Supplier"}
+        )
+        today = service.platform_today()
+        service.create_authorization(
+            session,
+            actor,
+            supplier,
+            {
+                "brand": "Bench",
+                "grantor": "Bench",
+                "valid_from": today.replace(year=today.year - 1),
+                "valid_until": today.replace(year=today.year + 1),
+                "contract_ref": "B-1",
+            },
+        )
+
+        def product(name: str) -> Product:
+            p = service.create_product(
+                session,
+                actor,
+                {
+                    "brand": "Bench",
+                    "name": name,
+                    "category": "video",
+                    "fulfillment_type": "card_key",
+                    "face_value": Money(1000),
+                    "status": "active",
+                    "validity_days": 31,
+                },
+            )
+            service.create_offer(
+                session,
+                actor,
+                p,
+                supplier,
+                {"supplier_sku": name, "cost": Money(800), "priority": 1},
+            )
+            return p
+
+        orderable, flash = product("order"), product("flash")
+        now = utcnow()
+        order_codes = profile.order_members * 2
+        for target, count in ((orderable, order_codes), (flash, profile.flash_units)):
+            rows = [
+                imports.CodeRow(i + 1, f"{target.name.upper()}-{i:09d}", None, None)
+                for i in range(count)
+            ]
+            imports.import_codes(session, actor, current_vault(), target, rows, "bench")
+        session.commit()
+
+        # the big catalog: products + listings in bulk, made sellable by one availability pass
+        product_rows, listing_rows = [], []
+        for i in range(profile.catalog_listings):
+            pid = new_id("prd")
+            product_rows.append(
+                {
+                    "id": pid,
+                    "brand": "Bench",
+                    "name": f"Catalog item {i:05d}",
+                    "category": "video",
+                    "fulfillment_type": "direct_recharge",
+                    "face_value_minor": 1000,
+                    "currency": "CNY",
+                    "validity_days": 31,
+                    "status": "active",
+                    "recharge_account_kind": "phone",
+                    "is_bundle": False,
+                    "is_low_stock": False,
+                    "is_authorized": True,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            listing_rows.append(
+                {
+                    "id": new_id("lst"),
+                    "partner_id": partner.id,
+                    "product_id": pid,
+                    "price_points": 1000,
+                    "price_cash_minor": 0,
+                    "currency": "CNY",
+                    "wholesale_minor": 900,
+                    "tier_prices": {},
+                    "max_per_order": 5,
+                    "is_visible": True,
+                    "sort_order": i,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        session.execute(insert(Product), product_rows)
+        session.execute(insert(Listing), listing_rows)
+        listings = {}
+        for name, p in (("order", orderable), ("flash", flash)):
+            listing = Listing(
+                partner_id=partner.id,
+                product_id=p.id,
+                price_points=1000,
+                price_cash_minor=0,
+                currency="CNY",
+                wholesale_minor=900,
+                tier_prices={},
+                max_per_order=5,
+                is_visible=True,
+                sort_order=0,
+            )
+            session.add(listing)
+            session.flush()
+            listings[name] = listing.id
+
+        members = profile.order_members + profile.flash_buyers
+        member_rows, lot_rows, entry_rows = [], [], []
+        for i in range(members):
+            mid = new_id("mem")
+            member_rows.append(
+                {
+                    "id": mid,
+                    "partner_id": partner.id,
+                    "external_id": f"m{i:06d}",
+                    "status": "active",
+                    "extra": {},
+                    "points_balance": 10_000,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            lot_rows.append(
+                {
+                    "id": new_id("plt"),
+                    "partner_id": partner.id,
+                    "member_id": mid,
+                    "amount": 10_000,
+                    "remaining": 10_000,
+                    "created_at": now,
+                }
+            )
+            entry_rows.append(
+                {
+                    "id": new_id("pte"),
+                    "partner_id": partner.id,
+                    "member_id": mid,
+                    "kind": "grant",
+                    "delta": 10_000,
+                    "balance_after": 10_000,
+                    "reason": "bench",
+                    "lots": [],
+                    "created_at": now,
+                }
+            )
+        session.execute(insert(Member), member_rows)
+        session.execute(insert(PointsLot), lot_rows)
+        session.execute(insert(PointsEntry), entry_rows)
+        session.commit()
+        result = {
+            "partner_id": partner.id,
+            "client_id": client.client.id,
+            "client_secret": client.secret,
+            "listings": listings,
+        }
+        db.session.remove()
+        db.engine.dispose()  # type: ignore[union-attr]
+    return result
+
+
+# --- load ---------------------------------------------------------------------------------
+
+
+async def closed_loop(base: str, token: str, make: Any, concurrency: int, seconds: float) -> Run:
+    """`concurrency` clients, each sending its next request as soon as the last one answered."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=60
+    ) as client:
+        stop = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < stop:
+                method, path, kwargs = make()
+                started = time.perf_counter()
+                response = await client.request(method, path, **kwargs)
+                latencies.append((time.perf_counter() - started) * 1000)
+                key = str(response.status_code)
+                statuses[key] = statuses.get(key, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return Run(concurrency, len(latencies), elapsed, statuses, latencies)
+
+
+async def open_loop(base: str, token: str, make: Any, rate: float, seconds: float) -> Run:
+    """Requests started at a fixed rate whatever the answers do (latency under a given load)."""
+    latencies: list[float] = []
+    statuses: dict[str, int] = {}
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=60
+    ) as client:
+
+        async def one() -> None:
+            method, path, kwargs = make()
+            started = time.perf_counter()
+            response = await client.request(method, path, **kwargs)
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+
+        tasks = []
+        started = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            delay = started + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return Run(f"open@{rate:.0f}rps", len(latencies), elapsed, statuses, latencies)
+
+
+def sweep(base: str, token: str, make: Any, profile: Profile) -> dict[str, Any]:
+    """Throughput at each concurrency step; the knee is the first step gaining < 10 %."""
+    runs = [
+        asyncio.run(closed_loop(base, token, make, c, profile.step_seconds))
+        for c in profile.concurrency_steps
+    ]
+    knee = runs[-1]
+    for before, after in itertools.pairwise(runs):
+        if after.throughput < before.throughput * 1.10:
+            knee = before
+            break
+    fixed = next((r for r in runs if r.concurrency == profile.fixed_concurrency), runs[-1])
+    peak = max(runs, key=lambda r: r.throughput)
+    return {
+        "fixed": fixed.summary(),
+        "knee": knee.summary(),
+        "peak_rps": round(peak.throughput, 1),
+        "steps": [r.summary() for r in runs],
+    }
+
+
+def order_requests(listing_id: str, first_member: int, members: int) -> Any:
+    """Orders of distinct members in turn (each has points for ten), distinct keys."""
+    counter = itertools.count()
+    run = os.getpid()
+
+    def make() -> tuple[str, str, dict[str, Any]]:
+        n = next(counter)
+        body = {
+            "member": f"m{first_member + n % members:06d}",
+            "items": [{"listing": listing_id, "quantity": 1}],
+            "payment": {"points": 1000},
+        }
+        key = f"bench-{run}-{listing_id}-{n}"
+        return "POST", "/api/v1/orders", {"json": body, "headers": {"Idempotency-Key": key}}
+
+    return make
+
+
+async def flash_sale(
+    base: str, token: str, listing_id: str, buyers: int, first_member: int
+) -> dict[str, Any]:
+    """All buyers at once for a listing with few units: exactly `units` must succeed."""
+    make = order_requests(listing_id, first_member, buyers)
+    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
+    statuses: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=120
+    ) as client:
+
+        async def buy() -> None:
+            method, path, kwargs = make()
+            response = await client.request(method, path, **kwargs)
+            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
+            if response.status_code >= 400:
+                code = response.json().get("code", "?")
+                codes[code] = codes.get(code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(buy() for _ in range(buyers)))
+        drained = time.perf_counter() - started
+    five_xx = sum(n for s, n in statuses.items() if s.startswith("5"))
+    return {
+        "buyers": buyers,
+        "successes": statuses.get("201", 0),
+        "out_of_stock": codes.get("out_of_stock", 0),
+        "other_refusals": {k: v for k, v in codes.items() if k != "out_of_stock"},
+        "5xx": five_xx,
+        "drain_seconds": round(drained, 2),
+    }
+
+
+# --- the database ceiling -----------------------------------------------------------------
+
+PGBENCH_SQL = """\\set m random(0, :members - 1)
+BEGIN;
+SELECT t.id, c.status FROM access_tokens t JOIN api_clients c ON c.id = t.client_id WHERE t.token_hash = :token_hash;
+SELECT id FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE;
+SELECT l.id, p.id FROM listings l JOIN products p ON p.id = l.product_id WHERE l.id = :listing AND l.partner_id = :partner AND l.is_visible AND p.is_authorized;
+SELECT id FROM idempotency_keys WHERE scope = :partner AND key = 'pgb-' || :client_id || '-' || random();
+INSERT INTO orders (id, partner_id, member_id, status, points_total, cash_total_minor, currency, wholesale_total_minor, created_at, updated_at)
+  SELECT 'ord_pgb' || md5(random()::text), :partner, id, 'pending', 1000, 0, 'CNY', 900, now(), now() FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0');
+UPDATE points_lots SET remaining = remaining - 1 WHERE id = (SELECT id FROM points_lots WHERE member_id = (SELECT id FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0')) AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE);
+INSERT INTO points_entries (id, partner_id, member_id, kind, delta, balance_after, lots, created_at)
+  SELECT 'pte_pgb' || md5(random()::text), :partner, id, 'spend', -1, points_balance - 1, '[]', now() FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0');
+UPDATE members SET points_balance = points_balance - 1 WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0');
+UPDATE partner_accounts SET balance_minor = balance_minor - 900 WHERE partner_id = :partner AND balance_minor - 900 >= -credit_limit_minor RETURNING balance_minor;
+INSERT INTO account_entries (id, partner_id, kind, amount_minor, currency, balance_after_minor, actor, created_at) VALUES ('ace_pgb' || md5(random()::text), :partner, 'charge', -900, 'CNY', 0, 'system', now());
+UPDATE codes SET status = 'sold' WHERE id = (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED);
+INSERT INTO events (id, type, partner_id, data, created_at) VALUES ('evt_pgb' || md5(random()::text), 'order.created', :partner, '{}', now());
+INSERT INTO audit_log (id, occurred_at, actor_kind, actor_id, partner_id, action, target_type, target_id) VALUES ('aud_pgb' || md5(random()::text), now(), 'client', 'bench', :partner, 'order.created', 'order', 'x');
+COMMIT;
+"""
+
+
+def pgbench(
+    db_url: str, ids: dict[str, Any], members: int, clients: int, seconds: int
+) -> dict[str, Any]:
+    """The SQL of one card-key order (the same locks, reads and writes, committed), as fast as
+    PostgreSQL runs it: the ceiling no application code can beat."""
+    if not shutil.which("pgbench"):
+        return {"skipped": "pgbench not installed (apt-get install postgresql-client)"}
+    url = urlparse(db_url.replace("+psycopg", ""))
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "order.sql"
+        script.write_text(PGBENCH_SQL)
+        cmd = [
+            "pgbench",
+            "-n",
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(seconds),
+            "-f",
+            str(script),
+            "-D",
+            f"members={members}",
+            "-D",
+            f"partner='{ids['partner_id']}'",
+            "-D",
+            f"listing='{ids['listings']['order']}'",
+            "-D",
+            f"product='{ids['order_product']}'",
+            "-D",
+            f"client_id='{ids['client_id']}'",
+            "-D",
+            f"token_hash='{hashlib.sha256(b'x').hexdigest()}'",
+            "-l",
+            "--log-prefix",
+            str(Path(tmp) / "log"),
+            "-h",
+            url.hostname or "127.0.0.1",
+            "-p",
+            str(url.port or 5432),
+            "-U",
+            url.username or "postgres",
+            url.path.lstrip("/"),
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            return {"error": out.stderr.strip()[-500:]}
+        tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
+        latencies = []
+        for log in Path(tmp).glob("log*"):
+            for line in log.read_text().splitlines():
+                parts = line.split()
+                latencies.append(int(parts[2]) / 1000)
+    run = Run(clients, len(latencies), seconds, {"ok": len(latencies)}, latencies)
+    return {**run.summary(), "throughput_rps": round(tps, 1)}
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    profile = QUICK if "--quick" in sys.argv else FULL
+    workers = int(os.environ.get("BENCH_WORKERS", "2"))
+    threads = int(os.environ.get("BENCH_THREADS", "8"))
+    redis_url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    admin_url, db_url = _database_urls()
+    t0 = time.perf_counter()
+    _recreate_database(admin_url)
+    ids = seed(db_url, profile)
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        ids["order_product"] = conn.execute(
+            text("SELECT product_id FROM listings WHERE id = :l"), {"l": ids["listings"]["order"]}
+        ).scalar_one()
+        pg_version = conn.execute(text("SHOW server_version")).scalar_one()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))  # a live database has statistics; a fresh load has none
+    engine.dispose()
+    print(f"seeded in {time.perf_counter() - t0:.1f}s", flush=True)
+
+    stack = Stack(db_url, redis_url, workers, threads)
+    stack.start()
+    results: dict[str, Any] = {}
+    try:
+        token = httpx.post(
+            stack.base + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(ids["client_id"], ids["client_secret"]),
+        ).json()["access_token"]
+        results["floor"] = sweep(stack.base, token, lambda: ("GET", "/api/v1/partner", {}), profile)
+        print("floor done", flush=True)
+        results["catalog"] = sweep(
+            stack.base, token, lambda: ("GET", "/api/v1/catalog?limit=20", {}), profile
+        )
+        print("catalog done", flush=True)
+        make = order_requests(ids["listings"]["order"], 0, profile.order_members)
+        results["order_card_key"] = sweep(stack.base, token, make, profile)
+        half = results["order_card_key"]["peak_rps"] / 2
+        half_run = asyncio.run(open_loop(stack.base, token, make, half, profile.step_seconds))
+        results["order_card_key"]["at_half_peak"] = half_run.summary()
+        print("order done", flush=True)
+        results["flash_sale"] = asyncio.run(
+            flash_sale(
+                stack.base,
+                token,
+                ids["listings"]["flash"],
+                profile.flash_buyers,
+                profile.order_members,
+            )
+        )
+        print("flash sale done", flush=True)
+    finally:
+        stack.stop()
+    results["db_limit"] = pgbench(
+        db_url, ids, profile.order_members, profile.fixed_concurrency, profile.pgbench_seconds
+    )
+
+    def fixed_rps(name: str) -> float:
+        return (
+            float(results[name]["fixed"]["throughput_rps"])
+            if "fixed" in results[name]
+            else float(results[name].get("throughput_rps", 0))
+        )
+
+    order = fixed_rps("order_card_key")
+    report = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "profile": asdict(profile),
+        "machine": {
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgresql": pg_version,
+            "gunicorn_workers": workers,
+            "threads": threads,
+        },
+        "results": results,
+        "ratios": {
+            "order_card_key/floor": round(order / fixed_rps("floor"), 3),
+            "order_card_key/db_limit": round(order / fixed_rps("db_limit"), 3)
+            if fixed_rps("db_limit")
+            else None,
+        },
+    }
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{report['when'].replace(':', '')}-{profile.name}.json"
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(markdown(report))
+    print(f"\nresults: {path.relative_to(ROOT)}  (total {time.perf_counter() - t0:.0f}s)")
+
+
+def markdown(report: dict[str, Any]) -> str:
+    r, m = report["results"], report["machine"]
+    lines = [
+        f"## {report['when']} ({report['profile']['name']})",
+        "",
+        f"Machine: {m['cores']} cores, PostgreSQL {m['postgresql']}, Python {m['python']}, "
+        f"gunicorn {m['gunicorn_workers']} workers × {m['threads']} threads (gthread), load driver "
+        "in a separate process on the same machine.",
+        "",
+        "| scenario | concurrency | req/s | p50 ms | p95 ms | p99 ms | knee (c, req/s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in ("floor", "catalog", "order_card_key"):
+        f, k = r[name]["fixed"], r[name]["knee"]
+        lines.append(
+            f"| {name} | {f['concurrency']} | {f['throughput_rps']} | {f['p50_ms']} | "
+            f"{f['p95_ms']} | {f['p99_ms']} | {k['concurrency']}, {k['throughput_rps']} |"
+        )
+    d = r["db_limit"]
+    if "throughput_rps" in d:
+        lines.append(
+            f"| db_limit (pgbench) | {d['concurrency']} | {d['throughput_rps']} | "
+            f"{d['p50_ms']} | {d['p95_ms']} | {d['p99_ms']} | |"
+        )
+    half = r["order_card_key"]["at_half_peak"]
+    fs = r["flash_sale"]
+    lines += [
+        "",
+        f"- order_card_key at half of its peak ({half['concurrency']}): p99 {half['p99_ms']} ms "
+        f"(target < 150 ms)",
+        f"- ratios: order_card_key / floor = {report['ratios']['order_card_key/floor']} (target ≥ 0.35); "
+        f"order_card_key / db_limit = {report['ratios']['order_card_key/db_limit']} (target ≥ 0.25)",
+        f"- flash_sale: {fs['buyers']} buyers → {fs['successes']} successes, {fs['out_of_stock']} "
+        f"out_of_stock, {fs['5xx']} 5xx, other refusals {fs['other_refusals']}, drained in "
+        f"{fs['drain_seconds']} s (targets: exactly 100, 0 5xx, < 10 s)",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
