@@ -32,7 +32,13 @@ from app.partners.listings import Price, get_listing, member_price
 from app.partners.models import Listing, Partner
 from app.supply.errors import OutOfStock
 from app.supply.models import Product
-from app.supply.service import allocate_codes, has_stock, recharge_account_error
+from app.supply.service import (
+    allocate_codes,
+    has_stock,
+    recharge_account_error,
+    release_capacity,
+    reserve_capacity,
+)
 from app.webhooks.service import record_event
 
 
@@ -295,6 +301,7 @@ def place_order(
                     session, partner.id, order, member, item, component, deliveries, now
                 )
             else:
+                reserve_capacity(session, component, len(deliveries))
                 pending += len(deliveries)
     session.add_all(entitlements)
     if wholesale:
@@ -356,6 +363,8 @@ def cancel_order(session: Session, actor: Actor, partner: Partner, order_id: str
         item = items[item_id]
         for delivery in by_unit[(item_id, unit)]:
             delivery.status = "cancelled"
+            if delivery.fulfillment_type != "card_key":
+                release_capacity(session, delivery.product_id, 1)
         points += item.unit_points
         wholesale += item.unit_wholesale_minor
         quotas.release(

@@ -630,6 +630,35 @@ def allocate_codes(
     return picked
 
 
+def reserve_capacity(session: Session, product: Product, quantity: int) -> None:
+    """Take `quantity` units of a direct-recharge or link product's capacity (None: unlimited),
+    atomically: a conditional UPDATE, so racing orders can never take more than there is."""
+    if product.stock_capacity is None:
+        return
+    taken = session.execute(
+        update(Product)
+        .where(Product.id == product.id, Product.stock_capacity >= quantity)
+        .values(stock_capacity=Product.stock_capacity - quantity)
+        .returning(Product.stock_capacity)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if taken is None:
+        raise OutOfStock(f"Fewer than {quantity} unit(s) of capacity are left.")
+    product.stock_capacity = taken.stock_capacity
+    session.flush()
+    check_low_stock(session, product)
+
+
+def release_capacity(session: Session, product_id: str, quantity: int) -> None:
+    """Give back capacity of cancelled units (unlimited products have nothing to return)."""
+    session.execute(
+        update(Product)
+        .where(Product.id == product_id, Product.stock_capacity.is_not(None))
+        .values(stock_capacity=Product.stock_capacity + quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def check_low_stock(session: Session, product: Product) -> None:
     """Emit `stock.low` once per crossing below the threshold; re-arm when stock recovers.
     The count is bounded (threshold + 1 rows) and the flag flips by a conditional UPDATE, so

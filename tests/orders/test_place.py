@@ -331,3 +331,36 @@ def test_month_of_an_order_is_the_partners_month(session):
     partner = make_partner(session, "tz-partner")
     late_november_in_shanghai = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # 23:30 CST
     assert periods(partner, late_november_in_shanghai) == ("2026-11-30", "2026-11")
+
+
+def test_direct_recharge_capacity_is_consumed_and_returned(api_a, session, partner_a):
+    fund(session, partner_a)
+    product = make_product(session, "QQ音乐", fulfillment_type="direct_recharge", stock_capacity=2)
+    listing = make_listing(session, partner_a, product)
+    make_member(session, partner_a, "m1", points=10_000, phone="13912345678")
+    first = _order(api_a, listing.id, quantity=2, points=2000, key="cap-1")
+    assert first.status_code == 201
+    refused = _order(api_a, listing.id, key="cap-2")
+    assert refused.status_code == 409 and refused.get_json()["code"] == "out_of_stock"
+    api_a.post(
+        f"/api/v1/orders/{first.get_json()['id']}/cancel", headers={"Idempotency-Key": "cap-c"}
+    )
+    assert _order(api_a, listing.id, key="cap-3").status_code == 201
+
+
+def test_points_plus_cash_needs_the_partners_payment_reference(api_a, session, partner_a):
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=2, points=500, cash_minor=990)
+    make_member(session, partner_a, "m1", points=10_000)
+    body = {
+        "member": "m1",
+        "items": [{"listing": listing.id, "quantity": 1}],
+        "payment": {"points": 500, "cash": {"amount": 990, "currency": "CNY"}},
+    }
+    missing = api_a.post("/api/v1/orders", json=body, headers={"Idempotency-Key": "cash-1"})
+    assert missing.status_code == 422 and missing.get_json()["code"] == "payment_mismatch"
+    body["payment"]["cash_payment_ref"] = "bank-pay-778899"
+    paid = api_a.post("/api/v1/orders", json=body, headers={"Idempotency-Key": "cash-2"})
+    assert paid.status_code == 201
+    assert paid.get_json()["total"] == {"points": 500, "cash": {"amount": 990, "currency": "CNY"}}
+    assert paid.get_json()["cash_payment_ref"] == "bank-pay-778899"

@@ -120,3 +120,25 @@ def test_changed_listing_price_is_updated(app, session, repo_root, tmp_path):
     path.write_text(text.replace("points: 2500\n", "points: 2400\n", 1), encoding="utf-8")
     result = _sync(app, root)
     assert "updated jinhai-bank: listing 优酷VIP月卡 updated" in result.output
+
+
+def test_demo_seed_twice_changes_nothing(app, session):
+    from app.supply.models import Code, Product
+
+    def counts() -> tuple[int, ...]:
+        return tuple(
+            session.scalar(select(func.count()).select_from(model))
+            for model in (Partner, Listing, Product, Code)
+        )
+
+    first = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert first.exit_code == 0, first.output
+    after_first = counts()
+    second = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert second.exit_code == 0
+    assert counts() == after_first
+    assert "0 products created" in second.output
+    products = session.scalars(select(Product)).all()
+    assert len(products) >= 20 and len({p.brand for p in products}) >= 6
+    assert {p.fulfillment_type for p in products} == {"card_key", "direct_recharge", "link"}
+    assert sum(p.is_bundle for p in products) >= 2
