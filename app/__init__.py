@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -40,6 +41,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.logging import configure_logging, init_request_ids
     from app.demo import demo_cli
     from app.extensions import db, limiter
+    from app.fulfillment.cli import fulfillment_cli, supplier_sim_command
+    from app.fulfillment.routes import blp as callbacks_blp
     from app.members.cli import members_cli
     from app.orders.routes import blp as mall_blp
     from app.partners.cli import partners_cli, platform_cli
@@ -77,7 +80,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
     )
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
-    for blueprint in (oauth_blp, partner_blp, mall_blp, platform_blp, supply_blp):
+    for blueprint in (oauth_blp, partner_blp, mall_blp, platform_blp, supply_blp, callbacks_blp):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):
         app.register_blueprint(public)
@@ -85,6 +88,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
 
     init_request_transaction(app, db.session)
+    if not app.config.get("REDIS_URL"):
+        _embed(app)
     for group in (
         db_cli,
         idempotency_cli,
@@ -94,6 +99,31 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         supply_cli,
         vault_cli,
         members_cli,
+        fulfillment_cli,
+        supplier_sim_command,
     ):
         app.cli.add_command(group)
     return app
+
+
+def _embed(app: Flask) -> None:
+    """Embedded mode (no Redis): the simulated supplier is mounted at /supplier-sim, and the
+    RQ queues (on fakeredis) are drained by a background thread started with the first
+    request, which also runs the fulfillment sweep."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    from app.core.queue import start_embedded_worker
+    from app.fulfillment import jobs
+    from app.fulfillment.simulator import create_simulator
+
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {"/supplier-sim": create_simulator()}
+    )
+    if not app.config.get("EMBEDDED_WORKER"):
+        return
+    once = threading.Lock()
+
+    @app.before_request
+    def _start_worker() -> None:
+        if once.acquire(blocking=False):  # never released: the first request starts it
+            start_embedded_worker(app, [jobs.sweep])

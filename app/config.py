@@ -50,6 +50,7 @@ class Settings:
     vault_fingerprint_key: str
     rate_limit: str
     log_level: str
+    public_base_url: str
 
     @property
     def is_embedded(self) -> bool:
@@ -59,6 +60,8 @@ class Settings:
         return {
             "ENV_NAME": self.env,
             "LOG_LEVEL": self.log_level,
+            "PUBLIC_BASE_URL": self.public_base_url,
+            "EMBEDDED_WORKER": self.redis_url is None,
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
@@ -117,4 +120,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         vault_fingerprint_key=fingerprint_key or _dev_secret("vault_fingerprint_key", 32),
         rate_limit=env.get("QUANYI_RATE_LIMIT", "1200 per minute"),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
+        public_base_url=env.get("QUANYI_PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
     )

@@ -65,6 +65,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "REDIS_URL": TEST_REDIS_URL,
             "RATELIMIT_STORAGE_URI": TEST_REDIS_URL or "memory://",
             "ARGON2_PROFILE": "cheapest",
+            "EMBEDDED_WORKER": False,  # tests run queued jobs explicitly (app.core.queue.drain)
+            "QUEUE_PREFIX": "test-",
         }
     )
     with flask_app.app_context():

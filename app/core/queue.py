@@ -1,19 +1,129 @@
-"""The app's Redis connection (shared by readiness checks, rate limits and, later, RQ queues).
+"""Redis and RQ, wrapped once: queues named by purpose, the JSON serializer (never pickle),
+job arguments that are ids only, and enqueueing only after the business transaction commits.
 
-Production sets `REDIS_URL`; embedded mode has no Redis and runs background work in-process.
+Production: `REDIS_URL` and `rq worker fulfillment webhooks default` processes. Embedded mode
+(no Redis): the same RQ queues on an in-process fakeredis server, drained by a background
+thread in the web process, so `make run` needs no services.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
 import redis
-from flask import Flask
+from flask import Flask, current_app
+from rq import Queue, Retry, SimpleWorker
+from rq.scheduler import RQScheduler
+from rq.serializers import JSONSerializer
+from rq.timeouts import TimerDeathPenalty
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("quanyi.queue")
+
+QUEUES = ("fulfillment", "webhooks", "default")
+DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
+_fake_server: Any = None
 
 
 def redis_connection(app: Flask) -> redis.Redis:
     conn = app.extensions.get("quanyi_redis")
     if conn is None:
-        conn = redis.Redis.from_url(
-            app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
-        )
+        if app.config.get("REDIS_URL"):
+            conn = redis.Redis.from_url(
+                app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5
+            )
+        else:
+            import fakeredis
+
+            global _fake_server
+            _fake_server = _fake_server or fakeredis.FakeServer()
+            conn = fakeredis.FakeRedis(server=_fake_server)
         app.extensions["quanyi_redis"] = conn
     return conn
+
+
+def get_queue(name: str, app: Flask | None = None) -> Queue:
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    prefix = app.config.get("QUEUE_PREFIX", "")
+    return Queue(
+        prefix + name,
+        connection=redis_connection(app),
+        serializer=JSONSerializer,
+        default_timeout=120,
+    )
+
+
+def enqueue_after_commit(
+    session: Session,
+    func: str,
+    *ids: str,
+    queue: str = "default",
+    retry: Retry | None = DEFAULT_RETRY,
+) -> None:
+    """Stage a job (a dotted function path and id arguments) to be enqueued when, and only if,
+    `session` commits: a rollback leaves no job; a crash before enqueueing is what the sweep
+    jobs recover from."""
+    session.info.setdefault("after_commit_jobs", []).append((queue, func, ids, retry))
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_staged(session: Session) -> None:
+    staged = session.info.pop("after_commit_jobs", [])
+    if not staged:
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    for queue, func, ids, retry in staged:
+        try:
+            get_queue(queue, app).enqueue(func, *ids, retry=retry, failure_ttl=7 * 24 * 3600)
+        except redis.RedisError:
+            log.warning("could not enqueue %s; the sweep will pick it up", func)
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_staged(session: Session) -> None:
+    session.info.pop("after_commit_jobs", None)
+
+
+class ThreadWorker(SimpleWorker):
+    """An RQ worker that may run outside the main thread: timeouts by timer, no signals."""
+
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        return None
+
+
+def drain(app: Flask, queues: tuple[str, ...] = QUEUES) -> None:
+    """Run every queued job now, in this thread (embedded mode and tests); jobs whose retry
+    time has come are moved back to their queue first (what `rq worker --with-scheduler` does)."""
+    rq_queues = [get_queue(q, app) for q in queues]
+    connection = redis_connection(app)
+    RQScheduler(
+        rq_queues, connection=connection, serializer=JSONSerializer
+    ).enqueue_scheduled_jobs()
+    worker = ThreadWorker(rq_queues, connection=connection, serializer=JSONSerializer)
+    worker.work(burst=True, logging_level="WARNING")
+
+
+def start_embedded_worker(
+    app: Flask, periodic: list[Callable[[], None]], every_seconds: float = 1.0
+) -> None:
+    """Embedded mode: drain the queues and run the periodic tasks in a daemon thread."""
+
+    def loop() -> None:
+        while True:
+            with app.app_context():
+                try:
+                    for task in periodic:
+                        task()
+                    drain(app)
+                except Exception:  # noqa: BLE001 - keep the loop alive; jobs retry on their own
+                    log.exception("embedded worker iteration failed")
+            time.sleep(every_seconds)
+
+    threading.Thread(target=loop, name="quanyi-embedded-worker", daemon=True).start()

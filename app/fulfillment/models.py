@@ -4,14 +4,17 @@ moves to `delivered` once, with the code or receipt that fulfilled it."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
 from app.core.tenancy import PartnerOwnedMixin
 
 DELIVERY_STATUSES = ("pending", "submitted", "delivered", "failed", "cancelled")
+FINAL_STATUSES = ("delivered", "failed", "cancelled")
 
 
 class Delivery(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
@@ -27,5 +30,18 @@ class Delivery(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     code_id: Mapped[str | None] = mapped_column(ForeignKey("codes.id"), unique=True)
     recharge_account: Mapped[str | None] = mapped_column(String(128))
     delivered_at: Mapped[datetime | None]
+    # direct recharge: the offer being tried, those already given up on, the supplier's word
+    offer_id: Mapped[str | None] = mapped_column(ForeignKey("offers.id"))
+    tried_offer_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    attempts: Mapped[int] = mapped_column(default=0)
+    supplier_order_no: Mapped[str | None] = mapped_column(String(120))
+    submitted_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # a supplier result that arrived after the delivery was final (kept for reconciliation)
+    late_result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
-    __table_args__ = (Index("ix_deliveries_status", "status", "id"),)
+    __table_args__ = (
+        Index("ix_deliveries_status", "status", "id"),
+        Index("ix_deliveries_sweep", "status", "next_check_at"),
+    )

@@ -20,6 +20,7 @@ from app.core.audit import Actor, record_audit
 from app.core.db import utcnow
 from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
+from app.core.queue import enqueue_after_commit
 from app.core.tenancy import get_owned, scoped
 from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
@@ -40,6 +41,8 @@ from app.supply.service import (
     reserve_capacity,
 )
 from app.webhooks.service import record_event
+
+SUBMIT_JOB = "app.fulfillment.jobs.submit_delivery"
 
 
 class ListingNotFound(NotFound):
@@ -303,6 +306,8 @@ def place_order(
             else:
                 reserve_capacity(session, component, len(deliveries))
                 pending += len(deliveries)
+                for delivery in deliveries:  # the fulfillment engine takes them from here
+                    enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
     session.add_all(entitlements)
     if wholesale:
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
@@ -337,6 +342,38 @@ def place_order(
     return order
 
 
+def refund_units(
+    session: Session, partner: Partner, order: Order, units: list[tuple[str, int]], why: str
+) -> tuple[int, int]:
+    """Give back what `units` ((item id, unit index) pairs) cost: the member's points, the
+    partner's wholesale charge, direct-recharge capacity and quota usage. Returns (points,
+    wholesale_minor) refunded. The caller has already marked the units' deliveries."""
+    items = {item.id: item for item in order.items}
+    member = session.get_one(Member, order.member_id, with_for_update=True)
+    points = wholesale = 0
+    for item_id, _unit in units:
+        item = items[item_id]
+        if item.snapshot["fulfillment_type"] != "card_key" and not item.snapshot["components"]:
+            release_capacity(session, item.product_id, 1)
+        points += item.unit_points
+        wholesale += item.unit_wholesale_minor
+        quotas.release(
+            session,
+            partner,
+            member.id,
+            item.listing_id,
+            1,
+            item.unit_wholesale_minor,
+            order.created_at,
+        )
+    if points and order.points_entry_id:
+        spend = session.get_one(PointsEntry, order.points_entry_id)
+        refund_points(session, member, spend, points, f"order {order.id} {why}")
+    if wholesale:
+        refund_order(session, partner.id, wholesale, order.id, f"order {why}")
+    return points, wholesale
+
+
 def cancel_order(session: Session, actor: Actor, partner: Partner, order_id: str) -> Order:
     """Cancel every unit not yet handed to a supplier; refund its points and wholesale charge."""
     order = get_owned(
@@ -356,31 +393,10 @@ def cancel_order(session: Session, actor: Actor, partner: Partner, order_id: str
             "Every unit of this order is delivered, in flight or already cancelled."
         )
     now = utcnow()
-    items = {item.id: item for item in order.items}
-    points = wholesale = 0
-    member = session.get_one(Member, order.member_id, with_for_update=True)
-    for item_id, unit in cancellable:
-        item = items[item_id]
-        for delivery in by_unit[(item_id, unit)]:
+    for key in cancellable:
+        for delivery in by_unit[key]:
             delivery.status = "cancelled"
-            if delivery.fulfillment_type != "card_key":
-                release_capacity(session, delivery.product_id, 1)
-        points += item.unit_points
-        wholesale += item.unit_wholesale_minor
-        quotas.release(
-            session,
-            partner,
-            member.id,
-            item.listing_id,
-            1,
-            item.unit_wholesale_minor,
-            order.created_at,
-        )
-    if points and order.points_entry_id:
-        spend = session.get_one(PointsEntry, order.points_entry_id)
-        refund_points(session, member, spend, points, f"order {order.id} cancelled")
-    if wholesale:
-        refund_order(session, partner.id, wholesale, order.id, "order cancelled")
+    points, wholesale = refund_units(session, partner, order, cancellable, "cancelled")
     remaining = [key for key in by_unit if key not in cancellable]
     before = order.status
     order.status = "partially_refunded" if remaining else "cancelled"

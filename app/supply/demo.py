@@ -108,7 +108,7 @@ def seed_supply(session: Session, actor: Actor, vault: Vault, today: date) -> di
                 {
                     **data,
                     "status": "active",
-                    "credentials": {"app_key": "demo", "secret": "demo-secret"},
+                    "credentials": {"merchant": "quanyi-demo", "secret": "demo-secret"},
                 },
             )
             created["suppliers"] += 1

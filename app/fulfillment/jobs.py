@@ -1,0 +1,70 @@
+"""RQ jobs of the fulfillment engine. Thin: load by id, call the service, commit. Each is safe
+to run twice and after a crash (see app.fulfillment.service)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, has_app_context
+
+from app.core.db import utcnow
+from app.core.vault import current_vault
+from app.extensions import db
+from app.fulfillment import service
+from app.fulfillment.suppliers import adapter_for
+from app.supply.models import Offer, Supplier
+
+_worker_app: Flask | None = None
+
+
+@contextmanager
+def _app_context() -> Iterator[None]:
+    """In `rq worker` processes there is no app yet: build one per process, once."""
+    global _worker_app
+    if has_app_context():
+        yield
+        return
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield
+
+
+def _callback_url(supplier_id: str) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/callbacks/suppliers/{supplier_id}"
+
+
+def submit_delivery(delivery_id: str) -> None:
+    with _app_context():
+        with db.transaction() as session:
+            submission = service.begin_submission(session, delivery_id, utcnow())
+        if submission is None:
+            return
+        supplier = db.session().get_one(Supplier, submission.supplier_id)
+        adapter = adapter_for(supplier, current_vault())
+        result = adapter.submit(
+            submission.delivery_id, submission.sku, submission.account, _callback_url(supplier.id)
+        )
+        with db.transaction() as session:
+            service.record_submission(session, submission, result, utcnow())
+
+
+def poll_delivery(delivery_id: str) -> None:
+    with _app_context():
+        session = db.session()
+        delivery = session.get(service.Delivery, delivery_id)
+        if delivery is None or delivery.status != "submitted" or delivery.offer_id is None:
+            return
+        supplier = session.get_one(Supplier, session.get_one(Offer, delivery.offer_id).supplier_id)
+        session.commit()
+        report = adapter_for(supplier, current_vault()).query(delivery_id)
+        with db.transaction() as session:
+            service.apply_report(session, delivery_id, supplier.id, report, utcnow())
+
+
+def sweep() -> None:
+    with _app_context(), db.transaction() as session:
+        service.sweep(session, utcnow())

@@ -1,0 +1,38 @@
+"""Supplier callbacks: signed by the supplier, not OAuth; a forged one changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import jsonify, request
+from flask_smorest import Blueprint
+
+from app.core.db import utcnow
+from app.core.errors import NotFound, Unauthorized
+from app.core.vault import current_vault
+from app.extensions import db
+from app.fulfillment import service
+from app.fulfillment.suppliers import adapter_for
+from app.fulfillment.suppliers.base import InvalidSignature
+from app.supply.models import Supplier
+
+log = logging.getLogger("quanyi.callbacks")
+
+blp = Blueprint("callbacks", __name__, url_prefix="/callbacks", description="Supplier callbacks")
+
+
+@blp.route("/suppliers/<supplier_id>", methods=["POST"])
+@blp.doc(summary="A supplier reports a recharge result (signed body)", security=[])
+def supplier_callback(supplier_id: str) -> Any:
+    session = db.session()
+    supplier = session.get(Supplier, supplier_id)
+    if supplier is None:
+        raise NotFound("Unknown supplier.")
+    try:
+        report = adapter_for(supplier, current_vault()).parse_callback(request.get_data())
+    except InvalidSignature:
+        log.warning("forged or malformed supplier callback", extra={"supplier_id": supplier_id})
+        raise Unauthorized("The callback signature does not verify.") from None
+    outcome = service.apply_report(session, report.reference, supplier.id, report, utcnow())
+    return jsonify(ok=True, outcome=outcome)

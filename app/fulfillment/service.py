@@ -1,0 +1,323 @@
+"""The fulfillment engine: direct-recharge and link deliveries through supplier offers.
+
+A delivery moves pending → submitted → delivered, or back to pending for the next offer by
+priority (failover), or to failed once every offer has failed — which refunds its unit. Each
+step is its own short transaction; supplier calls happen between transactions, never inside
+one. Our delivery id is the supplier-side idempotent reference, so a resubmission after a crash
+cannot make a second recharge at the same supplier; results from a supplier we have already
+moved away from, or for a final delivery, are recorded for reconciliation, never applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.audit import SYSTEM, record_audit
+from app.core.queue import enqueue_after_commit
+from app.entitlements.models import Entitlement
+from app.fulfillment.models import FINAL_STATUSES, Delivery
+from app.fulfillment.suppliers.base import (
+    ACCEPTED,
+    FAILED,
+    PROCESSING,
+    REJECTED,
+    SUCCESS,
+    UNKNOWN,
+    StatusReport,
+    SubmitResult,
+)
+from app.orders.models import Order
+from app.orders.service import refund_units
+from app.partners.models import Partner
+from app.supply.models import Offer, Supplier
+from app.webhooks.service import record_event
+
+CHECK_AFTER = timedelta(seconds=30)  # no result this long after submitting: poll
+RETRY_UNREACHABLE_AFTER = timedelta(seconds=10)
+LOST_JOB_AFTER = timedelta(seconds=30)  # pending and untouched this long: its job was lost
+MAX_ATTEMPTS_PER_OFFER = 3
+JOBS = "app.fulfillment.jobs"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a submit job sends, decided inside the first transaction."""
+
+    delivery_id: str
+    supplier_id: str
+    offer_id: str
+    sku: str
+    account: str | None
+
+
+def stage_submit(session: Session, delivery: Delivery) -> None:
+    enqueue_after_commit(session, f"{JOBS}.submit_delivery", delivery.id, queue="fulfillment")
+
+
+def stage_poll(session: Session, delivery: Delivery) -> None:
+    enqueue_after_commit(session, f"{JOBS}.poll_delivery", delivery.id, queue="fulfillment")
+
+
+def _lock(session: Session, delivery_id: str) -> Delivery | None:
+    """The delivery, locked; None when another worker holds it (it will finish the step)."""
+    return session.scalars(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update(skip_locked=True)
+    ).first()
+
+
+def _next_offer(session: Session, delivery: Delivery) -> Offer | None:
+    return session.scalars(
+        select(Offer)
+        .join(Supplier, Supplier.id == Offer.supplier_id)
+        .where(
+            Offer.product_id == delivery.product_id,
+            Offer.status == "active",
+            Supplier.status == "active",
+            Offer.id.not_in(delivery.tried_offer_ids or [""]),
+        )
+        .order_by(Offer.priority, Offer.id)
+    ).first()
+
+
+def begin_submission(session: Session, delivery_id: str, now: datetime) -> Submission | None:
+    """Pick the offer and mark the delivery submitted (committed before the supplier call, so a
+    crash mid-call leaves a delivery the poll will ask about). None: nothing to send."""
+    delivery = _lock(session, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return None
+    offer = delivery.offer_id and session.get(Offer, delivery.offer_id)
+    if not offer or offer.id in (delivery.tried_offer_ids or []) or offer.status != "active":
+        offer = _next_offer(session, delivery)
+    if offer is None:
+        fail_delivery(session, delivery, "every offer failed", now)
+        return None
+    delivery.status, delivery.offer_id = "submitted", offer.id
+    delivery.attempts += 1
+    delivery.submitted_at, delivery.next_check_at = now, now + CHECK_AFTER
+    return Submission(
+        delivery.id, offer.supplier_id, offer.id, offer.supplier_sku, delivery.recharge_account
+    )
+
+
+def record_submission(
+    session: Session, submission: Submission, result: SubmitResult, now: datetime
+) -> None:
+    delivery = _lock(session, submission.delivery_id)
+    if (
+        delivery is None
+        or delivery.status != "submitted"
+        or delivery.offer_id != submission.offer_id
+    ):
+        return  # a callback or another worker moved it on already
+    if result.outcome == ACCEPTED:
+        delivery.supplier_order_no = result.supplier_order_no
+    elif result.outcome == REJECTED:
+        _give_up_offer(session, delivery, result.message or "refused")
+    else:  # unreachable: unknown outcome, ask again soon
+        delivery.last_error = result.message
+        delivery.next_check_at = now + RETRY_UNREACHABLE_AFTER
+
+
+def _give_up_offer(session: Session, delivery: Delivery, reason: str) -> None:
+    """Failover: this offer is done for this delivery; the next one by priority is tried."""
+    delivery.tried_offer_ids = [*(delivery.tried_offer_ids or []), delivery.offer_id]
+    delivery.status, delivery.last_error, delivery.next_check_at = "pending", reason, None
+    stage_submit(session, delivery)
+
+
+def apply_report(
+    session: Session, delivery_id: str, supplier_id: str, report: StatusReport, now: datetime
+) -> str:
+    """Act on a supplier's word (a callback or a poll answer). Returns what was done."""
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    ).first()
+    if delivery is None:
+        return "unknown_delivery"
+    offer = session.get(Offer, delivery.offer_id) if delivery.offer_id else None
+    current = offer is not None and offer.supplier_id == supplier_id
+    if delivery.status in FINAL_STATUSES or not current or delivery.status != "submitted":
+        if report.status == SUCCESS and delivery.status != "delivered":
+            _record_late_success(session, delivery, supplier_id, report, now)
+            return "late_success_recorded"
+        return "ignored"
+    if report.status == SUCCESS:
+        deliver(session, delivery, report.supplier_order_no, now)
+        return "delivered"
+    if report.status == FAILED:
+        _give_up_offer(session, delivery, report.message or "supplier reported failure")
+        return "failed_over"
+    if report.status == UNKNOWN:  # the supplier never saw it: send again (idempotent reference)
+        if delivery.attempts >= MAX_ATTEMPTS_PER_OFFER:
+            _give_up_offer(session, delivery, "supplier never received the order")
+            return "failed_over"
+        delivery.status = "pending"
+        stage_submit(session, delivery)
+        return "resubmitted"
+    delivery.next_check_at = now + (
+        CHECK_AFTER if report.status == PROCESSING else RETRY_UNREACHABLE_AFTER
+    )
+    return "waiting"
+
+
+def _record_late_success(
+    session: Session, delivery: Delivery, supplier_id: str, report: StatusReport, now: datetime
+) -> None:
+    """A success after we refunded or moved on: never delivered twice, kept for reconciliation."""
+    if delivery.late_result is not None:
+        return
+    delivery.late_result = {
+        "supplier_id": supplier_id,
+        "status": report.status,
+        "supplier_order_no": report.supplier_order_no,
+        "at": now.isoformat(),
+    }
+    record_audit(
+        session,
+        SYSTEM,
+        "delivery.late_success",
+        "delivery",
+        delivery.id,
+        partner_id=delivery.partner_id,
+        after=delivery.late_result,
+    )
+
+
+def deliver(
+    session: Session, delivery: Delivery, supplier_order_no: str | None, now: datetime
+) -> None:
+    delivery.status, delivery.delivered_at = "delivered", now
+    delivery.supplier_order_no = supplier_order_no or delivery.supplier_order_no
+    order = session.get_one(Order, delivery.order_id)
+    item = next(i for i in order.items if i.id == delivery.item_id)
+    product = item.snapshot
+    entitlement = Entitlement(
+        partner_id=delivery.partner_id,
+        member_id=order.member_id,
+        order_id=order.id,
+        delivery_id=delivery.id,
+        product_id=delivery.product_id,
+        code_id=None,
+        masked_code=None,
+        status="active",
+        valid_from=now,
+        valid_until=now + timedelta(days=product["validity_days"])
+        if product.get("validity_days")
+        else None,
+        snapshot={
+            "product_name": product["product_name"],
+            "brand": product["brand"],
+            "fulfillment_type": delivery.fulfillment_type,
+            "face_value": product["face_value"],
+            "recharge_account": delivery.recharge_account,
+            "supplier_order_no": delivery.supplier_order_no,
+        },
+    )
+    session.add(entitlement)
+    session.flush()
+    record_event(
+        session,
+        "entitlement.created",
+        {"entitlement_id": entitlement.id, "order_id": order.id},
+        delivery.partner_id,
+    )
+    roll_up(session, order)
+
+
+def fail_delivery(session: Session, delivery: Delivery, reason: str, now: datetime) -> None:
+    """Every offer failed: the unit fails and its points and wholesale charge come back."""
+    delivery.status, delivery.last_error, delivery.next_check_at = "failed", reason, None
+    order = session.get_one(Order, delivery.order_id)
+    siblings = session.scalars(
+        select(Delivery).where(
+            Delivery.item_id == delivery.item_id,
+            Delivery.unit == delivery.unit,
+            Delivery.id != delivery.id,
+        )
+    ).all()
+    if not any(s.status == "failed" for s in siblings):  # a unit is refunded once
+        partner = session.get_one(Partner, delivery.partner_id)
+        refund_units(session, partner, order, [(delivery.item_id, delivery.unit)], "unit failed")
+    record_event(
+        session,
+        "delivery.failed",
+        {"delivery_id": delivery.id, "order_id": order.id, "reason": reason},
+        delivery.partner_id,
+    )
+    record_audit(
+        session,
+        SYSTEM,
+        "delivery.failed",
+        "delivery",
+        delivery.id,
+        partner_id=delivery.partner_id,
+        after={"reason": reason},
+    )
+    roll_up(session, order)
+
+
+def roll_up(session: Session, order: Order) -> None:
+    """The order's status once none of its deliveries is in flight."""
+    session.flush()
+    statuses = [
+        d.status for d in session.scalars(select(Delivery).where(Delivery.order_id == order.id))
+    ]
+    if any(s in ("pending", "submitted") for s in statuses) or order.status == "cancelled":
+        return
+    delivered = statuses.count("delivered")
+    live = [s for s in statuses if s != "cancelled"]
+    new = (
+        "fulfilled"
+        if delivered == len(live)
+        else "failed"
+        if delivered == 0
+        else "partially_fulfilled"
+    )
+    if new == order.status:
+        return
+    before, order.status = order.status, new
+    record_audit(
+        session,
+        SYSTEM,
+        f"order.{new}",
+        "order",
+        order.id,
+        partner_id=order.partner_id,
+        before={"status": before},
+        after={"status": new},
+    )
+    record_event(session, f"order.{new}", {"order_id": order.id, "status": new}, order.partner_id)
+
+
+def sweep(session: Session, now: datetime) -> tuple[int, int]:
+    """Recovery: re-enqueue deliveries whose job was lost (a worker killed mid-job, Redis down
+    when the order committed) and poll those without news. Returns (resubmitted, polled)."""
+    lost = session.scalars(
+        select(Delivery).where(
+            Delivery.status == "pending",
+            Delivery.fulfillment_type != "card_key",
+            Delivery.updated_at < now - LOST_JOB_AFTER,
+        )
+    ).all()
+    for delivery in lost:
+        delivery.updated_at = now  # not again until LOST_JOB_AFTER has passed
+        stage_submit(session, delivery)
+    due = session.scalars(
+        select(Delivery).where(Delivery.status == "submitted", Delivery.next_check_at <= now)
+    ).all()
+    for delivery in due:
+        delivery.next_check_at = now + CHECK_AFTER
+        stage_poll(session, delivery)
+    return len(lost), len(due)
+
+
+def stage_new_deliveries(session: Session, order: Order) -> None:
+    """After an order is placed: queue a submit job for each delivery the engine owns."""
+    for delivery in session.scalars(
+        select(Delivery).where(Delivery.order_id == order.id, Delivery.status == "pending")
+    ):
+        stage_submit(session, delivery)

@@ -1,0 +1,126 @@
+"""A simulated upstream supplier speaking the generic protocol, for the demo, the tests and
+the benchmarks: a separate small WSGI app (`flask supplier-sim --port …`; mounted at
+/supplier-sim in embedded mode) with configurable latency and misbehaviour.
+
+Settings (app.config, all optional): SIM_MERCHANT, SIM_SECRET, SIM_LATENCY_MS (before the
+callback), SIM_FAILURE_RATE (answer "failed"), SIM_REJECT_RATE (refuse at submit),
+SIM_NO_CALLBACK_RATE, SIM_DUPLICATE_CALLBACK_RATE, SIM_ERROR_RATE (answer 500),
+SIM_SLOW_RATE + SIM_SLOW_MS (answer slowly), SIM_SEED.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import time
+from typing import Any
+
+import httpx
+from flask import Flask, jsonify, request
+
+from app.fulfillment.suppliers.generic import signed, verify
+
+DEFAULTS: dict[str, Any] = {
+    "SIM_MERCHANT": "quanyi-demo",
+    "SIM_SECRET": "demo-secret",
+    "SIM_LATENCY_MS": 300,
+    "SIM_FAILURE_RATE": 0.0,
+    "SIM_REJECT_RATE": 0.0,
+    "SIM_NO_CALLBACK_RATE": 0.0,
+    "SIM_DUPLICATE_CALLBACK_RATE": 0.0,
+    "SIM_ERROR_RATE": 0.0,
+    "SIM_SLOW_RATE": 0.0,
+    "SIM_SLOW_MS": 3000,
+    "SIM_SEED": None,
+}
+
+
+def create_simulator(config: dict[str, Any] | None = None) -> Flask:
+    sim = Flask("supplier_sim")
+    sim.config.update(DEFAULTS)
+    sim.config.update(config or {})
+    rng = random.Random(sim.config["SIM_SEED"])
+    orders: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+
+    def chance(name: str) -> bool:
+        with lock:
+            return rng.random() < float(sim.config[name])
+
+    def answer(payload: dict[str, Any], status: int = 200) -> Any:
+        body = signed({**payload, "merchant": sim.config["SIM_MERCHANT"]}, sim.config["SIM_SECRET"])
+        return jsonify(body), status
+
+    def call_back(order: dict[str, Any]) -> None:
+        time.sleep(sim.config["SIM_LATENCY_MS"] / 1000)
+        with lock:
+            order["status"] = "failed" if order["will_fail"] else "success"
+        if order["no_callback"]:
+            return
+        payload = signed(
+            {
+                "merchant": sim.config["SIM_MERCHANT"],
+                "out_trade_no": order["ref"],
+                "order_no": order["order_no"],
+                "status": order["status"],
+            },
+            sim.config["SIM_SECRET"],
+        )
+        for _ in range(2 if order["duplicate"] else 1):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(order["callback_url"], json=payload, timeout=5)
+
+    @sim.before_request
+    def misbehave() -> Any:
+        if chance("SIM_SLOW_RATE"):
+            time.sleep(sim.config["SIM_SLOW_MS"] / 1000)
+        if chance("SIM_ERROR_RATE"):
+            return jsonify(error="upstream exploded"), 500
+        params = request.get_json(silent=True) or {}
+        if not verify(params, sim.config["SIM_SECRET"]):
+            return answer({"code": 401, "message": "bad signature"}, 401)
+        return None
+
+    @sim.post("/api/recharge")
+    def recharge() -> Any:
+        params = request.get_json()
+        ref = str(params["out_trade_no"])
+        with lock:
+            existing = orders.get(ref)
+        if existing is not None:  # idempotent on our reference
+            return answer({"code": 0, "order_no": existing["order_no"], "out_trade_no": ref})
+        if chance("SIM_REJECT_RATE"):
+            return answer({"code": 40001, "message": "sku unavailable", "out_trade_no": ref})
+        order = {
+            "ref": ref,
+            "order_no": f"SIM{int(time.time() * 1000)}{rng.randint(1000, 9999)}",
+            "status": "processing",
+            "callback_url": params.get("callback_url"),
+            "will_fail": chance("SIM_FAILURE_RATE"),
+            "no_callback": chance("SIM_NO_CALLBACK_RATE"),
+            "duplicate": chance("SIM_DUPLICATE_CALLBACK_RATE"),
+        }
+        with lock:
+            orders[ref] = order
+        threading.Thread(target=call_back, args=(order,), daemon=True).start()
+        return answer({"code": 0, "order_no": order["order_no"], "out_trade_no": ref})
+
+    @sim.post("/api/query")
+    def query() -> Any:
+        ref = str(request.get_json()["out_trade_no"])
+        with lock:
+            order = orders.get(ref)
+        if order is None:
+            return answer({"code": 0, "out_trade_no": ref, "status": "unknown"})
+        return answer(
+            {
+                "code": 0,
+                "out_trade_no": ref,
+                "order_no": order["order_no"],
+                "status": order["status"],
+            }
+        )
+
+    sim.extensions["sim_orders"] = orders
+    return sim

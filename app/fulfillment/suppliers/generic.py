@@ -1,0 +1,103 @@
+"""The common shape of recharge platforms: JSON over HTTP, every message signed with
+HMAC-SHA256 over its sorted `key=value` pairs joined by `&`, with a `sign` field."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+import httpx
+
+from app.fulfillment.suppliers.base import (
+    ACCEPTED,
+    REJECTED,
+    UNKNOWN,
+    UNREACHABLE,
+    InvalidSignature,
+    StatusReport,
+    SubmitResult,
+)
+
+
+def sign(params: dict[str, Any], secret: str) -> str:
+    canonical = "&".join(
+        f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] is not None
+    )
+    return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def signed(params: dict[str, Any], secret: str) -> dict[str, Any]:
+    return {**params, "sign": sign(params, secret)}
+
+
+def verify(params: dict[str, Any], secret: str) -> bool:
+    given = str(params.get("sign", ""))
+    return bool(given) and hmac.compare_digest(given, sign(params, secret))
+
+
+class GenericJsonAdapter:
+    def __init__(
+        self, base_url: str, merchant: str, secret: str, timeout_seconds: float = 5.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.merchant = merchant
+        self.secret = secret
+        self.timeout = timeout_seconds
+
+    def _post(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        body = signed(
+            {**params, "merchant": self.merchant, "timestamp": int(time.time())}, self.secret
+        )
+        try:
+            response = httpx.post(self.base_url + path, json=body, timeout=self.timeout)
+        except httpx.HTTPError:
+            return None
+        if response.status_code >= 500:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) and verify(data, self.secret) else None
+
+    def submit(
+        self, reference: str, sku: str, account: str | None, callback_url: str
+    ) -> SubmitResult:
+        data = self._post(
+            "/api/recharge",
+            {
+                "out_trade_no": reference,
+                "sku": sku,
+                "account": account,
+                "callback_url": callback_url,
+            },
+        )
+        if data is None:
+            return SubmitResult(UNREACHABLE, message="no valid answer")
+        if data.get("code") == 0:
+            return SubmitResult(ACCEPTED, str(data.get("order_no")))
+        return SubmitResult(REJECTED, message=str(data.get("message", "refused")))
+
+    def query(self, reference: str) -> StatusReport:
+        data = self._post("/api/query", {"out_trade_no": reference})
+        if data is None:
+            return StatusReport(reference, UNREACHABLE, message="no valid answer")
+        return StatusReport(reference, str(data.get("status", UNKNOWN)), data.get("order_no"))
+
+    def parse_callback(self, body: bytes) -> StatusReport:
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise InvalidSignature("not JSON") from None
+        if (
+            not isinstance(data, dict)
+            or not verify(data, self.secret)
+            or data.get("merchant") != self.merchant
+        ):
+            raise InvalidSignature("signature does not verify")
+        return StatusReport(
+            str(data.get("out_trade_no")), str(data.get("status")), data.get("order_no")
+        )
