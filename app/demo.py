@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +40,8 @@ def fund_demo_partners(session: Session, actor: Actor) -> int:
 def seed(root: str) -> None:
     """Load the demo partners and the demo supply (seeding twice changes nothing)."""
     with db.transaction() as session:
-        created = seed_supply(session, CLI_ACTOR, current_vault(), platform_today())
+        sim_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/supplier-sim"
+        created = seed_supply(session, CLI_ACTOR, current_vault(), platform_today(), sim_url)
         report = sync_partners(session, CLI_ACTOR, Path(root))
         if report.errors:
             for line in report.lines():

@@ -124,7 +124,8 @@ def record_submission(
 
 def _give_up_offer(session: Session, delivery: Delivery, reason: str) -> None:
     """Failover: this offer is done for this delivery; the next one by priority is tried."""
-    delivery.tried_offer_ids = [*(delivery.tried_offer_ids or []), delivery.offer_id]
+    if delivery.offer_id is not None:
+        delivery.tried_offer_ids = [*(delivery.tried_offer_ids or []), delivery.offer_id]
     delivery.status, delivery.last_error, delivery.next_check_at = "pending", reason, None
     stage_submit(session, delivery)
 

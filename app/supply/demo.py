@@ -21,13 +21,11 @@ SUPPLIERS = [
         "name": "星河数字权益 Xinghe Digital",
         "contact_name": "王敏",
         "contact_email": "ops@xinghe.example",
-        "api_base_url": "http://127.0.0.1:5000/supplier-sim",
     },
     {
         "name": "云途卡券 Yuntu Vouchers",
         "contact_name": "李强",
         "contact_email": "bd@yuntu.example",
-        "api_base_url": "http://127.0.0.1:5000/supplier-sim",
     },
 ]
 # supplier index, brand, grantor, categories
@@ -95,7 +93,10 @@ def _find_product(session: Session, brand: str, name: str) -> Product | None:
     ).first()
 
 
-def seed_supply(session: Session, actor: Actor, vault: Vault, today: date) -> dict[str, int]:
+def seed_supply(
+    session: Session, actor: Actor, vault: Vault, today: date, sim_url: str
+) -> dict[str, int]:
+    """`sim_url`: where the demo suppliers' API lives (the simulator mounted in embedded mode)."""
     created = {"suppliers": 0, "products": 0, "code_batches": 0}
     suppliers = []
     for data in SUPPLIERS:
@@ -107,6 +108,7 @@ def seed_supply(session: Session, actor: Actor, vault: Vault, today: date) -> di
                 vault,
                 {
                     **data,
+                    "api_base_url": sim_url,
                     "status": "active",
                     "credentials": {"merchant": "quanyi-demo", "secret": "demo-secret"},
                 },

@@ -61,18 +61,20 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     repo_root = Path(__file__).resolve().parents[2]
     tmp_path = tmp_path_factory.mktemp("readme")
     bin_dir = Path(sys.executable).parent
+    port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'readme.db'}",
+        "QUANYI_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "LOG_LEVEL": "WARNING",
     }
-    env.pop("REDIS_URL", None)
+    for name in ("REDIS_URL", "QUANYI_ENV", "LOG_LEVEL_OVERRIDE"):
+        env.pop(name, None)
     for args in (["db", "upgrade"], ["demo", "seed"]):
         subprocess.run(
             [bin_dir / "flask", *args], cwd=repo_root, env=env, check=True, capture_output=True
         )
-    port = _free_port()
     server = subprocess.Popen(
         [bin_dir / "flask", "run", "--host", "127.0.0.1", "--port", str(port)],
         cwd=repo_root,
@@ -109,3 +111,56 @@ def test_readme_redeem_sequence_reveals_a_code(served, repo_root):
     revealed = json.loads(result.stdout.strip().splitlines()[-1])
     assert revealed["entitlement_id"].startswith("ent_")
     assert revealed["code"].endswith(revealed["masked_code"][-4:])
+
+
+def test_direct_recharge_order_is_fulfilled_within_seconds_in_embedded_mode(served):
+    """`make run`: no Redis, jobs in-process, the simulated supplier mounted; a direct
+    recharge reaches `fulfilled` through a real supplier call and its callback."""
+    port, env = served
+    login = subprocess.run(
+        ["flask", "partners", "credentials", "jinhai-bank", "--name", "embedded"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    client_id = re.search(r"client_id:\s+(\S+)", login).group(1)
+    secret = re.search(r"client_secret:\s+(\S+)", login).group(1)
+    base = f"http://127.0.0.1:{port}"
+    import httpx
+
+    token = httpx.post(
+        f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    catalog = httpx.get(
+        f"{base}/api/v1/catalog?fulfillment_type=direct_recharge&limit=100", headers=headers
+    ).json()["data"]
+    entry = next(e for e in catalog if e["recharge_account_kind"] in ("phone", "qq"))
+    account = "13912345678" if entry["recharge_account_kind"] == "phone" else "123456789"
+    httpx.put(f"{base}/api/v1/members/dr-1", headers=headers, json={"display_name": "x"})
+    httpx.post(
+        f"{base}/api/v1/members/dr-1/points",
+        headers={**headers, "Idempotency-Key": "g"},
+        json={"type": "grant", "amount": 10**6, "reason": "t"},
+    )
+    placed = httpx.post(
+        f"{base}/api/v1/orders",
+        headers={**headers, "Idempotency-Key": "dr"},
+        json={
+            "member": "dr-1",
+            "items": [{"listing": entry["id"], "quantity": 1, "recharge_account": account}],
+            "payment": {"points": entry["price"]["points"]},
+        },
+    )
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["status"] == "processing"
+    deadline = time.monotonic() + 20
+    status = "processing"
+    while status == "processing" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        status = httpx.get(f"{base}/api/v1/orders/{placed.json()['id']}", headers=headers).json()[
+            "status"
+        ]
+    assert status == "fulfilled"

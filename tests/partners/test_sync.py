@@ -20,7 +20,7 @@ def _sync(app, root):
 @pytest.fixture(autouse=True)
 def supply(session):
     """The demo listings name products of the demo supply."""
-    seed_supply(session, TEST_ACTOR, vault_for_tests(), platform_today())
+    seed_supply(session, TEST_ACTOR, vault_for_tests(), platform_today(), "http://sim.invalid")
     session.commit()
 
 

@@ -1,0 +1,181 @@
+"""Direct recharge through simulated suppliers over real HTTP: submit, callbacks, polling,
+failover, refunds, late results and recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.billing.models import PartnerAccount
+from app.core.db import utcnow
+from app.core.queue import drain, get_queue
+from app.entitlements.models import Entitlement
+from app.fulfillment.models import Delivery
+from app.fulfillment.suppliers.generic import signed
+from app.members.models import Member
+from app.orders.models import Order
+from app.webhooks.models import Event
+from tests.factories import place
+from tests.fulfillment.conftest import sim_supplier
+
+
+def _delivery(session, order_id: str) -> Delivery:
+    session.expire_all()
+    return session.scalars(select(Delivery).where(Delivery.order_id == order_id)).one()
+
+
+def _poll_now(app, session, order_id: str) -> None:
+    delivery = _delivery(session, order_id)
+    delivery.next_check_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    from app.fulfillment import jobs
+
+    jobs.sweep()
+    drain(app)
+
+
+def test_order_commit_enqueues_a_submit_job_and_nothing_on_rollback(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    listing = recharge_shop(sim_supplier(session, sim_factory(), "S1"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    place(session, partner_a, member, listing)
+    assert get_queue("fulfillment", app).count == 1
+
+
+def test_accepted_then_polled_success_delivers_once(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    listing = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and delivery.supplier_order_no.startswith("SIM")
+    _poll_now(app, session, order.id)
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "delivered"
+    assert session.get_one(Order, order.id).status == "fulfilled"
+    (entitlement,) = session.scalars(select(Entitlement).where(Entitlement.order_id == order.id))
+    assert entitlement.snapshot["recharge_account"] == "13912345678"
+    _poll_now(app, session, order.id)  # a second poll changes nothing
+    assert (
+        len(session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)).all()) == 1
+    )
+
+
+def _callback(client, supplier_id: str, body: dict, secret: str = "sim-secret"):
+    return client.post(f"/callbacks/suppliers/{supplier_id}", json=signed(body, secret))
+
+
+def test_callbacks_forged_duplicate_and_unknown(
+    app, client, session, partner_a, sim_factory, recharge_shop
+):
+    supplier = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1")
+    listing = recharge_shop(supplier)
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    delivery_id = _delivery(session, order.id).id
+    body = {
+        "merchant": "quanyi",
+        "out_trade_no": delivery_id,
+        "order_no": "X1",
+        "status": "success",
+    }
+
+    forged = _callback(client, supplier.id, body, secret="wrong")
+    assert forged.status_code == 401 and forged.mimetype == "application/problem+json"
+    assert _delivery(session, order.id).status == "submitted"
+
+    first = _callback(client, supplier.id, body)
+    assert first.status_code == 200 and first.get_json()["outcome"] == "delivered"
+    again = _callback(client, supplier.id, body)
+    assert again.status_code == 200 and again.get_json()["outcome"] == "ignored"
+    assert (
+        len(session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)).all()) == 1
+    )
+    unknown = _callback(client, supplier.id, {**body, "out_trade_no": "dlv_nope"})
+    assert unknown.status_code == 200 and unknown.get_json()["outcome"] == "unknown_delivery"
+
+
+def test_rejection_fails_over_to_the_next_offer(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    bad = sim_supplier(session, sim_factory(SIM_REJECT_RATE=1), "Bad")
+    good = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Good")
+    listing = recharge_shop(bad, good)
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and len(delivery.tried_offer_ids) == 1
+    _poll_now(app, session, order.id)
+    assert _delivery(session, order.id).status == "delivered"
+
+
+def test_when_every_offer_fails_the_unit_is_refunded(
+    app, client, session, partner_a, sim_factory, recharge_shop
+):
+    one = sim_supplier(session, sim_factory(SIM_REJECT_RATE=1), "One")
+    two = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Two")
+    listing = recharge_shop(one, two)
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    delivery_id = _delivery(session, order.id).id
+    failed = {
+        "merchant": "quanyi",
+        "out_trade_no": delivery_id,
+        "order_no": "F1",
+        "status": "failed",
+    }
+    assert _callback(client, two.id, failed).get_json()["outcome"] == "failed_over"
+    drain(app)  # no offer left: the unit fails
+    session.expire_all()
+    assert _delivery(session, order.id).status == "failed"
+    assert session.get_one(Order, order.id).status == "failed"
+    assert session.get_one(Member, member.id).points_balance == 10_000
+    assert session.get_one(PartnerAccount, partner_a.id).balance_minor == 100_000
+    types = set(session.scalars(select(Event.type).where(Event.partner_id == partner_a.id)))
+    assert {"delivery.failed", "order.failed"} <= types
+
+    late = {**failed, "status": "success"}
+    answer = _callback(client, two.id, late)
+    assert answer.get_json()["outcome"] == "late_success_recorded"
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "failed" and delivery.late_result["supplier_order_no"] == "F1"
+    assert session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)).all() == []
+
+
+def test_lost_job_is_recovered_by_the_sweep(app, session, partner_a, sim_factory, recharge_shop):
+    listing = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    get_queue("fulfillment", app).empty()  # the job is lost (a worker killed, Redis flushed)
+    delivery = _delivery(session, order.id)
+    delivery.updated_at = utcnow() - timedelta(minutes=5)
+    session.commit()
+    from app.fulfillment import jobs
+
+    jobs.sweep()
+    drain(app)
+    assert _delivery(session, order.id).status == "submitted"
+
+
+def test_unreachable_supplier_leaves_the_delivery_submitted_for_a_later_poll(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    down = sim_factory(SIM_ERROR_RATE=1)
+    listing = recharge_shop(sim_supplier(session, down, "Down"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and delivery.supplier_order_no is None
+    down.config["SIM_ERROR_RATE"] = 0  # it recovers, never having seen the order
+    _poll_now(app, session, order.id)  # query: unknown → resubmitted with the same reference
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and delivery.attempts == 2
+    assert delivery.supplier_order_no is not None
