@@ -50,6 +50,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.partners.routes import platform_blp
     from app.supply.cli import supply_cli, vault_cli
     from app.supply.routes import blp as supply_blp
+    from app.webhooks.routes import blp as webhooks_blp
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_settings().flask_config())
@@ -80,7 +81,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
     )
     api.spec.components.security_scheme("clientBasic", {"type": "http", "scheme": "basic"})
-    for blueprint in (oauth_blp, partner_blp, mall_blp, platform_blp, supply_blp, callbacks_blp):
+    for blueprint in (
+        oauth_blp,
+        partner_blp,
+        mall_blp,
+        webhooks_blp,
+        platform_blp,
+        supply_blp,
+        callbacks_blp,
+    ):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):
         app.register_blueprint(public)
@@ -115,6 +124,7 @@ def _embed(app: Flask) -> None:
     from app.core.queue import start_embedded_worker
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
+    from app.webhooks import jobs as webhook_jobs
 
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app, {"/supplier-sim": create_simulator()}
@@ -126,4 +136,4 @@ def _embed(app: Flask) -> None:
     @app.before_request
     def _start_worker() -> None:
         if once.acquire(blocking=False):  # never released: the first request starts it
-            start_embedded_worker(app, [jobs.sweep])
+            start_embedded_worker(app, [jobs.sweep, webhook_jobs.periodic])

@@ -20,7 +20,16 @@ from app.entitlements.models import Entitlement
 from app.members.models import Member
 from app.orders.models import Order
 from app.partners.models import Listing, Partner
-from tests.factories import fund, make_member, place, sellable_card_key_listing
+from app.webhooks.models import Event, WebhookEndpoint
+from app.webhooks.service import create_endpoint
+from tests.factories import (
+    TEST_ACTOR,
+    fund,
+    make_member,
+    place,
+    sellable_card_key_listing,
+    vault_for_tests,
+)
 
 
 def _b_member(session: Session, partner: Partner) -> str:
@@ -52,7 +61,27 @@ def _b_order_parts(session: Session, partner: Partner):
     return listing, order
 
 
+def _b_endpoint(session: Session, partner: Partner) -> str:
+    existing = session.scalars(
+        select(WebhookEndpoint.id).where(WebhookEndpoint.partner_id == partner.id)
+    ).first()
+    if existing:
+        return existing
+    issued = create_endpoint(
+        session, TEST_ACTOR, vault_for_tests(), partner.id, "http://127.0.0.1:9/hook", []
+    )
+    session.commit()
+    return issued.endpoint.id
+
+
+def _b_event(session: Session, partner: Partner) -> str:
+    _b_order_parts(session, partner)
+    return session.scalars(select(Event.id).where(Event.partner_id == partner.id)).first()
+
+
 OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
+    "endpoint_id": _b_endpoint,
+    "event_id": _b_event,
     "external_id": _b_member,
     "listing_id": _b_listing,
     "order_id": _b_order,
@@ -63,6 +92,8 @@ BODIES: dict[str, dict] = {
     "mall.upsert_member": {"display_name": "walker"},
     "mall.cancel_order": {},
     "mall.reveal_entitlement": {},
+    "webhooks.rotate_secret": {},
+    "webhooks.replay_event": {},
 }
 # Routes whose path names the caller's own namespace rather than a row: PUT of B's external id
 # creates A's own member of that id. What must hold there: B's member is untouched.

@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry, SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.serializers import JSONSerializer
@@ -28,6 +29,25 @@ log = logging.getLogger("quanyi.queue")
 QUEUES = ("fulfillment", "webhooks", "default")
 DEFAULT_RETRY = Retry(max=5, interval=[5, 15, 60, 300, 900])
 _fake_server: Any = None
+
+
+_worker_app: Flask | None = None
+
+
+@contextmanager
+def job_app_context() -> Iterator[None]:
+    """Jobs run inside an app context: the caller's (embedded thread, tests) or, in an
+    `rq worker` process, one app built once per process."""
+    global _worker_app
+    if has_app_context():
+        yield
+        return
+    if _worker_app is None:
+        from app import create_app
+
+        _worker_app = create_app()
+    with _worker_app.app_context():
+        yield
 
 
 def redis_connection(app: Flask) -> redis.Redis:

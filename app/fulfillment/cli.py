@@ -20,8 +20,12 @@ fulfillment_cli = AppGroup("fulfillment", help="Deliveries through suppliers.")
     help="Also run the queued jobs now, in this process.",
 )
 def sweep_command(run_jobs: bool) -> None:
-    """Re-enqueue lost submissions and poll overdue ones (schedule it every minute)."""
+    """Re-enqueue lost submissions, poll overdue ones, dispatch and retry webhooks (schedule
+    it every minute)."""
+    from app.webhooks.jobs import periodic
+
     jobs.sweep()
+    periodic()
     if run_jobs:
         drain(current_app)
     click.echo("swept")

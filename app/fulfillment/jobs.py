@@ -3,34 +3,15 @@ to run twice and after a crash (see app.fulfillment.service)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from flask import Flask, current_app, has_app_context
+from flask import current_app
 
 from app.core.db import utcnow
+from app.core.queue import job_app_context as app_context
 from app.core.vault import current_vault
 from app.extensions import db
 from app.fulfillment import service
 from app.fulfillment.suppliers import adapter_for
 from app.supply.models import Offer, Supplier
-
-_worker_app: Flask | None = None
-
-
-@contextmanager
-def _app_context() -> Iterator[None]:
-    """In `rq worker` processes there is no app yet: build one per process, once."""
-    global _worker_app
-    if has_app_context():
-        yield
-        return
-    if _worker_app is None:
-        from app import create_app
-
-        _worker_app = create_app()
-    with _worker_app.app_context():
-        yield
 
 
 def _callback_url(supplier_id: str) -> str:
@@ -38,7 +19,7 @@ def _callback_url(supplier_id: str) -> str:
 
 
 def submit_delivery(delivery_id: str) -> None:
-    with _app_context():
+    with app_context():
         with db.transaction() as session:
             submission = service.begin_submission(session, delivery_id, utcnow())
         if submission is None:
@@ -53,7 +34,7 @@ def submit_delivery(delivery_id: str) -> None:
 
 
 def poll_delivery(delivery_id: str) -> None:
-    with _app_context():
+    with app_context():
         session = db.session()
         delivery = session.get(service.Delivery, delivery_id)
         if delivery is None or delivery.status != "submitted" or delivery.offer_id is None:
@@ -66,5 +47,5 @@ def poll_delivery(delivery_id: str) -> None:
 
 
 def sweep() -> None:
-    with _app_context(), db.transaction() as session:
+    with app_context(), db.transaction() as session:
         service.sweep(session, utcnow())

@@ -1,21 +1,55 @@
-"""Recording events into the outbox (delivery to webhook endpoints is its own module's job)."""
+"""Events (the outbox) and their signed delivery to webhook endpoints.
+
+An event row is written in the same transaction as the state change it announces. The
+dispatcher turns undispatched events into one delivery per matching endpoint; a send job
+POSTs it, signed `Quanyi-Signature: t=<unix>,v1=<hex>` (one `v1` per active secret while a
+secret is being rotated), and retries with exponential backoff for over 24 hours. An endpoint
+that has failed for days is disabled, with an audit row.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+import httpx
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.webhooks.models import Event
+from app.core.audit import SYSTEM, Actor, record_audit
+from app.core.db import utcnow
+from app.core.errors import NotFound, ValidationFailed
+from app.core.pagination import Page, paginate
+from app.core.queue import enqueue_after_commit
+from app.core.vault import Vault
+from app.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+
+RETRY_WINDOW = timedelta(hours=25)
+FIRST_RETRY = timedelta(seconds=10)
+MAX_RETRY_GAP = timedelta(hours=4)
+DISABLE_AFTER = timedelta(days=3)  # failing without a single success this long: disabled
+ROTATION_OVERLAP = timedelta(hours=24)
+SEND_TIMEOUT_SECONDS = 10
+SECRET_PREFIX = "whsec_"
+JOBS = "app.webhooks.jobs"
 
 
 def record_event(
     session: Session, type_: str, data: dict[str, Any], partner_id: str | None = None
 ) -> Event:
-    """Stage an event in the caller's transaction; it exists only if that transaction commits."""
+    """Stage an event in the caller's transaction; it exists only if that transaction commits,
+    and then a dispatch job is enqueued (the periodic dispatch catches any that were missed)."""
     event = Event(type=type_, data=data, partner_id=partner_id)
     session.add(event)
+    if not session.info.get("dispatch_staged"):
+        session.info["dispatch_staged"] = True
+        enqueue_after_commit(session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None)
     return event
 
 
@@ -24,3 +58,322 @@ def events_of_type(session: Session, type_: str, partner_id: str | None = None) 
     if partner_id is not None:
         stmt = stmt.where(Event.partner_id == partner_id)
     return list(session.scalars(stmt))
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedEndpoint:
+    endpoint: WebhookEndpoint
+    secret: str
+
+
+def _seal(vault: Vault, endpoint_id: str, secret: str) -> tuple[str, bytes]:
+    sealed = vault.seal(secret, f"webhook:{endpoint_id}")
+    return sealed.key_id, sealed.blob
+
+
+def endpoint_secrets(vault: Vault, endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets to sign with: the current one, and the previous one during a rotation."""
+    out = [vault.open(endpoint.secret_key_id, endpoint.secret_blob, f"webhook:{endpoint.id}")]
+    if (
+        endpoint.previous_secret_blob is not None
+        and endpoint.previous_secret_key_id is not None
+        and endpoint.previous_secret_expires_at is not None
+        and endpoint.previous_secret_expires_at > now
+    ):
+        out.append(
+            vault.open(
+                endpoint.previous_secret_key_id,
+                endpoint.previous_secret_blob,
+                f"webhook:{endpoint.id}",
+            )
+        )
+    return out
+
+
+def _check_url(url: str) -> None:
+    if not url.startswith(("https://", "http://")):
+        raise ValidationFailed({"url": ["Must be an http(s) URL."]})
+
+
+def create_endpoint(
+    session: Session,
+    actor: Actor,
+    vault: Vault,
+    partner_id: str | None,
+    url: str,
+    event_types: list[str],
+) -> IssuedEndpoint:
+    _check_url(url)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    endpoint = WebhookEndpoint(
+        partner_id=partner_id, url=url, event_types=event_types, status="active"
+    )
+    endpoint.secret_key_id, endpoint.secret_blob = _seal(vault, endpoint.id, secret)
+    session.add(endpoint)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "webhook_endpoint.created",
+        "webhook_endpoint",
+        endpoint.id,
+        partner_id=partner_id,
+        after={"url": url, "event_types": event_types},
+    )
+    return IssuedEndpoint(endpoint, secret)
+
+
+def rotate_endpoint_secret(
+    session: Session, actor: Actor, vault: Vault, endpoint: WebhookEndpoint
+) -> IssuedEndpoint:
+    """A new secret; the old one keeps signing (as a second `v1`) for 24 h."""
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    endpoint.previous_secret_key_id, endpoint.previous_secret_blob = (
+        endpoint.secret_key_id,
+        endpoint.secret_blob,
+    )
+    endpoint.previous_secret_expires_at = utcnow() + ROTATION_OVERLAP
+    endpoint.secret_key_id, endpoint.secret_blob = _seal(vault, endpoint.id, secret)
+    record_audit(
+        session,
+        actor,
+        "webhook_endpoint.secret_rotated",
+        "webhook_endpoint",
+        endpoint.id,
+        partner_id=endpoint.partner_id,
+    )
+    return IssuedEndpoint(endpoint, secret)
+
+
+def get_endpoint(session: Session, partner_id: str | None, endpoint_id: str) -> WebhookEndpoint:
+    endpoint = session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.id == endpoint_id,
+            _owner(WebhookEndpoint.partner_id, partner_id),
+            WebhookEndpoint.status != "deleted",
+        )
+    ).first()
+    if endpoint is None:
+        raise NotFound("Webhook endpoint not found.")
+    return endpoint
+
+
+def _owner(column: Any, partner_id: str | None) -> Any:
+    return column.is_(None) if partner_id is None else column == partner_id
+
+
+def list_endpoints(
+    session: Session, partner_id: str | None, limit: int, cursor: str | None
+) -> Page[WebhookEndpoint]:
+    stmt = select(WebhookEndpoint).where(
+        _owner(WebhookEndpoint.partner_id, partner_id), WebhookEndpoint.status != "deleted"
+    )
+    return paginate(session, stmt, WebhookEndpoint.id, limit, cursor)
+
+
+def delete_endpoint(session: Session, actor: Actor, endpoint: WebhookEndpoint) -> None:
+    """Deleted endpoints receive nothing more; their delivery log stays for the record."""
+    endpoint.status = "deleted"
+    record_audit(
+        session,
+        actor,
+        "webhook_endpoint.deleted",
+        "webhook_endpoint",
+        endpoint.id,
+        partner_id=endpoint.partner_id,
+    )
+
+
+def list_deliveries(
+    session: Session, endpoint: WebhookEndpoint, limit: int, cursor: str | None
+) -> Page[WebhookDelivery]:
+    stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint.id)
+    return paginate(session, stmt, WebhookDelivery.id, limit, cursor)
+
+
+# --- dispatch, send, retry ------------------------------------------------------------------
+
+
+def _fan_out(session: Session, event: Event, now: datetime) -> int:
+    endpoints = session.scalars(
+        select(WebhookEndpoint).where(
+            _owner(WebhookEndpoint.partner_id, event.partner_id), WebhookEndpoint.status == "active"
+        )
+    ).all()
+    count = 0
+    for endpoint in endpoints:
+        if endpoint.wants(event.type):
+            delivery = WebhookDelivery(
+                endpoint_id=endpoint.id,
+                event_id=event.id,
+                partner_id=event.partner_id,
+                status="pending",
+                next_attempt_at=now + FIRST_RETRY,  # its send job is staged; this is the fallback
+            )
+            session.add(delivery)
+            session.flush()
+            enqueue_after_commit(
+                session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
+            )
+            count += 1
+    return count
+
+
+def dispatch_events(session: Session, now: datetime, limit: int = 500) -> int:
+    """Fan undispatched events out to their endpoints. SKIP LOCKED: dispatchers in parallel
+    take disjoint events; each event is dispatched once."""
+    events = session.scalars(
+        select(Event)
+        .where(Event.dispatched_at.is_(None))
+        .order_by(Event.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    total = 0
+    for event in events:
+        total += _fan_out(session, event, now)
+        event.dispatched_at = now
+    return total
+
+
+def replay_event(session: Session, actor: Actor, partner_id: str | None, event_id: str) -> int:
+    event = session.scalars(
+        select(Event).where(Event.id == event_id, _owner(Event.partner_id, partner_id))
+    ).first()
+    if event is None:
+        raise NotFound("Event not found.")
+    record_audit(session, actor, "event.replayed", "event", event.id, partner_id=partner_id)
+    return _fan_out(session, event, utcnow())
+
+
+def signature_header(secrets_: list[str], body: bytes, timestamp: int) -> str:
+    signed_payload = f"{timestamp}.".encode() + body
+    parts = [f"t={timestamp}"] + [
+        "v1=" + hmac.new(s.encode(), signed_payload, hashlib.sha256).hexdigest() for s in secrets_
+    ]
+    return ",".join(parts)
+
+
+def event_body(event: Event) -> bytes:
+    return json.dumps(
+        {
+            "id": event.id,
+            "type": event.type,
+            "created": int(event.created_at.timestamp()),
+            "data": event.data,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    delivery_id: str
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
+
+def prepare_send(
+    session: Session, vault: Vault, delivery_id: str, now: datetime
+) -> Prepared | None:
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.status != "pending":
+        return None
+    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    if endpoint.status != "active":
+        return None
+    event = session.get_one(Event, delivery.event_id)
+    body = event_body(event)
+    header = signature_header(endpoint_secrets(vault, endpoint, now), body, int(time.time()))
+    return Prepared(
+        delivery.id,
+        endpoint.url,
+        body,
+        {
+            "Content-Type": "application/json",
+            "Quanyi-Signature": header,
+            "Quanyi-Event-Id": event.id,
+            "Quanyi-Event-Type": event.type,
+        },
+    )
+
+
+def post(prepared: Prepared) -> tuple[int | None, int, str | None]:
+    """(status code or None, latency ms, error) — the HTTP call, outside any transaction."""
+    started = time.perf_counter()
+    try:
+        response = httpx.post(
+            prepared.url,
+            content=prepared.body,
+            headers=prepared.headers,
+            timeout=SEND_TIMEOUT_SECONDS,
+        )
+        return response.status_code, int((time.perf_counter() - started) * 1000), None
+    except httpx.HTTPError as exc:
+        return None, int((time.perf_counter() - started) * 1000), exc.__class__.__name__
+
+
+def record_attempt(
+    session: Session,
+    delivery_id: str,
+    status_code: int | None,
+    latency_ms: int,
+    error: str | None,
+    now: datetime,
+) -> None:
+    delivery = session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+    ).first()
+    if delivery is None or delivery.status != "pending":
+        return
+    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    delivery.attempts += 1
+    delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = (
+        status_code,
+        latency_ms,
+        error,
+    )
+    if status_code is not None and 200 <= status_code < 300:
+        delivery.status, delivery.next_attempt_at = "succeeded", None
+        endpoint.failing_since = None
+        return
+    endpoint.failing_since = endpoint.failing_since or now
+    gap = min(FIRST_RETRY * (2 ** (delivery.attempts - 1)), MAX_RETRY_GAP)
+    if now + gap > delivery.created_at + RETRY_WINDOW:
+        delivery.status, delivery.next_attempt_at = "failed", None
+    else:
+        delivery.next_attempt_at = now + gap
+    if endpoint.status == "active" and now - endpoint.failing_since > DISABLE_AFTER:
+        endpoint.status, endpoint.disabled_at = "disabled", now
+        record_audit(
+            session,
+            SYSTEM,
+            "webhook_endpoint.disabled",
+            "webhook_endpoint",
+            endpoint.id,
+            partner_id=endpoint.partner_id,
+            after={"failing_since": endpoint.failing_since.isoformat()},
+        )
+
+
+def retry_due(session: Session, now: datetime) -> int:
+    """Enqueue the sends whose backoff has elapsed (and any whose job was lost)."""
+    due = session.scalars(
+        select(WebhookDelivery)
+        .where(
+            WebhookDelivery.status == "pending",
+            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
+        )
+        .limit(1000)
+    ).all()
+    for delivery in due:
+        delivery.next_attempt_at = now + FIRST_RETRY  # claimed; the attempt sets the real next
+        enqueue_after_commit(
+            session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
+        )
+    return len(due)

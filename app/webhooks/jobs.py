@@ -1,0 +1,32 @@
+"""RQ jobs for webhooks: dispatch the outbox, send one delivery, run the periodic retries."""
+
+from __future__ import annotations
+
+from app.core.db import utcnow
+from app.core.queue import job_app_context as app_context
+from app.core.vault import current_vault
+from app.extensions import db
+from app.webhooks import service
+
+
+def dispatch_events() -> None:
+    with app_context(), db.transaction() as session:
+        service.dispatch_events(session, utcnow())
+
+
+def send_webhook(delivery_id: str) -> None:
+    with app_context():
+        with db.transaction() as session:
+            prepared = service.prepare_send(session, current_vault(), delivery_id, utcnow())
+        if prepared is None:
+            return
+        status_code, latency_ms, error = service.post(prepared)
+        with db.transaction() as session:
+            service.record_attempt(session, delivery_id, status_code, latency_ms, error, utcnow())
+
+
+def periodic() -> None:
+    """Every few seconds (embedded thread) or minute (cron / rq cron): dispatch, retry."""
+    with app_context(), db.transaction() as session:
+        service.dispatch_events(session, utcnow())
+        service.retry_due(session, utcnow())

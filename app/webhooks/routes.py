@@ -1,0 +1,87 @@
+"""Partner webhook endpoints, their delivery log, and event replay (scope webhooks:write)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from app.auth.oauth import require_scope
+from app.core.http import request_actor
+from app.core.pagination import PageArgsSchema, page_schema
+from app.core.tenancy import current_partner_id
+from app.core.vault import current_vault
+from app.extensions import db
+from app.webhooks import service
+from app.webhooks.schemas import (
+    EndpointCreateSchema,
+    EndpointSchema,
+    IssuedEndpointSchema,
+    ReplaySchema,
+    WebhookDeliverySchema,
+)
+
+blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Partner: webhooks")
+
+
+@blp.route("/webhook-endpoints", methods=["POST"])
+@require_scope("webhooks:write")
+@blp.arguments(EndpointCreateSchema)
+@blp.response(201, IssuedEndpointSchema)
+def create_endpoint(data: dict[str, Any]) -> Any:
+    """The secret signs every delivery (`Quanyi-Signature`); it is shown only here."""
+    return service.create_endpoint(
+        db.session(),
+        request_actor(),
+        current_vault(),
+        current_partner_id(),
+        data["url"],
+        data["events"],
+    )
+
+
+@blp.route("/webhook-endpoints")
+@require_scope("webhooks:write")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_schema(EndpointSchema))
+def list_endpoints(args: dict[str, Any]) -> Any:
+    return service.list_endpoints(db.session(), current_partner_id(), args["limit"], args["cursor"])
+
+
+@blp.route("/webhook-endpoints/<endpoint_id>", methods=["DELETE"])
+@require_scope("webhooks:write")
+@blp.response(204)
+def delete_endpoint(endpoint_id: str) -> None:
+    session = db.session()
+    service.delete_endpoint(
+        session, request_actor(), service.get_endpoint(session, current_partner_id(), endpoint_id)
+    )
+
+
+@blp.route("/webhook-endpoints/<endpoint_id>/rotate-secret", methods=["POST"])
+@require_scope("webhooks:write")
+@blp.response(200, IssuedEndpointSchema)
+def rotate_secret(endpoint_id: str) -> Any:
+    """New secret now; for 24 h deliveries carry both signatures so receivers can switch."""
+    session = db.session()
+    endpoint = service.get_endpoint(session, current_partner_id(), endpoint_id)
+    return service.rotate_endpoint_secret(session, request_actor(), current_vault(), endpoint)
+
+
+@blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
+@require_scope("webhooks:write")
+@blp.arguments(PageArgsSchema, location="query")
+@blp.response(200, page_schema(WebhookDeliverySchema))
+def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
+    session = db.session()
+    endpoint = service.get_endpoint(session, current_partner_id(), endpoint_id)
+    return service.list_deliveries(session, endpoint, args["limit"], args["cursor"])
+
+
+@blp.route("/events/<event_id>/replay", methods=["POST"])
+@require_scope("webhooks:write")
+@blp.response(202, ReplaySchema)
+def replay_event(event_id: str) -> Any:
+    """Send the event again to the partner's active endpoints that want it."""
+    count = service.replay_event(db.session(), request_actor(), current_partner_id(), event_id)
+    return {"deliveries": count}

@@ -1,0 +1,194 @@
+"""Signed webhooks from the outbox: dispatch, signature (as the README tells partners to
+check it), retries with backoff, disabling, rotation, replay, the delivery log."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from app.core.audit import AuditLog
+from app.core.db import utcnow
+from app.core.queue import QUEUES, drain, get_queue
+from app.webhooks import jobs
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from tests.factories import fund, make_member, place, sellable_card_key_listing
+
+
+def _readme_verifier():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    code = next(
+        b
+        for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+        if "verify_quanyi_signature" in b
+    )
+    namespace: dict = {}
+    exec(code, namespace)  # noqa: S102 - the README's own snippet, tested as shipped
+    return namespace["verify_quanyi_signature"]
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.status = 200
+        self.received: list[tuple[dict, bytes]] = []
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+    @Request.application
+    def app(self, request: Request) -> Response:
+        self.received.append((dict(request.headers), request.get_data()))
+        return Response("ok", status=self.status)
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def empty_queues(app) -> None:
+    for name in QUEUES:
+        get_queue(name, app).empty()
+
+
+def _endpoint(api, url: str, events: list[str] | None = None) -> dict:
+    response = api.post("/api/v1/webhook-endpoints", json={"url": url, "events": events or []})
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def _order(session, partner):
+    fund(session, partner)
+    listing = sellable_card_key_listing(session, partner, codes=2)
+    return place(session, partner, make_member(session, partner, "w1", points=5000), listing)
+
+
+def _deliver_all(app) -> None:
+    jobs.periodic()
+    drain(app)
+
+
+def test_order_events_arrive_signed_and_verifiable(app, api_a, session, partner_a, receiver):
+    issued = _endpoint(api_a, receiver.url)
+    secret = issued["secret"]
+    assert secret.startswith("whsec_")
+    raw = " ".join(
+        str(v) for row in session.execute(text("SELECT * FROM webhook_endpoints")) for v in row
+    )
+    assert secret not in raw
+    order = _order(session, partner_a)
+    _deliver_all(app)
+    types = sorted(h["Quanyi-Event-Type"] for h, _ in receiver.received)
+    assert types == ["entitlement.created", "order.created", "order.fulfilled"]
+    verify = _readme_verifier()
+    for headers, body in receiver.received:
+        assert verify(secret, headers["Quanyi-Signature"], body)
+        assert not verify("whsec_wrong", headers["Quanyi-Signature"], body)
+    assert order.id in receiver.received[0][1].decode()
+    log = api_a.get(f"/api/v1/webhook-endpoints/{issued['endpoint']['id']}/deliveries").get_json()[
+        "data"
+    ]
+    assert {d["status"] for d in log} == {"succeeded"} and all(
+        d["last_status_code"] == 200 for d in log
+    )
+
+
+def test_event_filter(app, api_a, session, partner_a, receiver):
+    _endpoint(api_a, receiver.url, ["order.fulfilled"])
+    _order(session, partner_a)
+    _deliver_all(app)
+    assert [h["Quanyi-Event-Type"] for h, _ in receiver.received] == ["order.fulfilled"]
+
+
+def test_another_partners_events_never_reach_my_endpoint(app, api_a, session, partner_b, receiver):
+    _endpoint(api_a, receiver.url)
+    _order(session, partner_b)
+    _deliver_all(app)
+    assert receiver.received == []
+
+
+def test_failures_retry_with_growing_backoff_then_give_up(app, api_a, session, partner_a, receiver):
+    receiver.status = 500
+    _endpoint(api_a, receiver.url, ["order.fulfilled"])
+    _order(session, partner_a)
+    _deliver_all(app)
+    delivery = session.scalars(select(WebhookDelivery)).one()
+    gaps = []
+    for _ in range(3):
+        session.refresh(delivery)
+        gaps.append(delivery.next_attempt_at - utcnow())
+        delivery.next_attempt_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+        _deliver_all(app)
+    session.refresh(delivery)
+    assert (
+        delivery.attempts == 4 and delivery.status == "pending" and delivery.last_status_code == 500
+    )
+    assert gaps[0] < gaps[1] < gaps[2]
+    delivery.created_at = utcnow() - timedelta(hours=26)  # past the retry window
+    delivery.next_attempt_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    _deliver_all(app)
+    session.refresh(delivery)
+    assert delivery.status == "failed"
+
+
+def test_an_endpoint_failing_for_days_is_disabled_with_an_audit_row(
+    app, api_a, session, partner_a, receiver
+):
+    receiver.status = 503
+    issued = _endpoint(api_a, receiver.url, ["order.fulfilled"])
+    endpoint = session.get_one(WebhookEndpoint, issued["endpoint"]["id"])
+    endpoint.failing_since = utcnow() - timedelta(days=4)
+    session.commit()
+    _order(session, partner_a)
+    _deliver_all(app)
+    session.refresh(endpoint)
+    assert endpoint.status == "disabled"
+    assert session.scalars(
+        select(AuditLog).where(AuditLog.action == "webhook_endpoint.disabled")
+    ).one()
+
+
+def test_rotation_sends_both_signatures(app, api_a, session, partner_a, receiver):
+    old = _endpoint(api_a, receiver.url, ["order.fulfilled"])
+    rotated = api_a.post(
+        f"/api/v1/webhook-endpoints/{old['endpoint']['id']}/rotate-secret"
+    ).get_json()
+    _order(session, partner_a)
+    _deliver_all(app)
+    ((headers, body),) = receiver.received
+    assert headers["Quanyi-Signature"].count("v1=") == 2
+    verify = _readme_verifier()
+    assert verify(old["secret"], headers["Quanyi-Signature"], body)
+    assert verify(rotated["secret"], headers["Quanyi-Signature"], body)
+
+
+def test_replay_sends_again_and_deleted_endpoints_get_nothing(
+    app, api_a, session, partner_a, receiver
+):
+    issued = _endpoint(api_a, receiver.url, ["order.fulfilled"])
+    _order(session, partner_a)
+    _deliver_all(app)
+    event_id = receiver.received[0][0]["Quanyi-Event-Id"]
+    replay = api_a.post(f"/api/v1/events/{event_id}/replay")
+    assert replay.status_code == 202 and replay.get_json() == {"deliveries": 1}
+    _deliver_all(app)
+    assert len(receiver.received) == 2
+    assert (
+        api_a.call("DELETE", f"/api/v1/webhook-endpoints/{issued['endpoint']['id']}").status_code
+        == 204
+    )
+    api_a.post(f"/api/v1/events/{event_id}/replay")
+    _deliver_all(app)
+    assert len(receiver.received) == 2
+    assert api_a.get("/api/v1/webhook-endpoints").get_json()["data"] == []
