@@ -51,6 +51,7 @@ class Settings:
     rate_limit: str
     log_level: str
     public_base_url: str
+    queue_prefix: str
 
     @property
     def is_embedded(self) -> bool:
@@ -62,6 +63,7 @@ class Settings:
             "LOG_LEVEL": self.log_level,
             "PUBLIC_BASE_URL": self.public_base_url,
             "EMBEDDED_WORKER": self.redis_url is None,
+            "QUEUE_PREFIX": self.queue_prefix,
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
@@ -121,4 +123,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rate_limit=env.get("QUANYI_RATE_LIMIT", "1200 per minute"),
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         public_base_url=env.get("QUANYI_PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
+        queue_prefix=env.get("QUANYI_QUEUE_PREFIX", ""),
     )

@@ -16,6 +16,7 @@ from tests.factories import fund, make_listing, make_member, make_product, make_
 class Sim:
     url: str
     config: dict
+    orders: dict  # what the simulated supplier has accepted, by our reference
 
 
 @pytest.fixture
@@ -36,7 +37,9 @@ def sim_factory() -> Iterator:
         server = make_server("127.0.0.1", 0, app, threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
-        return Sim(f"http://127.0.0.1:{server.server_port}", app.config)
+        return Sim(
+            f"http://127.0.0.1:{server.server_port}", app.config, app.extensions["sim_orders"]
+        )
 
     yield start
     for server in servers:

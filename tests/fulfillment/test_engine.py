@@ -179,3 +179,49 @@ def test_unreachable_supplier_leaves_the_delivery_submitted_for_a_later_poll(
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and delivery.attempts == 2
     assert delivery.supplier_order_no is not None
+
+
+def test_redis_down_at_order_time_still_accepts_and_delivers_later(
+    app, session, partner_a, sim_factory, recharge_shop, monkeypatch
+):
+    import redis
+
+    from app.core import queue as queue_module
+
+    listing = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    real_get_queue = queue_module.get_queue
+
+    def redis_down(*_args, **_kwargs):
+        raise redis.ConnectionError("Redis is down")
+
+    monkeypatch.setattr(queue_module, "get_queue", redis_down)
+    order = place(
+        session, partner_a, member, listing
+    )  # the order commits; the job cannot be queued
+    assert session.get_one(Order, order.id).status == "processing"
+    monkeypatch.setattr(queue_module, "get_queue", real_get_queue)
+    assert real_get_queue("fulfillment", app).count == 0
+
+    delivery = _delivery(session, order.id)
+    delivery.updated_at = utcnow() - timedelta(minutes=5)  # the sweep finds it once Redis is back
+    session.commit()
+    from app.fulfillment import jobs
+
+    jobs.sweep()
+    drain(app)
+    _poll_now(app, session, order.id)
+    assert session.get_one(Order, order.id).status == "fulfilled"
+
+
+def test_submit_job_run_twice_submits_once(app, session, partner_a, sim_factory, recharge_shop):
+    sim = sim_factory(SIM_NO_CALLBACK_RATE=1)
+    listing = recharge_shop(sim_supplier(session, sim, "S1"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    delivery_id = _delivery(session, order.id).id
+    from app.fulfillment import jobs
+
+    jobs.submit_delivery(delivery_id)
+    jobs.submit_delivery(delivery_id)
+    assert _delivery(session, order.id).attempts == 1

@@ -1,0 +1,130 @@
+"""Real `rq worker` processes on PostgreSQL and Redis, the simulator over HTTP: a worker killed
+(SIGKILL, whole process group) in the middle of a submit still ends in exactly one delivery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from app.core.db import utcnow
+from app.core.queue import QUEUES, get_queue
+from app.entitlements.models import Entitlement
+from app.extensions import db
+from app.fulfillment import jobs
+from app.fulfillment.models import Delivery
+from app.members.models import Member
+from app.orders.models import Order
+from tests.factories import (
+    fund,
+    make_listing,
+    make_member,
+    make_partner,
+    make_product,
+    make_supplier,
+    place,
+)
+
+pytestmark = pytest.mark.postgres
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_for(predicate, seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def _status(delivery_id: str) -> str:
+    db.session.remove()
+    return db.session().get_one(Delivery, delivery_id).status
+
+
+def _worker(env: dict[str, str], burst: bool) -> subprocess.Popen:
+    rq = Path(sys.executable).parent / "rq"
+    args = [str(rq), "worker", "--url", env["REDIS_URL"], "-S", "json", "test-fulfillment"]
+    return subprocess.Popen(
+        args + (["--burst"] if burst else []),
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_worker_killed_mid_submit_still_delivers_exactly_once(app, sim_factory, monkeypatch):
+    for name in QUEUES:
+        get_queue(name, app).empty()
+    served = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=served.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{served.server_port}"
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
+    sim = sim_factory(SIM_SLOW_RATE=1, SIM_SLOW_MS=2500, SIM_NO_CALLBACK_RATE=1)
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "QUANYI_QUEUE_PREFIX": "test-",
+        "QUANYI_PUBLIC_BASE_URL": base,
+        "LOG_LEVEL": "WARNING",
+    }
+    try:
+        session = db.session()
+        partner = make_partner(session, "kill-test")
+        fund(session, partner)
+        supplier = make_supplier(
+            session,
+            "Slow",
+            api_base_url=sim.url,
+            credentials={"merchant": "quanyi", "secret": "sim-secret"},
+        )
+        product = make_product(
+            session, "QQ音乐", fulfillment_type="direct_recharge", supplier=supplier
+        )
+        listing = make_listing(session, partner, product)
+        member = make_member(session, partner, "k1", points=5000, phone="13912345678")
+        order = place(session, partner, member, listing)
+        delivery_id = session.scalars(
+            select(Delivery.id).where(Delivery.order_id == order.id)
+        ).one()
+        assert get_queue("fulfillment", app).count == 1
+
+        first = _worker(env, burst=False)
+        assert _wait_for(lambda: _status(delivery_id) == "submitted"), "the worker never submitted"
+        time.sleep(0.3)  # the request is at the supplier, which takes 2.5 s to answer
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+        assert _status(delivery_id) == "submitted"
+        # the supplier completes the order it was sent; nobody is told (no callback)
+        assert _wait_for(lambda: delivery_id in sim.orders, 10)
+        session = db.session()
+        delivery = session.get_one(Delivery, delivery_id)
+        delivery.next_check_at = utcnow() - timedelta(seconds=1)
+        session.commit()
+        jobs.sweep()  # recovery: a poll job is queued for the overdue delivery
+        second = _worker(env, burst=True)
+        second.wait(timeout=60)
+        assert _status(delivery_id) == "delivered"
+
+        session = db.session()
+        assert session.get_one(Order, order.id).status == "fulfilled"
+        entitlements = session.scalars(
+            select(Entitlement).where(Entitlement.order_id == order.id)
+        ).all()
+        assert len(entitlements) == 1
+        assert session.get_one(Member, member.id).points_balance == 5000 - listing.price_points
+    finally:
+        served.shutdown()
