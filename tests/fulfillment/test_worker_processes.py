@@ -128,3 +128,98 @@ def test_worker_killed_mid_submit_still_delivers_exactly_once(app, sim_factory, 
         assert session.get_one(Member, member.id).points_balance == 5000 - listing.price_points
     finally:
         served.shutdown()
+
+
+def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_factory, monkeypatch):
+    """accepted → supplier callback → fulfilled, with worker processes for both queues, and the
+    partner's receiver gets `order.fulfilled` with a valid signature."""
+    from werkzeug.wrappers import Request, Response
+
+    from app.core.vault import current_vault
+    from app.webhooks.service import create_endpoint
+    from tests.factories import TEST_ACTOR
+    from tests.webhooks.test_webhooks import _readme_verifier
+
+    for name in QUEUES:
+        get_queue(name, app).empty()
+    received: list[tuple[dict, bytes]] = []
+
+    @Request.application
+    def receiver(request: Request) -> Response:
+        received.append((dict(request.headers), request.get_data()))
+        return Response("ok")
+
+    hook = make_server("127.0.0.1", 0, receiver, threaded=True)
+    served = make_server("127.0.0.1", 0, app, threaded=True)
+    for server in (hook, served):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{served.server_port}"
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
+    sim = sim_factory(SIM_LATENCY_MS=200)
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "QUANYI_QUEUE_PREFIX": "test-",
+        "QUANYI_PUBLIC_BASE_URL": base,
+        "LOG_LEVEL": "WARNING",
+    }
+    rq = Path(sys.executable).parent / "rq"
+    worker = subprocess.Popen(
+        [
+            str(rq),
+            "worker",
+            "--url",
+            env["REDIS_URL"],
+            "-S",
+            "json",
+            "test-fulfillment",
+            "test-webhooks",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        session = db.session()
+        partner = make_partner(session, "hook-test")
+        fund(session, partner)
+        issued = create_endpoint(
+            session,
+            TEST_ACTOR,
+            current_vault(),
+            partner.id,
+            f"http://127.0.0.1:{hook.server_port}/hook",
+            ["order.fulfilled"],
+        )
+        session.commit()
+        supplier = make_supplier(
+            session,
+            "Fast",
+            api_base_url=sim.url,
+            credentials={"merchant": "quanyi", "secret": "sim-secret"},
+        )
+        product = make_product(
+            session, "QQ音乐", fulfillment_type="direct_recharge", supplier=supplier
+        )
+        listing = make_listing(session, partner, product)
+        member = make_member(session, partner, "h1", points=5000, phone="13912345678")
+        order = place(session, partner, member, listing)
+
+        def fulfilled() -> bool:
+            db.session.remove()
+            return db.session().get_one(Order, order.id).status == "fulfilled"
+
+        assert _wait_for(fulfilled, 30), "the order never reached fulfilled"
+        assert _wait_for(lambda: bool(received), 30), "no webhook arrived"
+        ((headers, body),) = received
+        assert headers["Quanyi-Event-Type"] == "order.fulfilled"
+        assert _readme_verifier()(issued.secret, headers["Quanyi-Signature"], body)
+        assert order.id in body.decode()
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=10)
+        served.shutdown()
+        hook.shutdown()
