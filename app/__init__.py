@@ -43,6 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.extensions import db, limiter
     from app.fulfillment.cli import fulfillment_cli, supplier_sim_command
     from app.fulfillment.routes import blp as callbacks_blp
+    from app.fulfillment.routes import platform_blp as fulfillment_platform_blp
     from app.members.cli import members_cli
     from app.orders.routes import blp as mall_blp
     from app.partners.cli import partners_cli, platform_cli
@@ -89,6 +90,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         platform_blp,
         supply_blp,
         callbacks_blp,
+        fulfillment_platform_blp,
     ):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):

@@ -49,3 +49,16 @@ def poll_delivery(delivery_id: str) -> None:
 def sweep() -> None:
     with app_context(), db.transaction() as session:
         service.sweep(session, utcnow())
+    check_supplier_balances()
+
+
+def check_supplier_balances() -> None:
+    """Ask each supplier (due for it) for our balance; HTTP outside any transaction."""
+    with app_context():
+        session = db.session()
+        due = service.suppliers_due_for_balance_check(session, utcnow())
+        session.commit()
+        for supplier in due:
+            balance = adapter_for(supplier, current_vault(), timeout_seconds=3).balance()
+            with db.transaction() as tx:
+                service.record_supplier_balance(tx, supplier.id, balance, utcnow())

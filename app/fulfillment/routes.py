@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from flask import jsonify, request
 from flask_smorest import Blueprint
 
+from app.auth.oauth import require_scope
 from app.core.db import utcnow
 from app.core.errors import NotFound, Unauthorized
 from app.core.vault import current_vault
@@ -16,6 +18,8 @@ from app.fulfillment import service
 from app.fulfillment.suppliers import adapter_for
 from app.fulfillment.suppliers.base import InvalidSignature
 from app.supply.models import Supplier
+from app.supply.schemas import SupplierStatsQuerySchema, SupplierStatsSchema
+from app.supply.service import get_supplier
 
 log = logging.getLogger("quanyi.callbacks")
 
@@ -36,3 +40,22 @@ def supplier_callback(supplier_id: str) -> Any:
         raise Unauthorized("The callback signature does not verify.") from None
     outcome = service.apply_report(session, report.reference, supplier.id, report, utcnow())
     return jsonify(ok=True, outcome=outcome)
+
+
+platform_blp = Blueprint(
+    "platform_fulfillment",
+    __name__,
+    url_prefix="/api/v1/platform",
+    description="Platform: supplier performance",
+)
+
+
+@platform_blp.route("/suppliers/<supplier_id>/stats")
+@require_scope("platform")
+@platform_blp.arguments(SupplierStatsQuerySchema, location="query")
+@platform_blp.response(200, SupplierStatsSchema)
+def supplier_stats(args: dict[str, Any], supplier_id: str) -> Any:
+    session = db.session()
+    supplier = get_supplier(session, supplier_id)
+    since = utcnow() - timedelta(hours=args["window_hours"])
+    return service.supplier_stats(session, supplier.id, since)

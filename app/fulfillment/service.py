@@ -322,3 +322,83 @@ def stage_new_deliveries(session: Session, order: Order) -> None:
         select(Delivery).where(Delivery.order_id == order.id, Delivery.status == "pending")
     ):
         stage_submit(session, delivery)
+
+
+def supplier_stats(session: Session, supplier_id: str, since: datetime) -> dict[str, object]:
+    """How a supplier has served us since `since`: outcomes of the deliveries its offers took,
+    how often we failed over away from it, what is in flight, and submit→delivered latency."""
+    offer_ids = set(session.scalars(select(Offer.id).where(Offer.supplier_id == supplier_id)))
+    deliveries = session.scalars(
+        select(Delivery).where(
+            Delivery.created_at >= since, Delivery.fulfillment_type != "card_key"
+        )
+    ).all()
+    mine = [d for d in deliveries if d.offer_id in offer_ids]
+    failovers = sum(1 for d in deliveries for o in (d.tried_offer_ids or []) if o in offer_ids)
+    delivered = [d for d in mine if d.status == "delivered"]
+    latencies = sorted(
+        (d.delivered_at - d.submitted_at).total_seconds() * 1000
+        for d in delivered
+        if d.delivered_at and d.submitted_at
+    )
+
+    def pct(p: float) -> float | None:
+        return (
+            round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1)
+            if latencies
+            else None
+        )
+
+    finished = len(delivered) + failovers
+    return {
+        "supplier_id": supplier_id,
+        "since": since,
+        "deliveries": len(mine) + failovers,
+        "delivered": len(delivered),
+        "failovers": failovers,
+        "pending": sum(1 for d in mine if d.status == "submitted"),
+        "success_rate": round(len(delivered) / finished, 4) if finished else None,
+        "latency_ms_p50": pct(0.50),
+        "latency_ms_p95": pct(0.95),
+    }
+
+
+BALANCE_CHECK_EVERY = timedelta(minutes=5)
+
+
+def suppliers_due_for_balance_check(session: Session, now: datetime) -> list[Supplier]:
+    return list(
+        session.scalars(
+            select(Supplier).where(
+                Supplier.status == "active",
+                Supplier.api_base_url.is_not(None),
+                (Supplier.balance_checked_at.is_(None))
+                | (Supplier.balance_checked_at < now - BALANCE_CHECK_EVERY),
+            )
+        )
+    )
+
+
+def record_supplier_balance(
+    session: Session, supplier_id: str, balance_minor: int | None, now: datetime
+) -> None:
+    """Store what the supplier reported; `supplier.balance_low` once per crossing below the
+    threshold (running dry upstream is what stops card-key shops most often)."""
+    supplier = session.get_one(Supplier, supplier_id, with_for_update=True)
+    supplier.balance_checked_at = now
+    if balance_minor is None:
+        return
+    supplier.balance_minor = balance_minor
+    threshold = supplier.low_balance_threshold_minor
+    low = threshold is not None and balance_minor < threshold
+    if low and not supplier.is_balance_low:
+        record_event(
+            session,
+            "supplier.balance_low",
+            {
+                "supplier_id": supplier.id,
+                "balance_minor": balance_minor,
+                "threshold_minor": threshold,
+            },
+        )
+    supplier.is_balance_low = low

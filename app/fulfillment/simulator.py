@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "SIM_SLOW_RATE": 0.0,
     "SIM_SLOW_MS": 3000,
     "SIM_SEED": None,
+    "SIM_BALANCE_MINOR": 10_000_000,  # our prepaid balance at this supplier
+    "SIM_UNIT_COST_MINOR": 2_000,
 }
 
 
@@ -92,6 +94,12 @@ def create_simulator(config: dict[str, Any] | None = None) -> Flask:
             return answer({"code": 0, "order_no": existing["order_no"], "out_trade_no": ref})
         if chance("SIM_REJECT_RATE"):
             return answer({"code": 40001, "message": "sku unavailable", "out_trade_no": ref})
+        with lock:
+            if sim.config["SIM_BALANCE_MINOR"] < sim.config["SIM_UNIT_COST_MINOR"]:
+                return answer(
+                    {"code": 40002, "message": "insufficient_balance", "out_trade_no": ref}
+                )
+            sim.config["SIM_BALANCE_MINOR"] -= sim.config["SIM_UNIT_COST_MINOR"]
         order = {
             "ref": ref,
             "order_no": f"SIM{int(time.time() * 1000)}{rng.randint(1000, 9999)}",
@@ -121,6 +129,10 @@ def create_simulator(config: dict[str, Any] | None = None) -> Flask:
                 "status": order["status"],
             }
         )
+
+    @sim.post("/api/balance")
+    def balance() -> Any:
+        return answer({"code": 0, "balance": sim.config["SIM_BALANCE_MINOR"]})
 
     sim.extensions["sim_orders"] = orders
     return sim

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     ForeignKey,
@@ -56,6 +57,11 @@ class Supplier(PublicIdMixin, TimestampMixin, Base):
     credentials_key_id: Mapped[str | None] = mapped_column(String(40))
     credentials_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # our prepaid balance with the supplier, as its API last reported it
+    balance_minor: Mapped[int | None] = mapped_column(BigInteger)
+    balance_checked_at: Mapped[datetime | None]
+    low_balance_threshold_minor: Mapped[int | None] = mapped_column(BigInteger)
+    is_balance_low: Mapped[bool] = mapped_column(Boolean, default=False)
 
     authorizations: Mapped[list[Authorization]] = relationship(back_populates="supplier")
 

@@ -27,6 +27,9 @@ class SupplierSchema(Schema):
         metadata={"description": "API credentials; stored encrypted, never returned"},
     )
     has_credentials = fields.Function(lambda s: s.credentials_blob is not None, dump_only=True)
+    low_balance_threshold_minor = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    balance_minor = fields.Integer(dump_only=True, allow_none=True)
+    balance_checked_at = fields.DateTime(dump_only=True, allow_none=True)
     status = fields.String(load_default="active", validate=validate.OneOf(SUPPLIER_STATUSES))
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -191,3 +194,19 @@ class StockSchema(Schema):
     available = fields.Integer(allow_none=True)
     shared = fields.Integer(allow_none=True)
     allocations = fields.List(fields.Nested(StockAllocationSchema))
+
+
+class SupplierStatsQuerySchema(Schema):
+    window_hours = fields.Integer(load_default=24, validate=validate.Range(min=1, max=24 * 90))
+
+
+class SupplierStatsSchema(Schema):
+    supplier_id = fields.String()
+    since = fields.DateTime()
+    deliveries = fields.Integer()
+    delivered = fields.Integer()
+    failovers = fields.Integer()
+    pending = fields.Integer()
+    success_rate = fields.Float(allow_none=True)
+    latency_ms_p50 = fields.Float(allow_none=True)
+    latency_ms_p95 = fields.Float(allow_none=True)

@@ -54,6 +54,7 @@ SUPPLIER_FIELDS = (
     "contact_phone",
     "api_base_url",
     "status",
+    "low_balance_threshold_minor",
 )
 
 

@@ -15,6 +15,7 @@ from app.fulfillment.models import Delivery
 from app.fulfillment.suppliers.generic import signed
 from app.members.models import Member
 from app.orders.models import Order
+from app.supply.models import Offer
 from app.webhooks.models import Event
 from tests.factories import place
 from tests.fulfillment.conftest import sim_supplier
@@ -225,3 +226,63 @@ def test_submit_job_run_twice_submits_once(app, session, partner_a, sim_factory,
     jobs.submit_delivery(delivery_id)
     jobs.submit_delivery(delivery_id)
     assert _delivery(session, order.id).attempts == 1
+
+
+def test_supplier_stats_count_deliveries_failovers_and_latency(
+    app, client, session, partner_a, sim_factory, recharge_shop, platform
+):
+    bad = sim_supplier(session, sim_factory(SIM_REJECT_RATE=1), "Bad")
+    good = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Good")
+    listing = recharge_shop(bad, good)
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    _poll_now(app, session, order.id)
+    bad_stats = platform.get(f"/api/v1/platform/suppliers/{bad.id}/stats").get_json()
+    good_stats = platform.get(
+        f"/api/v1/platform/suppliers/{good.id}/stats?window_hours=1"
+    ).get_json()
+    assert (bad_stats["failovers"], bad_stats["delivered"], bad_stats["success_rate"]) == (
+        1,
+        0,
+        0.0,
+    )
+    assert (good_stats["delivered"], good_stats["failovers"], good_stats["success_rate"]) == (
+        1,
+        0,
+        1.0,
+    )
+    assert good_stats["latency_ms_p50"] is not None and good_stats["pending"] == 0
+
+
+def test_supplier_balance_low_is_emitted_once_and_dry_supplier_fails_over(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    from app.fulfillment import jobs
+    from app.supply.models import Supplier
+
+    dry_sim = sim_factory(SIM_BALANCE_MINOR=1_000, SIM_UNIT_COST_MINOR=2_000)
+    dry = sim_supplier(session, dry_sim, "Dry")
+    good = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Good")
+    for supplier in (dry, good):
+        supplier.low_balance_threshold_minor = 5_000
+    session.commit()
+    jobs.check_supplier_balances()
+    session.expire_all()
+    assert session.get_one(Supplier, dry.id).balance_minor == 1_000
+    events = session.scalars(select(Event).where(Event.type == "supplier.balance_low")).all()
+    assert [e.data["supplier_id"] for e in events] == [dry.id]
+    session.get_one(Supplier, dry.id).balance_checked_at = utcnow() - timedelta(hours=1)
+    session.commit()
+    jobs.check_supplier_balances()  # still low: not emitted again
+    assert (
+        len(session.scalars(select(Event).where(Event.type == "supplier.balance_low")).all()) == 1
+    )
+
+    listing = recharge_shop(dry, good)  # the dry supplier is tried first
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and delivery.last_error == "insufficient_balance"
+    assert session.get_one(Offer, delivery.offer_id).supplier_id == good.id

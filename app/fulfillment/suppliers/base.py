@@ -45,3 +45,6 @@ class SupplierAdapter(Protocol):
 
     def parse_callback(self, body: bytes) -> StatusReport:
         """Verify and read a callback; raises InvalidSignature."""
+
+    def balance(self) -> int | None:
+        """Our prepaid balance with the supplier, when its protocol reports it."""

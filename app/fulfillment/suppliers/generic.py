@@ -87,6 +87,13 @@ class GenericJsonAdapter:
             return StatusReport(reference, UNREACHABLE, message="no valid answer")
         return StatusReport(reference, str(data.get("status", UNKNOWN)), data.get("order_no"))
 
+    def balance(self) -> int | None:
+        """Our prepaid balance at the supplier, in minor units (None: not reported)."""
+        data = self._post("/api/balance", {})
+        if data is None or data.get("code") != 0 or not isinstance(data.get("balance"), int):
+            return None
+        return int(data["balance"])
+
     def parse_callback(self, body: bytes) -> StatusReport:
         try:
             data = json.loads(body)
