@@ -115,12 +115,16 @@ def _recreate_database(admin_url: str) -> None:
 class Stack:
     """gunicorn + rq worker processes over the bench database and Redis."""
 
-    def __init__(self, db_url: str, redis_url: str, workers: int, threads: int) -> None:
+    def __init__(
+        self, db_url: str, redis_url: str, workers: int, threads: int, rq_workers: int = 1
+    ) -> None:
         self.port = _free_port()
+        self.rq_workers = rq_workers
         self.env = {
             **os.environ,
             "DATABASE_URL": db_url,
             "REDIS_URL": redis_url,
+            "QUANYI_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "QUANYI_RATE_LIMIT": "10000000 per minute",
             "LOG_LEVEL": "WARNING",
         }
@@ -156,11 +160,24 @@ class Stack:
                 stdout=subprocess.DEVNULL,
             )
         )
-        rq = bin_dir / "rq"
-        if rq.exists():
+        for _ in range(self.rq_workers):
             self.procs.append(
                 subprocess.Popen(
-                    [str(rq), "worker", "--url", self.env["REDIS_URL"], "--quiet", "default"],
+                    [
+                        str(bin_dir / "rq"),
+                        "worker",
+                        "-w",
+                        "app.core.queue.QuanyiWorker",
+                        "--url",
+                        self.env["REDIS_URL"],
+                        "-S",
+                        "json",
+                        "--with-scheduler",
+                        "--quiet",
+                        "fulfillment",
+                        "webhooks",
+                        "default",
+                    ],
                     cwd=ROOT,
                     env=self.env,
                     stdout=subprocess.DEVNULL,

@@ -109,6 +109,21 @@ def _drop_staged(session: Session) -> None:
     session.info.pop("after_commit_jobs", None)
 
 
+class QuanyiWorker(SimpleWorker):
+    """`rq worker -w app.core.queue.QuanyiWorker`: builds the Flask app once per process and
+    runs jobs in that process (no fork per job: a forked horse would rebuild the app, ~2 s, or
+    at least pay the fork). A worker that dies mid-job loses that job only; the sweep recovers
+    it, and every job is idempotent."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        global _worker_app
+        if _worker_app is None:
+            from app import create_app
+
+            _worker_app = create_app()
+
+
 class ThreadWorker(SimpleWorker):
     """An RQ worker that may run outside the main thread: timeouts by timer, no signals."""
 

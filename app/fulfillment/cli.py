@@ -37,8 +37,9 @@ def sweep_command(run_jobs: bool) -> None:
 @click.option("--latency-ms", default=300, show_default=True)
 def supplier_sim_command(port: int, failure_rate: float, latency_ms: int) -> None:
     """Serve the simulated supplier on 127.0.0.1:PORT."""
+    from werkzeug.serving import run_simple
+
     from app.fulfillment.simulator import create_simulator
 
-    create_simulator({"SIM_FAILURE_RATE": failure_rate, "SIM_LATENCY_MS": latency_ms}).run(
-        host="127.0.0.1", port=port, threaded=True
-    )
+    sim = create_simulator({"SIM_FAILURE_RATE": failure_rate, "SIM_LATENCY_MS": latency_ms})
+    run_simple("127.0.0.1", port, sim, threaded=True)  # app.run() is ignored inside `flask`

@@ -13,6 +13,7 @@ EVENT_TYPES = (
     "partner.balance_low",
     "stock.low",
     "supply.authorization_lapsed",
+    "supplier.balance_low",
 )
 
 
