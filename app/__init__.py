@@ -52,6 +52,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.supply.cli import supply_cli, vault_cli
     from app.supply.routes import blp as supply_blp
     from app.webhooks.routes import blp as webhooks_blp
+    from app.webhooks.routes import platform_blp as webhooks_platform_blp
 
     app = Flask(__name__, instance_relative_config=False)
     app.config.update(load_settings().flask_config())
@@ -91,6 +92,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         supply_blp,
         callbacks_blp,
         fulfillment_platform_blp,
+        webhooks_platform_blp,
     ):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):

@@ -22,6 +22,9 @@ class PartnerAccount(TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     credit_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    # `partner.balance_low` fires once when the available amount falls below this
+    low_balance_threshold_minor: Mapped[int | None] = mapped_column(BigInteger)
+    is_balance_low: Mapped[bool] = mapped_column(default=False)
 
     @property
     def balance(self) -> Money:

@@ -10,6 +10,7 @@ class AccountSchema(Schema):
     balance = fields.Nested(MoneySchema)
     credit_limit = fields.Nested(MoneySchema)
     available = fields.Nested(MoneySchema)
+    low_balance_threshold_minor = fields.Integer(allow_none=True)
 
 
 class TopUpSchema(Schema):
@@ -19,6 +20,11 @@ class TopUpSchema(Schema):
 
 class CreditLimitSchema(Schema):
     credit_limit = fields.Nested(MoneySchema, required=True)
+    low_balance_threshold = fields.Nested(
+        MoneySchema,
+        allow_none=True,
+        metadata={"description": "partner.balance_low when balance + credit falls below it"},
+    )
 
 
 class AccountEntrySchema(Schema):

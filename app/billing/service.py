@@ -3,13 +3,14 @@ partner can never spend past balance + credit."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.billing.models import AccountEntry, PartnerAccount
 from app.core.audit import Actor, record_audit
 from app.core.db import dialect_insert, utcnow
 from app.core.errors import DomainError, ValidationFailed
+from app.webhooks.service import record_event
 
 
 class InsufficientPartnerBalance(DomainError):
@@ -59,19 +60,99 @@ def _move(
         actor=actor,
     )
     session.add(entry)
+    _rearm_low_balance(session, account)
     return entry
 
 
 def charge_order(
     session: Session, partner_id: str, amount_minor: int, order_id: str
 ) -> AccountEntry:
-    """Charge the wholesale total of an order, or raise InsufficientPartnerBalance."""
-    account = account_for(session, partner_id, for_update=True)
-    if account.balance_minor - amount_minor < -account.credit_limit_minor:
+    """Charge the wholesale total of an order, or raise InsufficientPartnerBalance.
+
+    One conditional UPDATE … RETURNING: check and debit are a single statement on the hot
+    account row, whose lock is then held until the order commits (so callers take it last)."""
+    charged = session.execute(
+        update(PartnerAccount)
+        .where(
+            PartnerAccount.partner_id == partner_id,
+            PartnerAccount.balance_minor - amount_minor >= -PartnerAccount.credit_limit_minor,
+        )
+        .values(balance_minor=PartnerAccount.balance_minor - amount_minor, updated_at=utcnow())
+        .returning(
+            PartnerAccount.balance_minor,
+            PartnerAccount.credit_limit_minor,
+            PartnerAccount.currency,
+            PartnerAccount.low_balance_threshold_minor,
+            PartnerAccount.is_balance_low,
+        )
+        .execution_options(synchronize_session=False)
+    ).first()
+    if charged is None:
+        account_for(session, partner_id)  # opens a missing account; it is simply short
         raise InsufficientPartnerBalance(
             "The partner account (balance + credit) cannot cover this order's wholesale price."
         )
-    return _move(session, account, "charge", -amount_minor, "system", order_id, "order")
+    available = charged.balance_minor + charged.credit_limit_minor
+    threshold = charged.low_balance_threshold_minor
+    if threshold is not None and available < threshold and not charged.is_balance_low:
+        _flag_low_balance(session, partner_id, True)
+        record_event(
+            session,
+            "partner.balance_low",
+            {
+                "available": {"amount": available, "currency": charged.currency},
+                "threshold": {"amount": threshold, "currency": charged.currency},
+            },
+            partner_id,
+        )
+    entry = AccountEntry(
+        partner_id=partner_id,
+        kind="charge",
+        amount_minor=-amount_minor,
+        currency=charged.currency,
+        balance_after_minor=charged.balance_minor,
+        order_id=order_id,
+        reason="order",
+        actor="system",
+    )
+    session.add(entry)
+    return entry
+
+
+def _flag_low_balance(session: Session, partner_id: str, low: bool) -> None:
+    session.execute(
+        update(PartnerAccount)
+        .where(PartnerAccount.partner_id == partner_id)
+        .values(is_balance_low=low)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _rearm_low_balance(session: Session, account: PartnerAccount) -> None:
+    """Money came in: once above the threshold again, the next fall is announced again."""
+    threshold = account.low_balance_threshold_minor
+    if account.is_balance_low and (threshold is None or account.available.amount >= threshold):
+        account.is_balance_low = False
+
+
+def set_low_balance_threshold(
+    session: Session, actor: Actor, partner_id: str, threshold_minor: int | None
+) -> PartnerAccount:
+    account = account_for(session, partner_id, for_update=True)
+    before = account.low_balance_threshold_minor
+    account.low_balance_threshold_minor = threshold_minor
+    _rearm_low_balance(session, account)
+    record_audit(
+        session,
+        actor,
+        "account.low_balance_threshold_set",
+        "partner_account",
+        partner_id,
+        partner_id=partner_id,
+        before={"threshold_minor": before},
+        after={"threshold_minor": threshold_minor},
+    )
+    return account
 
 
 def refund_order(

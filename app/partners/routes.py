@@ -200,6 +200,11 @@ def top_up(data: dict[str, Any], partner_id: str) -> Any:
 def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
     service.get_partner(session, partner_id)
-    return billing.set_credit_limit(
-        session, request_actor(), partner_id, data["credit_limit"].amount
-    )
+    actor = request_actor()
+    account = billing.set_credit_limit(session, actor, partner_id, data["credit_limit"].amount)
+    if "low_balance_threshold" in data:
+        threshold = data["low_balance_threshold"]
+        billing.set_low_balance_threshold(
+            session, actor, partner_id, threshold.amount if threshold else None
+        )
+    return account

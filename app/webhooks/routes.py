@@ -85,3 +85,49 @@ def replay_event(event_id: str) -> Any:
     """Send the event again to the partner's active endpoints that want it."""
     count = service.replay_event(db.session(), request_actor(), current_partner_id(), event_id)
     return {"deliveries": count}
+
+
+platform_blp = Blueprint(
+    "platform_webhooks",
+    __name__,
+    url_prefix="/api/v1/platform",
+    description="Platform: webhook endpoints for platform events (stock.low, supply.*, supplier.*)",
+)
+
+
+@platform_blp.route("/webhook-endpoints", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(EndpointCreateSchema)
+@platform_blp.response(201, IssuedEndpointSchema)
+def create_platform_endpoint(data: dict[str, Any]) -> Any:
+    return service.create_endpoint(
+        db.session(), request_actor(), current_vault(), None, data["url"], data["events"]
+    )
+
+
+@platform_blp.route("/webhook-endpoints")
+@require_scope("platform")
+@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.response(200, page_schema(EndpointSchema))
+def list_platform_endpoints(args: dict[str, Any]) -> Any:
+    return service.list_endpoints(db.session(), None, args["limit"], args["cursor"])
+
+
+@platform_blp.route("/webhook-endpoints/<endpoint_id>", methods=["DELETE"])
+@require_scope("platform")
+@platform_blp.response(204)
+def delete_platform_endpoint(endpoint_id: str) -> None:
+    session = db.session()
+    service.delete_endpoint(
+        session, request_actor(), service.get_endpoint(session, None, endpoint_id)
+    )
+
+
+@platform_blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
+@require_scope("platform")
+@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.response(200, page_schema(WebhookDeliverySchema))
+def list_platform_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
+    session = db.session()
+    endpoint = service.get_endpoint(session, None, endpoint_id)
+    return service.list_deliveries(session, endpoint, args["limit"], args["cursor"])

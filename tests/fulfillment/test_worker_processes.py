@@ -54,8 +54,17 @@ def _status(delivery_id: str) -> str:
 
 def _worker(env: dict[str, str], burst: bool) -> subprocess.Popen:
     rq = Path(sys.executable).parent / "rq"
-    args = [str(rq), "worker", "-w", "app.core.queue.QuanyiWorker", "--url", env["REDIS_URL"],
-            "-S", "json", "test-fulfillment"]
+    args = [
+        str(rq),
+        "worker",
+        "-w",
+        "app.core.queue.QuanyiWorker",
+        "--url",
+        env["REDIS_URL"],
+        "-S",
+        "json",
+        "test-fulfillment",
+    ]
     return subprocess.Popen(
         args + (["--burst"] if burst else []),
         cwd=ROOT,

@@ -364,3 +364,31 @@ def test_points_plus_cash_needs_the_partners_payment_reference(api_a, session, p
     assert paid.status_code == 201
     assert paid.get_json()["total"] == {"points": 500, "cash": {"amount": 990, "currency": "CNY"}}
     assert paid.get_json()["cash_payment_ref"] == "bank-pay-778899"
+
+
+def test_partner_balance_low_is_announced_once_per_crossing(api_a, platform, session, partner_a):
+    listing = sellable_card_key_listing(session, partner_a, codes=5, wholesale_minor=2000)
+    make_member(session, partner_a, "m1", points=10_000)
+    fund(session, partner_a, amount_minor=7000)
+    response = platform.put(
+        f"/api/v1/platform/partners/{partner_a.id}/account/credit-limit",
+        json={"credit_limit": {"amount": 0}, "low_balance_threshold": {"amount": 4000}},
+    )
+    assert (
+        response.status_code == 200 and response.get_json()["low_balance_threshold_minor"] == 4000
+    )
+
+    def low_events() -> int:
+        return len(session.scalars(select(Event).where(Event.type == "partner.balance_low")).all())
+
+    _order(api_a, listing.id, key="b1")  # 5000 left: above
+    assert low_events() == 0
+    _order(api_a, listing.id, key="b2")  # 3000 left: crosses below
+    _order(api_a, listing.id, key="b3")  # 1000 left: still below, not again
+    assert low_events() == 1
+    fund(session, partner_a, amount_minor=10_000)  # back above: re-armed
+    _order(api_a, listing.id, key="b4")  # 9000
+    _order(api_a, listing.id, key="b5")  # 7000... still above
+    assert low_events() == 1
+    event = session.scalars(select(Event).where(Event.type == "partner.balance_low")).one()
+    assert event.partner_id == partner_a.id and event.data["available"]["amount"] == 3000

@@ -192,3 +192,28 @@ def test_replay_sends_again_and_deleted_endpoints_get_nothing(
     _deliver_all(app)
     assert len(receiver.received) == 2
     assert api_a.get("/api/v1/webhook-endpoints").get_json()["data"] == []
+
+
+def test_platform_endpoints_receive_platform_events_only(
+    app, platform, api_a, session, partner_a, receiver
+):
+    from app.supply import service as supply_service
+    from tests.factories import TEST_ACTOR
+
+    created = platform.post(
+        "/api/v1/platform/webhook-endpoints",
+        json={"url": receiver.url, "events": ["supply.authorization_lapsed"]},
+    )
+    assert created.status_code == 201
+    listing = sellable_card_key_listing(session, partner_a, codes=1)
+    supply_service.refresh_availability(
+        session, TEST_ACTOR, supply_service.platform_today() + timedelta(days=400)
+    )
+    session.commit()
+    _deliver_all(app)
+    types = {h["Quanyi-Event-Type"] for h, _ in receiver.received}
+    assert types == {"supply.authorization_lapsed"}
+    assert any(listing.product_id.encode() in body for _, body in receiver.received)
+    assert api_a.get("/api/v1/webhook-endpoints").get_json()["data"] == []  # not the partner's
+    listed = platform.get("/api/v1/platform/webhook-endpoints").get_json()["data"]
+    assert [e["id"] for e in listed] == [created.get_json()["endpoint"]["id"]]
