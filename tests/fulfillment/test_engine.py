@@ -187,22 +187,18 @@ def test_redis_down_at_order_time_still_accepts_and_delivers_later(
 ):
     import redis
 
-    from app.core import queue as queue_module
-
     listing = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
     member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    real_get_queue = queue_module.get_queue
-
-    def redis_down(*_args, **_kwargs):
-        raise redis.ConnectionError("Redis is down")
-
-    monkeypatch.setattr(queue_module, "get_queue", redis_down)
+    # a real Redis client to a port where nothing listens: enqueueing fails as in an outage
+    monkeypatch.setitem(
+        app.extensions, "quanyi_redis", redis.Redis(port=1, socket_connect_timeout=0.2)
+    )
     order = place(
         session, partner_a, member, listing
     )  # the order commits; the job cannot be queued
     assert session.get_one(Order, order.id).status == "processing"
-    monkeypatch.setattr(queue_module, "get_queue", real_get_queue)
-    assert real_get_queue("fulfillment", app).count == 0
+    monkeypatch.undo()  # Redis is back
+    assert get_queue("fulfillment", app).count == 0
 
     delivery = _delivery(session, order.id)
     delivery.updated_at = utcnow() - timedelta(minutes=5)  # the sweep finds it once Redis is back
