@@ -83,3 +83,31 @@ def record_audit(
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+
+
+def record_changes(
+    session: Session,
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    *,
+    partner_id: str | None = None,
+) -> list[str]:
+    """Audit an update with only the fields it changed; nothing is written when nothing
+    changed. Returns the changed field names."""
+    changed = changed_fields(before, after)
+    if changed:
+        record_audit(
+            session,
+            actor,
+            action,
+            target_type,
+            target_id,
+            partner_id=partner_id,
+            before={k: before.get(k) for k in changed},
+            after={k: after.get(k) for k in changed},
+        )
+    return changed

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from app.core.audit import Actor, changed_fields, record_audit
+from app.core.audit import Actor, record_audit, record_changes
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.money import Money
@@ -117,18 +117,16 @@ def update_listing(
     before = listing.snapshot()
     _apply(listing, data)
     after = listing.snapshot()
-    changed = changed_fields(before, after)
-    if changed:
-        record_audit(
-            session,
-            actor,
-            "listing.updated",
-            "listing",
-            listing.id,
-            partner_id=listing.partner_id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+    changed = record_changes(
+        session,
+        actor,
+        "listing.updated",
+        "listing",
+        listing.id,
+        before,
+        after,
+        partner_id=listing.partner_id,
+    )
     return changed
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.audit import Actor, changed_fields, record_audit
+from app.core.audit import Actor, record_changes
 from app.core.db import dialect_insert
 from app.core.errors import DomainError
 from app.partners.models import Partner, PartnerQuota, UsageCounter
@@ -50,18 +50,16 @@ def set_quota(
         if key in data:
             setattr(quota, key, data[key])
     after = {f: getattr(quota, f) for f in QUOTA_FIELDS}
-    changed = changed_fields(before, after)
-    if changed:
-        record_audit(
-            session,
-            actor,
-            "quota.updated",
-            "partner_quota",
-            partner_id,
-            partner_id=partner_id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+    record_changes(
+        session,
+        actor,
+        "quota.updated",
+        "partner_quota",
+        partner_id,
+        before,
+        after,
+        partner_id=partner_id,
+    )
     session.flush()
     return quota
 

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.core.audit import Actor, changed_fields, record_audit
+from app.core.audit import Actor, record_audit, record_changes
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.pagination import Page, paginate
 from app.partners.models import Partner
@@ -76,18 +76,16 @@ def update_partner(
     before = partner.snapshot()
     _apply(partner, data)
     after = partner.snapshot()
-    changed = changed_fields(before, after)
-    if changed:
-        record_audit(
-            session,
-            actor,
-            "partner.updated",
-            "partner",
-            partner.id,
-            partner_id=partner.id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
+    changed = record_changes(
+        session,
+        actor,
+        "partner.updated",
+        "partner",
+        partner.id,
+        before,
+        after,
+        partner_id=partner.id,
+    )
     return changed
 
 

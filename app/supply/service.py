@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from app.core.audit import Actor, changed_fields, record_audit
+from app.core.audit import Actor, changed_fields, record_audit, record_changes
 from app.core.db import utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
@@ -191,17 +191,10 @@ def update_authorization(
             setattr(authorization, key, value)
     _check_dates(authorization.valid_from, authorization.valid_until)
     after = _authorization_snapshot(authorization)
-    changed = changed_fields(before, after)
+    changed = record_changes(
+        session, actor, "authorization.updated", "authorization", authorization.id, before, after
+    )
     if changed:
-        record_audit(
-            session,
-            actor,
-            "authorization.updated",
-            "authorization",
-            authorization.id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
         refresh_availability(session, actor)
     return authorization
 
@@ -387,17 +380,10 @@ def update_product(
     before = product_snapshot(product)
     _apply_product(session, product, data)
     after = product_snapshot(product)
-    changed = changed_fields(before, after)
+    changed = record_changes(
+        session, actor, "product.updated", "product", product.id, before, after
+    )
     if changed:
-        record_audit(
-            session,
-            actor,
-            "product.updated",
-            "product",
-            product.id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
         refresh_availability(session, actor)
     return product
 
@@ -463,17 +449,8 @@ def update_offer(session: Session, actor: Actor, offer: Offer, data: dict[str, A
     if "cost" in data:
         offer.cost_minor, offer.currency = data["cost"].amount, data["cost"].currency
     after = _offer_snapshot(offer)
-    changed = changed_fields(before, after)
+    changed = record_changes(session, actor, "offer.updated", "offer", offer.id, before, after)
     if changed:
-        record_audit(
-            session,
-            actor,
-            "offer.updated",
-            "offer",
-            offer.id,
-            before={k: before[k] for k in changed},
-            after={k: after[k] for k in changed},
-        )
         refresh_availability(session, actor)
     return offer
 
