@@ -125,9 +125,11 @@ def _embed(app: Flask) -> None:
     request, which also runs the fulfillment sweep."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-    from app.core.queue import start_embedded_worker
+    from app.core.queue import every, start_embedded_worker
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
+    from app.members import jobs as member_jobs
+    from app.supply import jobs as supply_jobs
     from app.webhooks import jobs as webhook_jobs
 
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
@@ -140,4 +142,12 @@ def _embed(app: Flask) -> None:
     @app.before_request
     def _start_worker() -> None:
         if once.acquire(blocking=False):  # never released: the first request starts it
-            start_embedded_worker(app, [jobs.sweep, webhook_jobs.periodic])
+            start_embedded_worker(
+                app,
+                [
+                    jobs.sweep,
+                    webhook_jobs.periodic,
+                    every(300, supply_jobs.check_authorizations),
+                    every(300, member_jobs.expire_due_points),
+                ],
+            )

@@ -162,3 +162,15 @@ def start_embedded_worker(
             time.sleep(every_seconds)
 
     threading.Thread(target=loop, name="quanyi-embedded-worker", daemon=True).start()
+
+
+def every(seconds: float, task: Callable[[], None]) -> Callable[[], None]:
+    """Wrap a periodic task so that the embedded loop runs it at most once per `seconds`."""
+    last = [0.0]
+
+    def throttled() -> None:
+        if time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            task()
+
+    return throttled

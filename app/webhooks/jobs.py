@@ -10,8 +10,13 @@ from app.webhooks import service
 
 
 def dispatch_events() -> None:
-    with app_context(), db.transaction() as session:
-        service.dispatch_events(session, utcnow())
+    """Fan out new events and send them right here (one job per commit, not one per send);
+    a send that fails is retried later by `periodic`."""
+    with app_context():
+        with db.transaction() as session:
+            delivery_ids = service.dispatch_events(session, utcnow(), stage_sends=False)
+        for delivery_id in delivery_ids:
+            send_webhook(delivery_id)
 
 
 def send_webhook(delivery_id: str) -> None:

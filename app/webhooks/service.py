@@ -197,13 +197,15 @@ def list_deliveries(
 # --- dispatch, send, retry ------------------------------------------------------------------
 
 
-def _fan_out(session: Session, event: Event, now: datetime) -> int:
+def _fan_out(session: Session, event: Event, now: datetime, stage_sends: bool = True) -> list[str]:
+    """One delivery per active endpoint that wants the event; returns their ids. With
+    `stage_sends`, a send job each is enqueued after commit; otherwise the caller sends them."""
     endpoints = session.scalars(
         select(WebhookEndpoint).where(
             _owner(WebhookEndpoint.partner_id, event.partner_id), WebhookEndpoint.status == "active"
         )
     ).all()
-    count = 0
+    ids = []
     for endpoint in endpoints:
         if endpoint.wants(event.type):
             delivery = WebhookDelivery(
@@ -215,14 +217,17 @@ def _fan_out(session: Session, event: Event, now: datetime) -> int:
             )
             session.add(delivery)
             session.flush()
-            enqueue_after_commit(
-                session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
-            )
-            count += 1
-    return count
+            if stage_sends:
+                enqueue_after_commit(
+                    session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
+                )
+            ids.append(delivery.id)
+    return ids
 
 
-def dispatch_events(session: Session, now: datetime, limit: int = 500) -> int:
+def dispatch_events(
+    session: Session, now: datetime, limit: int = 500, stage_sends: bool = True
+) -> list[str]:
     """Fan undispatched events out to their endpoints. SKIP LOCKED: dispatchers in parallel
     take disjoint events; each event is dispatched once."""
     events = session.scalars(
@@ -232,11 +237,11 @@ def dispatch_events(session: Session, now: datetime, limit: int = 500) -> int:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    total = 0
+    ids: list[str] = []
     for event in events:
-        total += _fan_out(session, event, now)
+        ids += _fan_out(session, event, now, stage_sends)
         event.dispatched_at = now
-    return total
+    return ids
 
 
 def replay_event(session: Session, actor: Actor, partner_id: str | None, event_id: str) -> int:
@@ -246,7 +251,7 @@ def replay_event(session: Session, actor: Actor, partner_id: str | None, event_i
     if event is None:
         raise NotFound("Event not found.")
     record_audit(session, actor, "event.replayed", "event", event.id, partner_id=partner_id)
-    return _fan_out(session, event, utcnow())
+    return len(_fan_out(session, event, utcnow()))
 
 
 def signature_header(secrets_: list[str], body: bytes, timestamp: int) -> str:
