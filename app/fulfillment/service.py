@@ -40,6 +40,9 @@ CHECK_AFTER = timedelta(seconds=30)  # no result this long after submitting: pol
 RETRY_UNREACHABLE_AFTER = timedelta(seconds=10)
 LOST_JOB_AFTER = timedelta(seconds=30)  # pending and untouched this long: its job was lost
 MAX_ATTEMPTS_PER_OFFER = 3
+# a supplier we cannot reach for this long is given up for this delivery (its late answer, if
+# any, is recorded for reconciliation, never delivered twice)
+UNREACHABLE_GIVE_UP_AFTER = timedelta(minutes=10)
 JOBS = "app.fulfillment.jobs"
 
 
@@ -159,6 +162,13 @@ def apply_report(
         delivery.status = "pending"
         stage_submit(session, delivery)
         return "resubmitted"
+    if (
+        report.status != PROCESSING
+        and delivery.submitted_at is not None
+        and (now - delivery.submitted_at > UNREACHABLE_GIVE_UP_AFTER)
+    ):
+        _give_up_offer(session, delivery, "supplier unreachable")
+        return "failed_over"
     delivery.next_check_at = now + (
         CHECK_AFTER if report.status == PROCESSING else RETRY_UNREACHABLE_AFTER
     )

@@ -282,3 +282,24 @@ def test_supplier_balance_low_is_emitted_once_and_dry_supplier_fails_over(
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and delivery.last_error == "insufficient_balance"
     assert session.get_one(Offer, delivery.offer_id).supplier_id == good.id
+
+
+def test_a_supplier_unreachable_for_too_long_is_failed_over(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    down = sim_factory(SIM_ERROR_RATE=1)
+    up = sim_factory(SIM_NO_CALLBACK_RATE=1)
+    listing = recharge_shop(sim_supplier(session, down, "Down"), sim_supplier(session, up, "Up"))
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    order = place(session, partner_a, member, listing)
+    drain(app)
+    _poll_now(app, session, order.id)  # unreachable, but not for long: keep waiting
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and delivery.tried_offer_ids == []
+    delivery.submitted_at = utcnow() - timedelta(minutes=11)
+    session.commit()
+    _poll_now(app, session, order.id)  # gives up on it: the next offer takes the delivery
+    delivery = _delivery(session, order.id)
+    assert len(delivery.tried_offer_ids) == 1 and delivery.status == "submitted"
+    _poll_now(app, session, order.id)
+    assert _delivery(session, order.id).status == "delivered"
