@@ -26,6 +26,12 @@ def _delivery(session, order_id: str) -> Delivery:
     return session.scalars(select(Delivery).where(Delivery.order_id == order_id)).one()
 
 
+def _place_m1(session, partner, listing) -> Order:
+    """Member m1 of the recharge shop orders one unit."""
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    return place(session, partner, member, listing)
+
+
 def _poll_now(app, session, order_id: str) -> None:
     delivery = _delivery(session, order_id)
     delivery.next_check_at = utcnow() - timedelta(seconds=1)
@@ -49,8 +55,7 @@ def test_accepted_then_polled_success_delivers_once(
     app, session, partner_a, sim_factory, recharge_shop
 ):
     listing = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and delivery.supplier_order_no.startswith("SIM")
@@ -75,8 +80,7 @@ def test_callbacks_forged_duplicate_and_unknown(
 ):
     supplier = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1")
     listing = recharge_shop(supplier)
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     delivery_id = _delivery(session, order.id).id
     body = {
@@ -107,8 +111,7 @@ def test_rejection_fails_over_to_the_next_offer(
     bad = sim_supplier(session, sim_factory(SIM_REJECT_RATE=1), "Bad")
     good = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Good")
     listing = recharge_shop(bad, good)
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and len(delivery.tried_offer_ids) == 1
@@ -122,8 +125,7 @@ def test_when_every_offer_fails_the_unit_is_refunded(
     one = sim_supplier(session, sim_factory(SIM_REJECT_RATE=1), "One")
     two = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Two")
     listing = recharge_shop(one, two)
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     delivery_id = _delivery(session, order.id).id
     failed = {
@@ -137,7 +139,10 @@ def test_when_every_offer_fails_the_unit_is_refunded(
     session.expire_all()
     assert _delivery(session, order.id).status == "failed"
     assert session.get_one(Order, order.id).status == "failed"
-    assert session.get_one(Member, member.id).points_balance == 10_000
+    assert (
+        session.scalars(select(Member).where(Member.external_id == "m1")).one().points_balance
+        == 10_000
+    )
     assert session.get_one(PartnerAccount, partner_a.id).balance_minor == 100_000
     types = set(session.scalars(select(Event.type).where(Event.partner_id == partner_a.id)))
     assert {"delivery.failed", "order.failed"} <= types
@@ -152,8 +157,7 @@ def test_when_every_offer_fails_the_unit_is_refunded(
 
 def test_lost_job_is_recovered_by_the_sweep(app, session, partner_a, sim_factory, recharge_shop):
     listing = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     get_queue("fulfillment", app).empty()  # the job is lost (a worker killed, Redis flushed)
     delivery = _delivery(session, order.id)
     delivery.updated_at = utcnow() - timedelta(minutes=5)
@@ -170,8 +174,7 @@ def test_unreachable_supplier_leaves_the_delivery_submitted_for_a_later_poll(
 ):
     down = sim_factory(SIM_ERROR_RATE=1)
     listing = recharge_shop(sim_supplier(session, down, "Down"))
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and delivery.supplier_order_no is None
@@ -214,8 +217,7 @@ def test_redis_down_at_order_time_still_accepts_and_delivers_later(
 def test_submit_job_run_twice_submits_once(app, session, partner_a, sim_factory, recharge_shop):
     sim = sim_factory(SIM_NO_CALLBACK_RATE=1)
     listing = recharge_shop(sim_supplier(session, sim, "S1"))
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     delivery_id = _delivery(session, order.id).id
     from app.fulfillment import jobs
 
@@ -230,8 +232,7 @@ def test_supplier_stats_count_deliveries_failovers_and_latency(
     bad = sim_supplier(session, sim_factory(SIM_REJECT_RATE=1), "Bad")
     good = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Good")
     listing = recharge_shop(bad, good)
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     _poll_now(app, session, order.id)
     bad_stats = platform.get(f"/api/v1/platform/suppliers/{bad.id}/stats").get_json()
@@ -276,8 +277,7 @@ def test_supplier_balance_low_is_emitted_once_and_dry_supplier_fails_over(
     )
 
     listing = recharge_shop(dry, good)  # the dry supplier is tried first
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and delivery.last_error == "insufficient_balance"
@@ -290,8 +290,7 @@ def test_a_supplier_unreachable_for_too_long_is_failed_over(
     down = sim_factory(SIM_ERROR_RATE=1)
     up = sim_factory(SIM_NO_CALLBACK_RATE=1)
     listing = recharge_shop(sim_supplier(session, down, "Down"), sim_supplier(session, up, "Up"))
-    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
-    order = place(session, partner_a, member, listing)
+    order = _place_m1(session, partner_a, listing)
     drain(app)
     _poll_now(app, session, order.id)  # unreachable, but not for long: keep waiting
     delivery = _delivery(session, order.id)
