@@ -233,3 +233,68 @@ def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_fact
         worker.wait(timeout=10)
         served.shutdown()
         hook.shutdown()
+
+
+def test_worker_processes_fail_over_poll_and_refund(app, sim_factory):
+    """With `rq worker --burst` processes: a rejecting supplier → the second offer; no callback
+    → polled → fulfilled; an order whose every offer fails → refunded exactly, `failed`."""
+    from app.billing.models import PartnerAccount
+    from app.core.money import Money
+    from app.supply import service as supply_service
+    from tests.factories import TEST_ACTOR, make_authorization
+
+    for name in QUEUES:
+        get_queue(name, app).empty()
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "QUANYI_QUEUE_PREFIX": "test-",
+        "LOG_LEVEL": "WARNING",
+    }
+    session = db.session()
+    partner = make_partner(session, "procs")
+    fund(session, partner, amount_minor=50_000)
+    member = make_member(session, partner, "p1", points=5000, phone="13912345678")
+    creds = {"merchant": "quanyi", "secret": "sim-secret"}
+    rejecting = make_supplier(
+        session, "Rejecting", api_base_url=sim_factory(SIM_REJECT_RATE=1).url, credentials=creds
+    )
+    silent = make_supplier(
+        session, "Silent", api_base_url=sim_factory(SIM_NO_CALLBACK_RATE=1).url, credentials=creds
+    )
+    product = make_product(
+        session, "QQ音乐", fulfillment_type="direct_recharge", supplier=rejecting
+    )
+    supply_service.create_offer(
+        session,
+        TEST_ACTOR,
+        product,
+        silent,
+        {"supplier_sku": "S2", "cost": Money(2000), "priority": 20},
+    )
+    make_authorization(session, silent, "QQ音乐")
+    session.commit()
+    good_listing = make_listing(session, partner, product, points=1000, wholesale_minor=900)
+    doomed = make_product(session, "WPS", fulfillment_type="direct_recharge", supplier=rejecting)
+    doomed_listing = make_listing(session, partner, doomed, points=700, wholesale_minor=600)
+
+    ok_order = place(session, partner, member, good_listing)
+    bad_order = place(session, partner, member, doomed_listing)
+    _worker(env, burst=True).wait(
+        timeout=60
+    )  # submit → rejected → failover; doomed → no offer left
+    ok_id = session.scalars(select(Delivery.id).where(Delivery.order_id == ok_order.id)).one()
+    assert _status(ok_id) == "submitted"
+    session = db.session()
+    delivery = session.get_one(Delivery, ok_id)
+    delivery.next_check_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    jobs.sweep()
+    _worker(env, burst=True).wait(timeout=60)  # poll → success
+    assert _status(ok_id) == "delivered"
+    session = db.session()
+    assert session.get_one(Order, ok_order.id).status == "fulfilled"
+    assert session.get_one(Order, bad_order.id).status == "failed"
+    assert session.get_one(Member, member.id).points_balance == 5000 - 1000
+    assert session.get_one(PartnerAccount, partner.id).balance_minor == 50_000 - 900
