@@ -143,6 +143,15 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
 
 
 @pytest.fixture
+def empty_queues(app: Flask) -> None:
+    """Tests that run jobs start from empty queues (Redis is shared between tests)."""
+    from app.core.queue import QUEUES, get_queue
+
+    for name in QUEUES:
+        get_queue(name, app).empty()
+
+
+@pytest.fixture
 def client(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_client()
 

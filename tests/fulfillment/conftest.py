@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import pytest
 from werkzeug.serving import make_server
 
-from app.core.queue import QUEUES, get_queue
 from app.fulfillment.simulator import create_simulator
 from tests.factories import fund, make_listing, make_member, make_product, make_supplier
 
@@ -47,9 +46,8 @@ def sim_factory() -> Iterator:
 
 
 @pytest.fixture(autouse=True)
-def empty_queues(app) -> None:
-    for name in QUEUES:
-        get_queue(name, app).empty()
+def _start_with_empty_queues(empty_queues) -> None:
+    """Every test here runs queued jobs."""
 
 
 def sim_supplier(session, sim: Sim, name: str):

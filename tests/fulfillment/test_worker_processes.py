@@ -17,7 +17,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.core.db import utcnow
-from app.core.queue import QUEUES, get_queue
+from app.core.queue import get_queue
 from app.entitlements.models import Entitlement
 from app.extensions import db
 from app.fulfillment import jobs
@@ -52,7 +52,23 @@ def _status(delivery_id: str) -> str:
     return db.session().get_one(Delivery, delivery_id).status
 
 
-def _worker(env: dict[str, str], burst: bool) -> subprocess.Popen:
+def _worker_env(app, base: str | None = None) -> dict[str, str]:
+    """The environment of a worker process: the test database, Redis and queue prefix."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": app.config["DATABASE_URL"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "QUANYI_QUEUE_PREFIX": "test-",
+        "LOG_LEVEL": "WARNING",
+    }
+    if base:
+        env["QUANYI_PUBLIC_BASE_URL"] = base
+    return env
+
+
+def _worker(
+    env: dict[str, str], burst: bool, queues: tuple[str, ...] = ("test-fulfillment",)
+) -> subprocess.Popen:
     rq = Path(sys.executable).parent / "rq"
     args = [
         str(rq),
@@ -63,7 +79,7 @@ def _worker(env: dict[str, str], burst: bool) -> subprocess.Popen:
         env["REDIS_URL"],
         "-S",
         "json",
-        "test-fulfillment",
+        *queues,
     ]
     return subprocess.Popen(
         args + (["--burst"] if burst else []),
@@ -76,21 +92,12 @@ def _worker(env: dict[str, str], burst: bool) -> subprocess.Popen:
 
 
 def test_worker_killed_mid_submit_still_delivers_exactly_once(app, sim_factory, monkeypatch):
-    for name in QUEUES:
-        get_queue(name, app).empty()
     served = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=served.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{served.server_port}"
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
     sim = sim_factory(SIM_SLOW_RATE=1, SIM_SLOW_MS=2500, SIM_NO_CALLBACK_RATE=1)
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "QUANYI_QUEUE_PREFIX": "test-",
-        "QUANYI_PUBLIC_BASE_URL": base,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = _worker_env(app, base)
     try:
         session = db.session()
         partner = make_partner(session, "kill-test")
@@ -150,8 +157,6 @@ def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_fact
     from tests.factories import TEST_ACTOR
     from tests.webhooks.test_webhooks import _readme_verifier
 
-    for name in QUEUES:
-        get_queue(name, app).empty()
     received: list[tuple[dict, bytes]] = []
 
     @Request.application
@@ -166,32 +171,8 @@ def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_fact
     base = f"http://127.0.0.1:{served.server_port}"
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", base)
     sim = sim_factory(SIM_LATENCY_MS=200)
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "QUANYI_QUEUE_PREFIX": "test-",
-        "QUANYI_PUBLIC_BASE_URL": base,
-        "LOG_LEVEL": "WARNING",
-    }
-    rq = Path(sys.executable).parent / "rq"
-    worker = subprocess.Popen(
-        [
-            str(rq),
-            "worker",
-            "--url",
-            env["REDIS_URL"],
-            "-S",
-            "json",
-            "test-fulfillment",
-            "test-webhooks",
-        ],
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    env = _worker_env(app, base)
+    worker = _worker(env, burst=False, queues=("test-fulfillment", "test-webhooks"))
     try:
         session = db.session()
         partner = make_partner(session, "hook-test")
@@ -243,15 +224,7 @@ def test_worker_processes_fail_over_poll_and_refund(app, sim_factory):
     from app.supply import service as supply_service
     from tests.factories import TEST_ACTOR, make_authorization
 
-    for name in QUEUES:
-        get_queue(name, app).empty()
-    env = {
-        **os.environ,
-        "DATABASE_URL": app.config["DATABASE_URL"],
-        "REDIS_URL": app.config["REDIS_URL"],
-        "QUANYI_QUEUE_PREFIX": "test-",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = _worker_env(app)
     session = db.session()
     partner = make_partner(session, "procs")
     fund(session, partner, amount_minor=50_000)

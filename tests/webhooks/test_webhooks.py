@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from app.core.audit import AuditLog
 from app.core.db import utcnow
-from app.core.queue import QUEUES, drain, get_queue
+from app.core.queue import drain
 from app.webhooks import jobs
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import fund, make_member, place, sellable_card_key_listing
@@ -55,9 +55,8 @@ def receiver():
 
 
 @pytest.fixture(autouse=True)
-def empty_queues(app) -> None:
-    for name in QUEUES:
-        get_queue(name, app).empty()
+def _start_with_empty_queues(empty_queues) -> None:
+    """Every test here runs queued jobs."""
 
 
 def _endpoint(api, url: str, events: list[str] | None = None) -> dict:
