@@ -33,6 +33,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.auth import service as auth_service
     from app.auth.oauth import init_oauth
     from app.auth.routes import blp as oauth_blp
+    from app.billing.cli import billing_cli
+    from app.billing.routes import blp as billing_blp
+    from app.billing.routes import platform_blp as billing_platform_blp
     from app.core.assets import blp as assets_blp
     from app.core.cli import db_cli, idempotency_cli
     from app.core.errors import register_error_handlers
@@ -93,6 +96,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         callbacks_blp,
         fulfillment_platform_blp,
         webhooks_platform_blp,
+        billing_blp,
+        billing_platform_blp,
     ):
         api.register_blueprint(blueprint)
     for public in (health_blp, assets_blp):
@@ -113,6 +118,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         vault_cli,
         members_cli,
         fulfillment_cli,
+        billing_cli,
         supplier_sim_command,
     ):
         app.cli.add_command(group)

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.billing import invoices
 from app.entitlements.models import Entitlement
 from app.members.models import Member
 from app.orders.models import Order
@@ -79,6 +80,15 @@ def _b_event(session: Session, partner: Partner) -> str:
     return session.scalars(select(Event.id).where(Event.partner_id == partner.id)).first()
 
 
+def _b_invoice(session: Session, partner: Partner) -> str:
+    """B's issued invoice (partners never see drafts, so a draft would prove nothing)."""
+    invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner, "2026-01")
+    if invoice.status == "draft":
+        invoices.issue_invoice(session, TEST_ACTOR, invoice.id)
+    session.commit()
+    return invoice.id
+
+
 OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
     "endpoint_id": _b_endpoint,
     "event_id": _b_event,
@@ -86,6 +96,7 @@ OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
     "listing_id": _b_listing,
     "order_id": _b_order,
     "entitlement_id": _b_entitlement,
+    "invoice_id": _b_invoice,
 }
 BODIES: dict[str, dict] = {
     "mall.move_points": {"type": "grant", "amount": 10, "reason": "walk"},

@@ -1,8 +1,25 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from app.core.money import MoneySchema
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+
+from app.billing.models import ENTRY_KINDS, INVOICE_STATUSES
+from app.billing.settlement import DISCREPANCIES, GROUPS
+from app.core.money import Money, MoneySchema, StrictInteger
+from app.core.pagination import PageArgsSchema
+
+PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+
+
+def money(attribute: str) -> fields.Function:
+    """Dump an integer minor-units column as a Money object in the row's currency."""
+    return fields.Function(
+        lambda row: {"amount": getattr(row, attribute), "currency": row.currency},
+        metadata={"type": "object"},
+    )
 
 
 class AccountSchema(Schema):
@@ -29,11 +46,273 @@ class CreditLimitSchema(Schema):
 
 class AccountEntrySchema(Schema):
     id = fields.String()
-    kind = fields.String()
-    amount = fields.Function(lambda e: {"amount": e.amount_minor, "currency": e.currency})
-    balance_after = fields.Function(
-        lambda e: {"amount": e.balance_after_minor, "currency": e.currency}
-    )
+    kind = fields.String(metadata={"enum": list(ENTRY_KINDS)})
+    amount = money("amount_minor")
+    balance_after = money("balance_after_minor")
     order_id = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
+    actor = fields.String()
     created_at = fields.DateTime()
+
+
+class SignedMoneySchema(MoneySchema):
+    amount = StrictInteger(required=True, strict=True)
+
+
+class AdjustmentSchema(Schema):
+    amount = fields.Nested(
+        SignedMoneySchema,
+        required=True,
+        metadata={"description": "positive: credited to the partner; negative: debited"},
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class EntryQuerySchema(PageArgsSchema):
+    kind = fields.String(load_default=None, validate=validate.OneOf(ENTRY_KINDS))
+
+
+class BillingPlanSchema(Schema):
+    """Fees on top of wholesale; rates in basis points (150 = 1.5 %)."""
+
+    monthly_fee = fields.Nested(MoneySchema, load_default=None)
+    per_order_fee = fields.Nested(MoneySchema, load_default=None)
+    wholesale_fee_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
+    minimum_commitment = fields.Nested(MoneySchema, load_default=None)
+    vat_rate_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
+    timezone = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+
+    @validates("timezone")
+    def known_zone(self, value: str | None, **_: Any) -> None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValidationError(f"Unknown time zone {value!r}.") from None
+
+    @post_load
+    def to_plan_fields(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        """Only what was given, under the model's names (a PUT keeps what it does not name)."""
+        out: dict[str, Any] = {}
+        for name, value in data.items():
+            if value is None:
+                continue
+            if isinstance(value, Money):
+                if value.currency != "CNY":
+                    raise ValidationError({name: ["Plans are in CNY."]})
+                out[f"{name}_minor"] = value.amount
+            else:
+                out[name] = value
+        return out
+
+
+class BillingPlanOutSchema(Schema):
+    partner_id = fields.String()
+    monthly_fee = money("monthly_fee_minor")
+    per_order_fee = money("per_order_fee_minor")
+    wholesale_fee_bp = fields.Integer()
+    minimum_commitment = money("minimum_commitment_minor")
+    vat_rate_bp = fields.Integer()
+    timezone = fields.String()
+
+
+class InvoiceLineSchema(Schema):
+    position = fields.Integer()
+    kind = fields.String()
+    description = fields.String()
+    listing_id = fields.String(allow_none=True)
+    quantity = fields.Integer(allow_none=True)
+    unit_amount_minor = fields.Integer(allow_none=True)
+    amount_minor = fields.Integer()
+
+
+class InvoiceSchema(Schema):
+    id = fields.String()
+    number = fields.String()
+    kind = fields.String(metadata={"enum": ["invoice", "credit_note"]})
+    partner_id = fields.String()
+    period = fields.String(metadata={"example": "2026-11"})
+    revision = fields.Integer()
+    period_start = fields.DateTime()
+    period_end = fields.DateTime()
+    timezone = fields.String()
+    status = fields.String(metadata={"enum": list(INVOICE_STATUSES)})
+    currency = fields.String()
+    lines = fields.List(fields.Nested(InvoiceLineSchema))
+    subtotal = money("subtotal_minor")
+    vat = money("vat_minor")
+    total = money("total_minor")
+    vat_rate_bp = fields.Integer()
+    credited_invoice_id = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    due_on = fields.Date(allow_none=True)
+    reason = fields.String(allow_none=True)
+    payment_ref = fields.String(allow_none=True)
+    issued_at = fields.DateTime(allow_none=True)
+    paid_at = fields.DateTime(allow_none=True)
+    voided_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class InvoiceQuerySchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATUSES))
+    period = fields.String(load_default=None, validate=validate.Regexp(PERIOD_PATTERN))
+
+
+class PlatformInvoiceQuerySchema(InvoiceQuerySchema):
+    partner_id = fields.String(load_default=None, validate=validate.Length(max=40))
+
+
+class InvoiceFormatSchema(Schema):
+    format = fields.String(
+        load_default=None,
+        validate=validate.OneOf(("json", "csv", "pdf")),
+        metadata={
+            "description": "Overrides the Accept header (application/json, text/csv, "
+            "application/pdf)."
+        },
+    )
+
+
+class InvoiceGenerateSchema(Schema):
+    month = fields.String(
+        required=True,
+        validate=validate.Regexp(PERIOD_PATTERN, error="Expected YYYY-MM, e.g. 2026-11."),
+    )
+
+
+class InvoiceUpdateSchema(Schema):
+    notes = fields.String(allow_none=True, validate=validate.Length(max=500))
+    due_on = fields.Date(allow_none=True)
+
+
+class VoidSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class InvoicePaymentSchema(Schema):
+    payment_ref = fields.String(required=True, validate=validate.Length(min=1, max=120))
+
+
+class CreditNoteSchema(Schema):
+    amount = fields.Nested(
+        MoneySchema, required=True, metadata={"description": "before VAT (VAT is added)"}
+    )
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class RangeSchema(Schema):
+    from_ = fields.Date(
+        required=True, data_key="from", metadata={"description": "first day (Asia/Shanghai)"}
+    )
+    to = fields.Date(required=True, metadata={"description": "day after the last (exclusive)"})
+
+
+class MarginQuerySchema(RangeSchema):
+    group_by = fields.String(load_default="partner", validate=validate.OneOf(GROUPS))
+
+
+class ReconcileArgsSchema(Schema):
+    from_ = fields.Date(
+        load_default=None,
+        data_key="from",
+        metadata={"description": "default: the statement's first completed_at day"},
+    )
+    to = fields.Date(
+        load_default=None, metadata={"description": "exclusive; default: last day + 1"}
+    )
+
+
+class StatementFormSchema(Schema):
+    file = Upload(required=True, metadata={"description": "the supplier's statement (CSV)"})
+
+
+class SettlementLineSchema(Schema):
+    offer_id = fields.String(allow_none=True)
+    product_id = fields.String()
+    product_name = fields.String(allow_none=True)
+    fulfillment_type = fields.String()
+    unit_cost_minor = fields.Integer()
+    units = fields.Integer()
+    amount_minor = fields.Integer()
+
+
+class LateSuccessSchema(Schema):
+    delivery_id = fields.String()
+    partner_id = fields.String()
+    supplier_order_no = fields.String(allow_none=True)
+    cost_minor = fields.Integer(allow_none=True)
+
+
+class SettlementSchema(Schema):
+    supplier_id = fields.String()
+    supplier_name = fields.String()
+    from_ = fields.DateTime(data_key="from")
+    to = fields.DateTime()
+    currency = fields.String()
+    lines = fields.List(fields.Nested(SettlementLineSchema))
+    late_successes = fields.List(fields.Nested(LateSuccessSchema))
+    delivered_minor = fields.Integer()
+    late_successes_minor = fields.Integer()
+    total_minor = fields.Integer()
+
+
+class ReconciliationItemSchema(Schema):
+    kind = fields.String(metadata={"enum": ["matched", *DISCREPANCIES]})
+    line = fields.Integer(allow_none=True)
+    reference = fields.String(allow_none=True)
+    supplier_order_no = fields.String(allow_none=True)
+    delivery_id = fields.String(allow_none=True)
+    partner_id = fields.String(allow_none=True)
+    their_status = fields.String(allow_none=True)
+    our_status = fields.String(allow_none=True)
+    their_amount_minor = fields.Integer(allow_none=True)
+    our_amount_minor = fields.Integer(allow_none=True)
+    note = fields.String(allow_none=True)
+
+
+class ReconciliationSchema(Schema):
+    id = fields.String()
+    supplier_id = fields.String()
+    period_start = fields.DateTime()
+    period_end = fields.DateTime()
+    source_name = fields.String(allow_none=True)
+    row_count = fields.Integer()
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer())
+    their_total_minor = fields.Integer()
+    our_total_minor = fields.Integer()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    items = fields.List(fields.Nested(ReconciliationItemSchema))
+
+
+class ReconciliationSummarySchema(ReconciliationSchema):
+    class Meta:
+        exclude = ("items",)
+
+
+class MarginRowSchema(Schema):
+    key = fields.String()
+    label = fields.String()
+    units_delivered = fields.Integer()
+    units_in_flight = fields.Integer()
+    wholesale_minor = fields.Integer()
+    fees_minor = fields.Integer()
+    revenue_minor = fields.Integer()
+    cost_minor = fields.Integer()
+    margin_minor = fields.Integer()
+    margin_bp = fields.Integer(allow_none=True)
+
+
+class MarginTotalsSchema(MarginRowSchema):
+    class Meta:
+        exclude = ("key", "label")
+
+
+class MarginReportSchema(Schema):
+    group_by = fields.String()
+    from_ = fields.DateTime(data_key="from")
+    to = fields.DateTime()
+    currency = fields.String()
+    rows = fields.List(fields.Nested(MarginRowSchema))
+    totals = fields.Nested(MarginTotalsSchema)

@@ -61,6 +61,15 @@ def _move(
     )
     session.add(entry)
     _rearm_low_balance(session, account)
+    if amount_minor < 0 and _announce_if_low(
+        session,
+        account.partner_id,
+        account.available.amount,
+        account.low_balance_threshold_minor,
+        account.is_balance_low,
+        account.currency,
+    ):
+        account.is_balance_low = True
     return entry
 
 
@@ -93,18 +102,15 @@ def charge_order(
             "The partner account (balance + credit) cannot cover this order's wholesale price."
         )
     available = charged.balance_minor + charged.credit_limit_minor
-    threshold = charged.low_balance_threshold_minor
-    if threshold is not None and available < threshold and not charged.is_balance_low:
+    if _announce_if_low(
+        session,
+        partner_id,
+        available,
+        charged.low_balance_threshold_minor,
+        charged.is_balance_low,
+        charged.currency,
+    ):
         _flag_low_balance(session, partner_id, True)
-        record_event(
-            session,
-            "partner.balance_low",
-            {
-                "available": {"amount": available, "currency": charged.currency},
-                "threshold": {"amount": threshold, "currency": charged.currency},
-            },
-            partner_id,
-        )
     entry = AccountEntry(
         partner_id=partner_id,
         kind="charge",
@@ -117,6 +123,29 @@ def charge_order(
     )
     session.add(entry)
     return entry
+
+
+def _announce_if_low(
+    session: Session,
+    partner_id: str,
+    available: int,
+    threshold: int | None,
+    already_low: bool,
+    currency: str,
+) -> bool:
+    """`partner.balance_low` once per crossing; True when it was announced now."""
+    if threshold is None or available >= threshold or already_low:
+        return False
+    record_event(
+        session,
+        "partner.balance_low",
+        {
+            "available": {"amount": available, "currency": currency},
+            "threshold": {"amount": threshold, "currency": currency},
+        },
+        partner_id,
+    )
+    return True
 
 
 def _flag_low_balance(session: Session, partner_id: str, low: bool) -> None:
@@ -153,6 +182,40 @@ def set_low_balance_threshold(
         after={"threshold_minor": threshold_minor},
     )
     return account
+
+
+def post_entry(
+    session: Session, partner_id: str, kind: str, amount_minor: int, actor: str, reason: str
+) -> AccountEntry:
+    """Book an invoice's fees and tax (or their credit). Not limited by balance + credit: what
+    was billed is owed whatever the balance; the next order simply meets the limit."""
+    account = account_for(session, partner_id, for_update=True)
+    return _move(session, account, kind, amount_minor, actor, reason=reason)
+
+
+def adjust(
+    session: Session, actor: Actor, partner_id: str, amount_minor: int, reason: str
+) -> AccountEntry:
+    """A manual correction (either sign), always with the reason and who made it. It appears on
+    the month's invoice as a line of its own."""
+    if amount_minor == 0:
+        raise ValidationFailed({"amount": ["Must not be zero."]})
+    if not reason.strip():
+        raise ValidationFailed({"reason": ["A manual adjustment needs a reason."]})
+    account = account_for(session, partner_id, for_update=True)
+    entry = _move(
+        session, account, "adjustment", amount_minor, f"{actor.kind}:{actor.id}", reason=reason
+    )
+    record_audit(
+        session,
+        actor,
+        "account.adjusted",
+        "partner_account",
+        partner_id,
+        partner_id=partner_id,
+        after={"amount_minor": amount_minor, "reason": reason, "entry_id": entry.id},
+    )
+    return entry
 
 
 def refund_order(

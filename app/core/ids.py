@@ -2,13 +2,16 @@
 
 Ids are time-ordered (48-bit millisecond clock + 80 random bits, Crockford base32, like ULID)
 so that ordering by id is ordering by creation: cursor pagination stays stable under inserts
-without exposing a sequence number.
+without exposing a sequence number. Within one process they are also strictly increasing (as
+monotonic ULIDs: in the same millisecond the random part is incremented), so rows made one
+after the other in a transaction — ledger entries, an invoice's postings — list in that order.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -31,7 +34,17 @@ def _encode(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_last = [0, 0]  # millisecond, random part of the last id made here
+_lock = threading.Lock()
+
+
 def new_id(prefix: str) -> str:
     """Return a new id like `ord_01jd3…` (26 base32 chars after the prefix)."""
-    millis = time.time_ns() // 1_000_000
-    return f"{prefix}_{_encode(millis, 10)}{_encode(secrets.randbits(80), 16)}"
+    with _lock:
+        millis = max(time.time_ns() // 1_000_000, _last[0])
+        if millis == _last[0] and _last[1] < (1 << 80) - (1 << 40):
+            randomness = _last[1] + 1 + secrets.randbits(16)
+        else:
+            randomness = secrets.randbits(79)
+        _last[0], _last[1] = millis, randomness
+    return f"{prefix}_{_encode(millis, 10)}{_encode(randomness, 16)}"

@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.billing.plans import set_plan
 from app.core.audit import Actor, record_audit, record_changes
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.pagination import Page, paginate
@@ -127,12 +128,20 @@ def load_partner_file(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
+    from app.billing.schemas import BillingPlanSchema
+
     listings_raw = raw.pop("listings", None) or []
+    plan_raw = raw.pop("billing_plan", None)
     try:
         data: dict[str, Any] = PartnerSchema().load(raw)
         data["listings"] = ListingFileSchema(many=True).load(listings_raw)
     except ValidationError as exc:
         raise ValueError(f"{path}: " + "; ".join(_describe_errors(exc.messages))) from None
+    try:
+        data["billing_plan"] = None if plan_raw is None else BillingPlanSchema().load(plan_raw)
+    except ValidationError as exc:
+        messages = {"billing_plan": exc.messages}
+        raise ValueError(f"{path}: " + "; ".join(_describe_errors(messages))) from None
     if data["slug"] != path.parent.name:
         raise ValueError(f"{path}: field 'slug': must equal the folder name {path.parent.name!r}")
     return data
@@ -177,6 +186,7 @@ def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
             report.errors.append(str(exc))
             continue
         entries = data.pop("listings")
+        plan = data.pop("billing_plan")
         savepoint = session.begin_nested()
         try:
             partner = find_partner_by_slug(session, data["slug"])
@@ -187,6 +197,9 @@ def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
             else:
                 changed = update_partner(session, actor, partner, data)
             changed += _sync_listings(session, actor, partner, path, entries)
+            if plan is not None:
+                _, plan_changed = set_plan(session, actor, partner.id, plan)
+                changed += [f"billing_plan.{name}" for name in plan_changed if not created]
         except (ValueError, DomainError) as exc:
             savepoint.rollback()
             report.errors.append(str(exc) if isinstance(exc, ValueError) else f"{path}: {exc}")

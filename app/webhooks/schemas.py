@@ -11,6 +11,7 @@ EVENT_TYPES = (
     "delivery.failed",
     "entitlement.created",
     "partner.balance_low",
+    "invoice.issued",
     "stock.low",
     "supply.authorization_lapsed",
     "supplier.balance_low",

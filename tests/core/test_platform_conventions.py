@@ -116,3 +116,11 @@ def test_readyz_names_redis_when_it_is_down(app, client, monkeypatch):
     body = response.get_json()
     assert body["checks"]["redis"] == "down"
     assert "redis" in body["detail"]
+
+
+def test_ids_made_one_after_another_sort_in_that_order():
+    from app.core.ids import ID_RE, new_id
+
+    ids = [new_id("ace") for _ in range(5000)]  # many share a millisecond
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(ID_RE.match(i) for i in ids)

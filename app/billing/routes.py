@@ -1,0 +1,341 @@
+"""Billing endpoints: a partner reads its account and invoices; the platform sets plans,
+adjusts accounts, runs the invoice lifecycle, settles and reconciles suppliers, reads margins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from flask_smorest import Blueprint
+
+from app.auth.oauth import require_scope
+from app.billing import invoices, plans, settlement
+from app.billing import service as billing
+from app.billing.documents import invoice_csv, invoice_pdf
+from app.billing.models import AccountEntry, Invoice
+from app.billing.schemas import (
+    AccountEntrySchema,
+    AdjustmentSchema,
+    BillingPlanOutSchema,
+    BillingPlanSchema,
+    CreditNoteSchema,
+    EntryQuerySchema,
+    InvoiceFormatSchema,
+    InvoiceGenerateSchema,
+    InvoicePaymentSchema,
+    InvoiceQuerySchema,
+    InvoiceSchema,
+    InvoiceUpdateSchema,
+    MarginQuerySchema,
+    MarginReportSchema,
+    PlatformInvoiceQuerySchema,
+    RangeSchema,
+    ReconcileArgsSchema,
+    ReconciliationSchema,
+    ReconciliationSummarySchema,
+    SettlementSchema,
+    StatementFormSchema,
+    VoidSchema,
+)
+from app.core.http import accepts_multipart, max_body_bytes, request_actor
+from app.core.idempotency import idempotent
+from app.core.pagination import Page, PageArgsSchema, page_schema, paginate
+from app.core.tenancy import current_partner_id, scoped
+from app.extensions import db
+from app.partners.models import Partner
+from app.partners.service import get_partner
+from app.supply.service import get_supplier
+
+blp = Blueprint(
+    "billing", __name__, url_prefix="/api/v1", description="The partner's account and invoices"
+)
+platform_blp = Blueprint(
+    "platform_billing",
+    __name__,
+    url_prefix="/api/v1/platform",
+    description="Platform: billing plans, invoices, supplier settlement, reconciliation, margins",
+)
+DOCUMENT_FORMATS = {
+    "application/json": "json",
+    "text/csv": "csv",
+    "application/pdf": "pdf",
+}
+DOCUMENT_DOC = {
+    "responses": {
+        "200": {
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Invoice"}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    }
+}
+
+
+def _document(session: Any, invoice: Invoice, fmt: str | None) -> Any:
+    """The invoice as JSON (the schema), CSV or PDF: `?format=` first, then the Accept header."""
+    fmt = (
+        fmt
+        or DOCUMENT_FORMATS[
+            request.accept_mimetypes.best_match(list(DOCUMENT_FORMATS)) or "application/json"
+        ]
+    )
+    if fmt == "json":
+        return invoice
+    filename = f"{invoice.number}.{fmt}"
+    if fmt == "csv":
+        body: bytes | str = invoice_csv(invoice)
+        mimetype = "text/csv; charset=utf-8"
+    else:
+        body = invoice_pdf(invoice, session.get_one(Partner, invoice.partner_id))
+        mimetype = "application/pdf"
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _entries(partner_id: str, args: dict[str, Any]) -> Page[AccountEntry]:
+    stmt = scoped(AccountEntry, partner_id)
+    if args["kind"]:
+        stmt = stmt.where(AccountEntry.kind == args["kind"])
+    return paginate(db.session(), stmt, AccountEntry.id, args["limit"], args["cursor"])
+
+
+# --- the partner --------------------------------------------------------------------------
+
+
+@blp.route("/account/entries")
+@require_scope("billing:read")
+@blp.arguments(EntryQuerySchema, location="query")
+@blp.response(200, page_schema(AccountEntrySchema))
+def list_own_entries(args: dict[str, Any]) -> Any:
+    """The ledger, newest first: balance = the sum of every entry."""
+    return _entries(current_partner_id(), args)
+
+
+@blp.route("/invoices")
+@require_scope("billing:read")
+@blp.arguments(InvoiceQuerySchema, location="query")
+@blp.response(200, page_schema(InvoiceSchema))
+def list_own_invoices(args: dict[str, Any]) -> Any:
+    """Issued, paid and void invoices and credit notes (drafts stay with the platform)."""
+    return invoices.list_invoices(
+        db.session(),
+        args["limit"],
+        args["cursor"],
+        current_partner_id(),
+        own=True,
+        status=args["status"],
+        period=args["period"],
+    )
+
+
+@blp.route("/invoices/<invoice_id>")
+@require_scope("billing:read")
+@blp.arguments(InvoiceFormatSchema, location="query")
+@blp.response(200, InvoiceSchema)
+@blp.doc(**DOCUMENT_DOC)
+def get_own_invoice(args: dict[str, Any], invoice_id: str) -> Any:
+    """JSON, CSV or PDF (`Accept: text/csv` / `application/pdf`, or `?format=`)."""
+    session = db.session()
+    invoice = invoices.get_invoice(session, invoice_id, current_partner_id())
+    return _document(session, invoice, args["format"])
+
+
+# --- the platform: plans and accounts ------------------------------------------------------
+
+
+@platform_blp.route("/partners/<partner_id>/billing-plan")
+@require_scope("platform")
+@platform_blp.response(200, BillingPlanOutSchema)
+def get_billing_plan(partner_id: str) -> Any:
+    session = db.session()
+    get_partner(session, partner_id)
+    return plans.plan_for(session, partner_id)
+
+
+@platform_blp.route("/partners/<partner_id>/billing-plan", methods=["PUT"])
+@require_scope("platform")
+@platform_blp.arguments(BillingPlanSchema)
+@platform_blp.response(200, BillingPlanOutSchema)
+def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
+    """Fields left out keep their value; invoices already generated keep their plan."""
+    session = db.session()
+    get_partner(session, partner_id)
+    plan, _ = plans.set_plan(session, request_actor(), partner_id, data)
+    return plan
+
+
+@platform_blp.route("/partners/<partner_id>/account/adjustments", methods=["POST"])
+@require_scope("platform")
+@idempotent
+@platform_blp.arguments(AdjustmentSchema)
+@platform_blp.response(201, AccountEntrySchema)
+def adjust_account(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    get_partner(session, partner_id)
+    return billing.adjust(
+        session, request_actor(), partner_id, data["amount"].amount, data["reason"]
+    )
+
+
+@platform_blp.route("/partners/<partner_id>/account/entries")
+@require_scope("platform")
+@platform_blp.arguments(EntryQuerySchema, location="query")
+@platform_blp.response(200, page_schema(AccountEntrySchema))
+def list_entries(args: dict[str, Any], partner_id: str) -> Any:
+    get_partner(db.session(), partner_id)
+    return _entries(partner_id, args)
+
+
+# --- the platform: invoices ------------------------------------------------------------------
+
+
+@platform_blp.route("/partners/<partner_id>/invoices", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(InvoiceGenerateSchema)
+@platform_blp.response(200, InvoiceSchema)
+def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
+    """Generate (or recompute the draft of) the partner's invoice for `month`; an issued
+    invoice is returned unchanged. Running it twice makes one invoice."""
+    session = db.session()
+    partner = get_partner(session, partner_id)
+    invoice, _ = invoices.generate_invoice(session, request_actor(), partner, data["month"])
+    return invoice
+
+
+@platform_blp.route("/invoices")
+@require_scope("platform")
+@platform_blp.arguments(PlatformInvoiceQuerySchema, location="query")
+@platform_blp.response(200, page_schema(InvoiceSchema))
+def list_invoices(args: dict[str, Any]) -> Any:
+    return invoices.list_invoices(
+        db.session(),
+        args["limit"],
+        args["cursor"],
+        args["partner_id"],
+        status=args["status"],
+        period=args["period"],
+    )
+
+
+@platform_blp.route("/invoices/<invoice_id>")
+@require_scope("platform")
+@platform_blp.arguments(InvoiceFormatSchema, location="query")
+@platform_blp.response(200, InvoiceSchema)
+@platform_blp.doc(**DOCUMENT_DOC)
+def get_invoice(args: dict[str, Any], invoice_id: str) -> Any:
+    session = db.session()
+    return _document(session, invoices.get_invoice(session, invoice_id), args["format"])
+
+
+@platform_blp.route("/invoices/<invoice_id>", methods=["PATCH"])
+@require_scope("platform")
+@platform_blp.arguments(InvoiceUpdateSchema)
+@platform_blp.response(200, InvoiceSchema)
+def update_invoice(data: dict[str, Any], invoice_id: str) -> Any:
+    """Notes and due date of a draft; an issued invoice answers 409 `invoice_immutable`."""
+    return invoices.update_invoice(db.session(), request_actor(), invoice_id, data)
+
+
+@platform_blp.route("/invoices/<invoice_id>/issue", methods=["POST"])
+@require_scope("platform")
+@platform_blp.response(200, InvoiceSchema)
+def issue_invoice(invoice_id: str) -> Any:
+    """Freeze the draft (after its month has ended) and book its fees and VAT."""
+    return invoices.issue_invoice(db.session(), request_actor(), invoice_id)
+
+
+@platform_blp.route("/invoices/<invoice_id>/mark-paid", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(InvoicePaymentSchema)
+@platform_blp.response(200, InvoiceSchema)
+def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
+    return invoices.mark_paid(db.session(), request_actor(), invoice_id, data["payment_ref"])
+
+
+@platform_blp.route("/invoices/<invoice_id>/void", methods=["POST"])
+@require_scope("platform")
+@platform_blp.arguments(VoidSchema)
+@platform_blp.response(200, InvoiceSchema)
+def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
+    """A draft, or an unpaid issued invoice (its fees and VAT are credited back)."""
+    return invoices.void_invoice(db.session(), request_actor(), invoice_id, data["reason"])
+
+
+@platform_blp.route("/invoices/<invoice_id>/credit-notes", methods=["POST"])
+@require_scope("platform")
+@idempotent
+@platform_blp.arguments(CreditNoteSchema)
+@platform_blp.response(201, InvoiceSchema)
+def create_credit_note(data: dict[str, Any], invoice_id: str) -> Any:
+    """Correct an issued invoice: a credit note (VAT added), credited to the account."""
+    return invoices.create_credit_note(
+        db.session(), request_actor(), invoice_id, data["amount"].amount, data["reason"]
+    )
+
+
+# --- the platform: suppliers and margins ---------------------------------------------------
+
+
+@platform_blp.route("/suppliers/<supplier_id>/settlement")
+@require_scope("platform")
+@platform_blp.arguments(RangeSchema, location="query")
+@platform_blp.response(200, SettlementSchema)
+def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
+    """What we owe the supplier for deliveries in [from, to) at offer cost."""
+    session = db.session()
+    supplier = get_supplier(session, supplier_id)
+    start, end = settlement.day_bounds(args["from_"], args["to"])
+    return settlement.supplier_settlement(session, supplier, start, end)
+
+
+@platform_blp.route("/suppliers/<supplier_id>/reconciliations", methods=["POST"])
+@accepts_multipart
+@require_scope("platform")
+@max_body_bytes(settlement.MAX_STATEMENT_BYTES + 64 * 1024)
+@platform_blp.arguments(ReconcileArgsSchema, location="query")
+@platform_blp.arguments(StatementFormSchema, location="files")
+@platform_blp.response(201, ReconciliationSchema)
+def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> Any:
+    """Upload the supplier's statement (CSV: reference, supplier_order_no, status, amount in
+    yuan, completed_at) as the multipart field `file`; the answer is the saved report."""
+    session = db.session()
+    supplier = get_supplier(session, supplier_id)
+    upload = files["file"]
+    rows = settlement.parse_statement(upload.read())
+    first, last = (args["from_"], args["to"])
+    if first is None or last is None:
+        first, last = settlement.statement_period(rows)
+    start, end = settlement.day_bounds(first, last)
+    return settlement.reconcile(
+        session, request_actor(), supplier, rows, start, end, upload.filename
+    )
+
+
+@platform_blp.route("/suppliers/<supplier_id>/reconciliations")
+@require_scope("platform")
+@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.response(200, page_schema(ReconciliationSummarySchema))
+def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
+    session = db.session()
+    get_supplier(session, supplier_id)
+    return settlement.list_reconciliations(session, supplier_id, args["limit"], args["cursor"])
+
+
+@platform_blp.route("/reconciliations/<reconciliation_id>")
+@require_scope("platform")
+@platform_blp.response(200, ReconciliationSchema)
+def get_reconciliation(reconciliation_id: str) -> Any:
+    return settlement.get_reconciliation(db.session(), reconciliation_id)
+
+
+@platform_blp.route("/margins")
+@require_scope("platform")
+@platform_blp.arguments(MarginQuerySchema, location="query")
+@platform_blp.response(200, MarginReportSchema)
+def margins(args: dict[str, Any]) -> Any:
+    """Revenue (wholesale + fees) minus supplier cost for orders placed in [from, to)."""
+    start, end = settlement.day_bounds(args["from_"], args["to"])
+    return settlement.margins(db.session(), start, end, args["group_by"])
