@@ -131,6 +131,7 @@ def _embed(app: Flask) -> None:
     request, which also runs the fulfillment sweep."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+    from app.billing import jobs as billing_jobs
     from app.core.queue import every, start_embedded_worker
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
@@ -155,5 +156,6 @@ def _embed(app: Flask) -> None:
                     webhook_jobs.periodic,
                     every(300, supply_jobs.check_authorizations),
                     every(300, member_jobs.expire_due_points),
+                    every(3600, billing_jobs.generate_monthly_invoices),
                 ],
             )

@@ -113,6 +113,19 @@ def test_readme_redeem_sequence_reveals_a_code(served, repo_root):
     assert revealed["code"].endswith(revealed["masked_code"][-4:])
 
 
+def test_readme_billing_sequence_downloads_last_months_invoice(served, repo_root):
+    port, env = served
+    login = _readme_block(repo_root, "partners credentials jinhai-bank")
+    billing = _readme_block(repo_root, "flask billing invoice --partner")
+    result = _run(login + "\n" + billing, port, repo_root, env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    made = next(line for line in lines if line.startswith("QY-"))
+    assert re.match(r"QY-JINHAI-BANK-\d{4}-\d\d issued \((created|exists)\) total 530\.00", made)
+    number, _, kind, *_, amount_minor, _, currency = lines[-1].split(",")
+    assert (number, kind, amount_minor, currency) == (made.split()[0], "total", "53000", "CNY")
+
+
 def test_direct_recharge_order_is_fulfilled_within_seconds_in_embedded_mode(served):
     """`make run`: no Redis, jobs in-process, the simulated supplier mounted; a direct
     recharge reaches `fulfilled` through a real supplier call and its callback."""
