@@ -285,14 +285,12 @@ def generate_invoice(
     )
     session.add(invoice)
     _price(session, invoice)
-    record_audit(
+    _audit(
         session,
         actor,
         "invoice.generated",
-        "invoice",
-        invoice.id,
-        partner_id=partner.id,
-        after={"number": invoice.number, "total_minor": invoice.total_minor},
+        invoice,
+        {"number": invoice.number, "total_minor": invoice.total_minor},
     )
     return invoice, True
 
@@ -392,17 +390,35 @@ def issue_invoice(
     invoice.due_on = invoice.due_on or (now + PAYMENT_TERM).date()
     session.flush()  # the lines are final before anything else reads them
     _book(session, invoice, -1, {"fee": "fee", "tax": "tax"})
-    record_audit(
+    _audit(
         session,
         actor,
         "invoice.issued",
-        "invoice",
-        invoice.id,
-        partner_id=invoice.partner_id,
-        after={"number": invoice.number, "total_minor": invoice.total_minor},
+        invoice,
+        {"number": invoice.number, "total_minor": invoice.total_minor},
     )
     record_event(session, "invoice.issued", _event_data(invoice), invoice.partner_id)
     return invoice
+
+
+def _audit(
+    session: Session,
+    actor: Actor,
+    action: str,
+    invoice: Invoice,
+    after: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> None:
+    record_audit(
+        session,
+        actor,
+        action,
+        "invoice",
+        invoice.id,
+        partner_id=invoice.partner_id,
+        before=before,
+        after=after,
+    )
 
 
 def _event_data(invoice: Invoice) -> dict[str, Any]:
@@ -421,15 +437,7 @@ def mark_paid(
     invoice = get_invoice(session, invoice_id, for_update=True)
     _require(invoice, "issued")
     invoice.status, invoice.paid_at, invoice.payment_ref = "paid", now or utcnow(), payment_ref
-    record_audit(
-        session,
-        actor,
-        "invoice.paid",
-        "invoice",
-        invoice.id,
-        partner_id=invoice.partner_id,
-        after={"payment_ref": payment_ref},
-    )
+    _audit(session, actor, "invoice.paid", invoice, {"payment_ref": payment_ref})
     return invoice
 
 
@@ -446,15 +454,13 @@ def void_invoice(
         _book(session, invoice, +1, {"fee": "credit", "tax": "credit"})
     before = invoice.status
     invoice.status, invoice.voided_at, invoice.reason = "void", now or utcnow(), reason
-    record_audit(
+    _audit(
         session,
         actor,
         "invoice.voided",
-        "invoice",
-        invoice.id,
-        partner_id=invoice.partner_id,
+        invoice,
+        {"status": "void", "reason": reason},
         before={"status": before},
-        after={"status": "void", "reason": reason},
     )
     return invoice
 
@@ -529,14 +535,12 @@ def create_credit_note(
         "system",
         f"credit note {note.number}",
     )
-    record_audit(
+    _audit(
         session,
         actor,
         "invoice.credited",
-        "invoice",
-        invoice.id,
-        partner_id=invoice.partner_id,
-        after={"credit_note": note.number, "amount_minor": amount_minor, "reason": reason},
+        invoice,
+        {"credit_note": note.number, "amount_minor": amount_minor, "reason": reason},
     )
     record_event(session, "invoice.issued", _event_data(note), invoice.partner_id)
     return note

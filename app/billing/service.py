@@ -202,18 +202,34 @@ def adjust(
         raise ValidationFailed({"amount": ["Must not be zero."]})
     if not reason.strip():
         raise ValidationFailed({"reason": ["A manual adjustment needs a reason."]})
+    return _operator_move(session, actor, partner_id, "adjustment", amount_minor, reason)
+
+
+def _operator_move(
+    session: Session,
+    actor: Actor,
+    partner_id: str,
+    kind: str,
+    amount_minor: int,
+    reason: str | None,
+) -> AccountEntry:
+    """Money moved by a person or a client (not an order): the entry names them, and it is
+    audited."""
     account = account_for(session, partner_id, for_update=True)
-    entry = _move(
-        session, account, "adjustment", amount_minor, f"{actor.kind}:{actor.id}", reason=reason
-    )
+    entry = _move(session, account, kind, amount_minor, f"{actor.kind}:{actor.id}", reason=reason)
     record_audit(
         session,
         actor,
-        "account.adjusted",
+        f"account.{kind}",
         "partner_account",
         partner_id,
         partner_id=partner_id,
-        after={"amount_minor": amount_minor, "reason": reason, "entry_id": entry.id},
+        after={
+            "entry_id": entry.id,
+            "amount_minor": amount_minor,
+            "reason": reason,
+            "balance_minor": account.balance_minor,
+        },
     )
     return entry
 
@@ -230,20 +246,7 @@ def top_up(
 ) -> AccountEntry:
     if amount_minor <= 0:
         raise ValidationFailed({"amount": ["Must be positive."]})
-    account = account_for(session, partner_id, for_update=True)
-    entry = _move(
-        session, account, "topup", amount_minor, f"{actor.kind}:{actor.id}", reason=reason
-    )
-    record_audit(
-        session,
-        actor,
-        "account.topped_up",
-        "partner_account",
-        partner_id,
-        partner_id=partner_id,
-        after={"amount_minor": amount_minor, "balance_minor": account.balance_minor},
-    )
-    return entry
+    return _operator_move(session, actor, partner_id, "topup", amount_minor, reason)
 
 
 def set_credit_limit(

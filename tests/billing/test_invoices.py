@@ -17,7 +17,9 @@ from app.billing import invoices, plans
 from app.billing import service as billing
 from app.billing.invoices import LineDraft, Usage, price_lines
 from app.billing.models import AccountEntry, Invoice, InvoiceImmutable, PartnerAccount
+from app.core.db import utcnow
 from app.orders.models import Order
+from app.webhooks.service import events_of_type
 from tests.factories import (
     TEST_ACTOR,
     fund,
@@ -193,6 +195,8 @@ def test_issue_books_fees_and_vat_and_void_gives_them_back(session, partner_a):
         .order_by(AccountEntry.id)
     ).all()
     assert [tuple(k) for k in kinds] == [("fee", -fees), ("tax", -3570)]
+    issued = events_of_type(session, "invoice.issued", partner_a.id)
+    assert [e.data["total"] for e in issued] == [{"amount": 63_070, "currency": "CNY"}]
 
     invoices.void_invoice(session, TEST_ACTOR, invoice.id, "wrong plan")
     session.commit()
@@ -360,8 +364,6 @@ def test_manual_adjustment_needs_a_reason_and_shows_who(session, partner_a, plat
 
 
 def test_issuing_past_the_threshold_announces_low_balance(session, partner_a):
-    from app.webhooks.service import events_of_type
-
     invoice = _priced_november(session, partner_a)
     available = session.get_one(PartnerAccount, partner_a.id).available.amount
     billing.set_low_balance_threshold(session, TEST_ACTOR, partner_a.id, available - 1000)
@@ -369,3 +371,47 @@ def test_issuing_past_the_threshold_announces_low_balance(session, partner_a):
     invoices.issue_invoice(session, TEST_ACTOR, invoice.id, now=NOVEMBER_END)
     session.commit()
     assert len(events_of_type(session, "partner.balance_low", partner_a.id)) == 1
+
+
+@pytest.mark.postgres
+def test_concurrent_generation_on_postgres_makes_one_invoice(app, session, partner_a):
+    """Eight operators (or a cron and an operator) generating the same month at once."""
+    import threading
+
+    from app.extensions import db
+
+    _orders_at(session, partner_a, [datetime(2026, 11, 3, tzinfo=UTC)])
+    session.commit()
+    db.session.remove()
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def generate() -> None:
+        try:
+            with app.app_context(), db.transaction() as own:
+                partner = own.get_one(type(partner_a), partner_a.id)
+                barrier.wait()
+                invoices.generate_invoice(own, TEST_ACTOR, partner, "2026-11")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=generate) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rows = db.session().scalars(select(Invoice).where(Invoice.partner_id == partner_a.id)).all()
+    assert len(rows) == 1 and rows[0].lines[0].quantity == 1
+
+
+def test_the_scheduled_job_drafts_last_months_invoices(session, partner_a, partner_b):
+    from app.billing.jobs import generate_monthly_invoices
+
+    generate_monthly_invoices()
+    generate_monthly_invoices()
+    period = invoices.previous_period(utcnow(), "Asia/Shanghai")
+    made = session.execute(select(Invoice.partner_id, Invoice.status, Invoice.period)).all()
+    assert sorted(tuple(r) for r in made) == sorted(
+        [(partner_a.id, "draft", period), (partner_b.id, "draft", period)]
+    )
