@@ -48,6 +48,9 @@ def _orders_at(session, partner, moments: list[datetime], wholesale_minor: int =
     orders = [place(session, partner, member, listing) for _ in moments]
     for order, moment in zip(orders, moments, strict=True):
         session.execute(update(Order).where(Order.id == order.id).values(created_at=moment))
+        session.execute(
+            update(AccountEntry).where(AccountEntry.order_id == order.id).values(created_at=moment)
+        )
     session.commit()
     return listing, orders
 
@@ -92,6 +95,17 @@ def test_invoice_lines_fees_vat_and_total(session, partner_a):
     assert invoice.vat_minor == 3570
     assert invoice.total_minor == 63_070 == sum(line.amount_minor for line in invoice.lines)
     assert invoice.plan["wholesale_fee_bp"] == 150
+    # finance can explain it from the ledger: the month's charges, refunds and adjustments
+    booked = session.scalar(
+        select(func.sum(AccountEntry.amount_minor)).where(
+            AccountEntry.partner_id == partner_a.id,
+            AccountEntry.kind.in_(("charge", "refund", "adjustment")),
+            AccountEntry.created_at >= invoice.period_start,
+            AccountEntry.created_at < invoice.period_end,
+        )
+    )
+    usage = [li for li in invoice.lines if li.kind in ("wholesale", "refund", "adjustment")]
+    assert -booked == sum(li.amount_minor for li in usage)
 
 
 @settings(max_examples=200, deadline=None)
