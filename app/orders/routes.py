@@ -66,9 +66,7 @@ def get_catalog(args: dict[str, Any]) -> Any:
     session, partner_id, now = db.session(), current_partner_id(), utcnow()
     tier = _tier(partner_id, args["member"])
     page = listings.catalog(session, partner_id, args["limit"], args["cursor"], args)
-    entries = [listings.catalog_entry(session, listing, tier, now) for listing in page.data]
-    if args["in_stock"] is not None:
-        entries = [e for e in entries if e["in_stock"] == args["in_stock"]]
+    entries = listings.catalog_entries(session, page.data, tier, now, args["in_stock"])
     return Page(entries, page.next_cursor)
 
 
@@ -79,7 +77,10 @@ def get_catalog(args: dict[str, Any]) -> Any:
 def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
     session, partner_id = db.session(), current_partner_id()
     listing = listings.get_listing(session, partner_id, listing_id, sellable_only=True)
-    return listings.catalog_entry(session, listing, _tier(partner_id, args["member"]), utcnow())
+    (entry,) = listings.catalog_entries(
+        session, [listing], _tier(partner_id, args["member"]), utcnow()
+    )
+    return entry
 
 
 # --- members and points -----------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing.service import charge_order, refund_order
 from app.core.audit import Actor, record_audit
@@ -34,8 +35,10 @@ from app.partners.models import Listing, Partner
 from app.supply.errors import OutOfStock
 from app.supply.models import Product
 from app.supply.service import (
+    Pools,
     allocate_codes,
     has_stock,
+    pools_for,
     recharge_account_error,
     release_capacity,
     reserve_capacity,
@@ -114,14 +117,25 @@ def _validate_lines(
     return priced
 
 
-def _refuse_if_sold_out(session: Session, partner_id: str, priced: list[_Priced]) -> None:
+def _refuse_if_sold_out(
+    session: Session, partner_id: str, priced: list[_Priced]
+) -> dict[str, Pools]:
     """A cheap, lock-free early answer for a sold-out card key (a flash sale's many losers
-    should not pay for a whole order). Allocation inside the transaction stays the authority."""
+    should not pay for a whole order). Allocation inside the transaction stays the authority.
+    Returns the pools looked up, per card-key product, for the allocation to reuse."""
+    found = {}
     for p in priced:
         product = p.listing.product
-        is_card_key = product.fulfillment_type == "card_key" and not product.is_bundle
-        if is_card_key and not has_stock(session, product, partner_id, p.quantity):
+        components = [c for c, _ in _units(product) if c.fulfillment_type == "card_key"]
+        for component in components:
+            found[component.id] = pools_for(session, component.id, partner_id)
+        if (
+            not product.is_bundle
+            and components
+            and not has_stock(session, product.id, found[product.id], p.quantity)
+        ):
             raise OutOfStock(f"Fewer than {p.quantity} unit(s) are available.")
+    return found
 
 
 def _snapshot(listing: Listing, unit: Price) -> dict[str, Any]:
@@ -179,22 +193,22 @@ def _units(product: Product) -> list[tuple[Product, int]]:
 
 def _deliver_codes(
     session: Session,
-    partner_id: str,
     order: Order,
     member: Member,
     item: OrderItem,
     component: Product,
     deliveries: list[Delivery],
+    pools: Pools,
     now: datetime,
 ) -> list[Entitlement]:
-    codes = allocate_codes(session, component, partner_id, len(deliveries))
+    """Hand each delivery a code (sold in this transaction) and the member an entitlement."""
+    codes = allocate_codes(session, component, order.partner_id, len(deliveries), pools, "sold")
     entitlements = []
     for delivery, code in zip(deliveries, codes, strict=True):
-        code.status = "sold"
         delivery.code_id, delivery.status, delivery.delivered_at = code.id, "delivered", now
         entitlements.append(
             Entitlement(
-                partner_id=partner_id,
+                partner_id=order.partner_id,
                 member_id=member.id,
                 order_id=order.id,
                 delivery_id=delivery.id,
@@ -239,17 +253,24 @@ def place_order(
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
     priced = _validate_lines(session, partner, member, lines, now)
-    _refuse_if_sold_out(session, partner.id, priced)
+    pools = _refuse_if_sold_out(session, partner.id, priced)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
     cash = sum(p.unit.cash_minor * p.quantity for p in priced)
     wholesale = sum(p.listing.wholesale_minor * p.quantity for p in priced)
     _check_totals(points, cash, currency, payment, expected_total)
-
+    # Known before anything is written: card keys are delivered in this transaction (or the
+    # whole order fails), anything else is left to the fulfillment engine.
+    pending = sum(
+        p.quantity * per_unit
+        for p in priced
+        for component, per_unit in _units(p.listing.product)
+        if component.fulfillment_type != "card_key"
+    )
     order = Order(
         partner_id=partner.id,
         member_id=member.id,
-        status="pending",
+        status="processing" if pending else "fulfilled",
         points_total=points,
         cash_total_minor=cash,
         currency=currency,
@@ -258,15 +279,17 @@ def place_order(
     )
     order.member = member  # known already: no lazy load when the answer is serialized
     session.add(order)
-    quotas.consume(
-        session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
-    )
-    if points:
-        order.points_entry_id = spend_points(
-            session, member, points, f"order {order.id}", order.id, now=now
-        ).id
+    with session.no_autoflush:  # the order row is written once, complete, with its first item
+        quotas.consume(
+            session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
+        )
+        if points:
+            order.points_entry_id = spend_points(
+                session, member, points, f"order {order.id}", order.id, now=now
+            ).id
+    items: list[OrderItem] = []
+    all_deliveries: list[Delivery] = []
     entitlements: list[Entitlement] = []
-    pending = 0
     for position, p in enumerate(priced):
         item = OrderItem(
             partner_id=partner.id,
@@ -281,6 +304,7 @@ def place_order(
             unit_wholesale_minor=p.listing.wholesale_minor,
             snapshot=_snapshot(p.listing, p.unit),
         )
+        items.append(item)
         session.add(item)
         session.flush()  # deliveries reference the item (no ORM relationship orders the inserts)
         for component, per_unit in _units(p.listing.product):
@@ -298,14 +322,17 @@ def place_order(
                 for unit in range(p.quantity)
                 for _ in range(per_unit)
             ]
-            session.add_all(deliveries)
+            all_deliveries += deliveries
             if component.fulfillment_type == "card_key":
+                # codes first, so that each delivery row is inserted once, with its code
                 entitlements += _deliver_codes(
-                    session, partner.id, order, member, item, component, deliveries, now
+                    session, order, member, item, component, deliveries, pools[component.id], now
                 )
+                session.add_all(deliveries)
+                session.flush()  # before the entitlements that reference them
             else:
+                session.add_all(deliveries)
                 reserve_capacity(session, component, len(deliveries))
-                pending += len(deliveries)
                 for delivery in deliveries:  # the fulfillment engine takes them from here
                     enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
     session.add_all(entitlements)
@@ -313,7 +340,10 @@ def place_order(
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
         # its lock is held until commit; taking it last keeps that window short.
         charge_order(session, partner.id, wholesale, order.id)
-    order.status = "processing" if pending else "fulfilled"
+    # what the answer shows is known: no reloading it from the database
+    set_committed_value(order, "items", items)
+    set_committed_value(order, "deliveries", sorted(all_deliveries, key=lambda d: d.id))
+    set_committed_value(order, "entitlements", sorted(entitlements, key=lambda e: e.id))
     record_audit(
         session,
         actor,

@@ -186,16 +186,30 @@ def find_listing_by_product(session: Session, partner_id: str, product_id: str) 
     return listing
 
 
-def catalog_entry(
-    session: Session, listing: Listing, tier: str | None, now: datetime
-) -> dict[str, Any]:
-    """What a partner (and its member) sees of a listing: price for that member, availability
-    for this partner (its allocation + the shared pool), the product as it is now."""
-    from app.supply.service import available_for_partner
+def catalog_entries(
+    session: Session,
+    listings: list[Listing],
+    tier: str | None,
+    now: datetime,
+    in_stock: bool | None = None,
+) -> list[dict[str, Any]]:
+    """What a partner (and its member) sees of listings: price for that member, availability
+    for this partner (its allocation + the shared pool; one lookup for the whole page), the
+    product as it is now. `in_stock` keeps only the entries that are (or are not) in stock."""
+    from app.supply.service import availability
 
+    if not listings:
+        return []
+    counts = availability(session, [li.product for li in listings], listings[0].partner_id)
+    entries = [_entry(listing, tier, now, counts[listing.product_id]) for listing in listings]
+    return [e for e in entries if in_stock is None or e["in_stock"] == in_stock]
+
+
+def _entry(
+    listing: Listing, tier: str | None, now: datetime, available: int | None
+) -> dict[str, Any]:
     product = listing.product
     price = member_price(listing, tier, now)
-    available = available_for_partner(session, product, listing.partner_id)
     return {
         "id": listing.id,
         "product_id": product.id,

@@ -34,6 +34,9 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     points_rate_currency: Mapped[str] = mapped_column(String(3), default="CNY")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
+    # loaded with the partner: every order checks it, most partners have none
+    quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")
+
     @property
     def points(self) -> dict[str, Any]:
         return {

@@ -33,18 +33,18 @@ class QuotaExceeded(DomainError):
     status, code, title = 422, "quota_exceeded", "Quota exceeded"
 
 
-def quota_for(session: Session, partner_id: str) -> PartnerQuota:
-    quota = session.get(PartnerQuota, partner_id)
-    return quota or PartnerQuota(partner_id=partner_id)
+def quota_for(partner: Partner) -> PartnerQuota:
+    """The partner's limits; none set when it has no quota row."""
+    return partner.quota or PartnerQuota(partner_id=partner.id)
 
 
 def set_quota(
     session: Session, actor: Actor, partner_id: str, data: dict[str, Any]
 ) -> PartnerQuota:
-    quota = session.get(PartnerQuota, partner_id)
+    partner = session.get_one(Partner, partner_id)
+    quota = partner.quota
     if quota is None:
-        quota = PartnerQuota(partner_id=partner_id)
-        session.add(quota)
+        quota = partner.quota = PartnerQuota(partner_id=partner_id)
     before = {f: getattr(quota, f) for f in QUOTA_FIELDS}
     for key in QUOTA_FIELDS:
         if key in data:
@@ -88,7 +88,7 @@ def consume(
     now: datetime,
 ) -> None:
     """Count one order against every limit that is set, or raise QuotaExceeded."""
-    quota = quota_for(session, partner.id)
+    quota = quota_for(partner)
     day, month = periods(partner, now)
     checks: list[tuple[str, int, int | None, str]] = [
         (
@@ -142,7 +142,7 @@ def release(
     when: datetime,
 ) -> None:
     """Give back what a cancelled unit consumed (counters of the order's own periods)."""
-    quota = quota_for(session, partner.id)
+    quota = quota_for(partner)
     day, month = periods(partner, when)
     give_back = [
         (f"spend:{month}", spend_minor, quota.monthly_spend_cap_minor),
@@ -161,7 +161,7 @@ def release(
 
 def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:
     """What the partner has used of its partner-wide limits in the current periods."""
-    quota = quota_for(session, partner.id)
+    quota = quota_for(partner)
     day, month = periods(partner, now)
     spent = session.scalar(
         select(UsageCounter.value).where(

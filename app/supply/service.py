@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -487,46 +488,102 @@ def active_allocation(session: Session, product_id: str, partner_id: str) -> All
     ).first()
 
 
+@dataclass(frozen=True)
+class Pools:
+    """Where a partner's card keys of one product come from, in order: its allocation, then
+    the shared pool unless the allocation is exclusive. Looked up once per order and used by
+    the stock pre-check and the allocation alike."""
+
+    allocation: Allocation | None
+
+    @property
+    def ids(self) -> list[str | None]:
+        """Allocation ids to draw from; None is the shared pool."""
+        own: list[str | None] = [self.allocation.id] if self.allocation else []
+        shared = self.allocation is None or not self.allocation.is_exclusive
+        return own + ([None] if shared else [])
+
+
+def pools_for(session: Session, product_id: str, partner_id: str) -> Pools:
+    return Pools(active_allocation(session, product_id, partner_id))
+
+
+def _in_pool(allocation_id: str | None) -> Any:
+    return Code.allocation_id == allocation_id if allocation_id else Code.allocation_id.is_(None)
+
+
+def availability(
+    session: Session, products: Sequence[Product], partner_id: str
+) -> dict[str, int | None]:
+    """Units this partner can buy now, per product id (None: unlimited), in two queries for
+    any number of products: the partner's allocations, then code counts by pool. A bundle is
+    limited by its scarcest component."""
+    card_keys = {p.id for p in products if p.fulfillment_type == "card_key" and not p.is_bundle}
+    card_keys |= {
+        c.component_id
+        for p in products
+        if p.is_bundle
+        for c in p.components
+        if c.component.fulfillment_type == "card_key"
+    }
+    counts: dict[tuple[str, str | None], int] = {}
+    pools: dict[str, Pools] = {}
+    if card_keys:
+        allocations = session.scalars(
+            select(Allocation).where(
+                Allocation.product_id.in_(card_keys),
+                Allocation.partner_id == partner_id,
+                Allocation.status == "active",
+            )
+        ).all()
+        own = {a.product_id: a for a in allocations}
+        pools = {pid: Pools(own.get(pid)) for pid in card_keys}
+        now = utcnow()
+        rows = session.execute(
+            select(Code.product_id, Code.allocation_id, func.count())
+            .where(
+                Code.product_id.in_(card_keys),
+                Code.status == "available",
+                or_(Code.expires_at.is_(None), Code.expires_at > now),
+                or_(
+                    Code.allocation_id.is_(None),
+                    Code.allocation_id.in_([a.id for a in allocations]),
+                ),
+            )
+            .group_by(Code.product_id, Code.allocation_id)
+        ).all()
+        counts = {(pid, aid): int(n) for pid, aid, n in rows}
+
+    def units(product: Product) -> int | None:
+        if product.id in pools:
+            return sum(counts.get((product.id, aid), 0) for aid in pools[product.id].ids)
+        if product.fulfillment_type != "card_key":
+            return product.stock_capacity
+        return None
+
+    out: dict[str, int | None] = {}
+    for product in products:
+        if product.is_bundle:
+            limited = [
+                n // c.quantity for c in product.components if (n := units(c.component)) is not None
+            ]
+            out[product.id] = min(limited) if limited else None
+        else:
+            out[product.id] = units(product)
+    return out
+
+
 def available_for_partner(session: Session, product: Product, partner_id: str) -> int | None:
-    """Units this partner can buy now: its allocation, plus the shared pool unless the
-    allocation is exclusive. None means unlimited."""
-    if product.is_bundle:
-        counts = [
-            available_for_partner(session, c.component, partner_id) for c in product.components
-        ]
-        limited = [
-            n // c.quantity
-            for n, c in zip(counts, product.components, strict=True)
-            if n is not None
-        ]
-        return min(limited) if limited else None
-    if product.fulfillment_type != "card_key":
-        return product.stock_capacity
-    now = utcnow()
-    allocation = active_allocation(session, product.id, partner_id)
-    own = (
-        _count(session, _available(product.id, now).where(Code.allocation_id == allocation.id))
-        if allocation
-        else 0
-    )
-    if allocation is not None and allocation.is_exclusive:
-        return own
-    return own + _count(session, _available(product.id, now).where(Code.allocation_id.is_(None)))
+    return availability(session, [product], partner_id)[product.id]
 
 
-def has_stock(session: Session, product: Product, partner_id: str, quantity: int) -> bool:
-    """Whether `quantity` card keys look available to this partner right now: a bounded count
+def has_stock(session: Session, product_id: str, pools: Pools, quantity: int) -> bool:
+    """Whether `quantity` card keys look available in these pools right now: a bounded count
     (at most `quantity` rows per pool), cheap even with millions of codes. Not a reservation."""
     now = utcnow()
-    allocation = active_allocation(session, product.id, partner_id)
-    pools = []
-    if allocation is not None:
-        pools.append(Code.allocation_id == allocation.id)
-    if allocation is None or not allocation.is_exclusive:
-        pools.append(Code.allocation_id.is_(None))
     found = 0
-    for pool in pools:
-        stmt = _available(product.id, now).where(pool).with_only_columns(Code.id)
+    for allocation_id in pools.ids:
+        stmt = _available(product_id, now).where(_in_pool(allocation_id)).with_only_columns(Code.id)
         found += _count(session, stmt.limit(quantity - found))
         if found >= quantity:
             return True
@@ -572,37 +629,40 @@ def _pick(
 ) -> list[Code]:
     """Lock up to `quantity` available codes, soonest-expiring first. SKIP LOCKED: concurrent
     callers take disjoint rows instead of queueing behind each other."""
-    stmt = _available(product_id, now).where(
-        Code.allocation_id == allocation_id if allocation_id else Code.allocation_id.is_(None)
-    )
+    stmt = _available(product_id, now).where(_in_pool(allocation_id))
     stmt = stmt.order_by(Code.expires_at.asc().nulls_last(), Code.id).limit(quantity)
     return list(session.scalars(stmt.with_for_update(skip_locked=True)))
 
 
 def allocate_codes(
-    session: Session, product: Product, partner_id: str, quantity: int
+    session: Session,
+    product: Product,
+    partner_id: str,
+    quantity: int,
+    pools: Pools | None = None,
+    status: str = "reserved",
 ) -> list[Code]:
-    """Reserve exactly `quantity` codes of `product` for `partner_id`, or raise OutOfStock.
+    """Claim exactly `quantity` codes of `product` for `partner_id`, or raise OutOfStock.
 
     Never hands one code to two callers: on PostgreSQL rows are claimed with
     `FOR UPDATE SKIP LOCKED` inside the caller's transaction; on SQLite every write transaction
-    is serialized (BEGIN IMMEDIATE). The partner's own allocation is drawn first, then the
-    shared pool unless its allocation is exclusive; codes held for other partners are never
-    taken, nor expired or voided ones. The codes come back `reserved`; the caller marks them
-    sold when it records the delivery, in the same transaction."""
+    is serialized (BEGIN IMMEDIATE). The partner's pools are drawn in order (`pools`, looked up
+    when not given); codes held for other partners are never taken, nor expired or voided ones.
+    The codes come back in `status`: `reserved`, or `sold` when the caller delivers them in the
+    same transaction."""
     if quantity < 1:
         raise ValueError("quantity must be positive")
     now = utcnow()
-    allocation = active_allocation(session, product.id, partner_id)
+    pools = pools or pools_for(session, product.id, partner_id)
     picked: list[Code] = []
-    if allocation is not None:
-        picked = _pick(session, product.id, allocation.id, quantity, now)
-    if len(picked) < quantity and not (allocation is not None and allocation.is_exclusive):
-        picked += _pick(session, product.id, None, quantity - len(picked), now)
+    for allocation_id in pools.ids:
+        picked += _pick(session, product.id, allocation_id, quantity - len(picked), now)
+        if len(picked) == quantity:
+            break
     if len(picked) < quantity:
         raise OutOfStock(f"Only {len(picked)} of {quantity} unit(s) are available.")
     for code in picked:
-        code.status, code.reserved_at, code.reserved_for_partner_id = "reserved", now, partner_id
+        code.status, code.reserved_at, code.reserved_for_partner_id = status, now, partner_id
     session.flush()
     check_low_stock(session, product)
     return picked
