@@ -1,7 +1,8 @@
 """Profile `POST /api/v1/orders` (one card key) in-process on the benchmark dataset:
-SQL statements per order (each one printed once), then a pyinstrument profile of N orders.
+SQL statements per order (each one printed once), then a pyinstrument profile of N orders;
+with `--catalog`, the same for `GET /api/v1/catalog?limit=20` (10,000 listings).
 
-    .venv/bin/python bench/profile_order.py [N]
+    .venv/bin/python bench/profile_order.py [N] [--catalog]
 
 Uses TEST_DATABASE_URL / TEST_REDIS_URL like the harness, and its `quanyi_bench` database
 (recreated and seeded here)."""
@@ -21,7 +22,9 @@ from bench.harness import QUICK, _database_urls, _recreate_database, seed  # noq
 
 
 def main() -> None:
-    orders = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    numbers = [a for a in sys.argv[1:] if a.isdigit()]
+    orders = int(numbers[0]) if numbers else 300
+    catalog = "--catalog" in sys.argv
     admin_url, db_url = _database_urls()
     _recreate_database(admin_url)
     ids = seed(db_url, QUICK)
@@ -50,6 +53,12 @@ def main() -> None:
     listing = ids["listings"]["order"]
 
     def order(n: int) -> None:
+        if catalog:
+            page = http.get(
+                "/api/v1/catalog?limit=20", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert page.status_code == 200, page.get_json()
+            return
         response = http.post(
             "/api/v1/orders",
             json={
@@ -72,7 +81,7 @@ def main() -> None:
         event.listen(db.engine, "before_cursor_execute", count)
         order(20)
         event.remove(db.engine, "before_cursor_execute", count)
-    print(f"{len(statements)} statements for one order:")
+    print(f"{len(statements)} statements for one {'catalog page' if catalog else 'order'}:")
     for statement, times in Counter(statements).items():
         print(f"  {times} × {statement}")
     profiler = Profiler(interval=0.0005)
@@ -82,7 +91,7 @@ def main() -> None:
         order(n)
     profiler.stop()
     elapsed = time.perf_counter() - t0
-    print(f"{orders} orders in {elapsed:.2f}s: {orders / elapsed:.1f} orders/s in one thread")
+    print(f"{orders} requests in {elapsed:.2f}s: {orders / elapsed:.1f}/s in one thread")
     print(profiler.output_text(unicode=True, color=False, show_all=False))
 
 

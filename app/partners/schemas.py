@@ -176,7 +176,10 @@ class CatalogEntrySchema(Schema):
     price = fields.Nested(CatalogPriceSchema)
     wholesale_price = fields.Nested(MoneySchema)
     max_per_order = fields.Integer()
-    available = fields.Integer(allow_none=True, metadata={"description": "null: unlimited"})
+    available = fields.Integer(
+        allow_none=True,
+        metadata={"description": "null: unlimited; exact below 1000, reads 1000 at or above it"},
+    )
     in_stock = fields.Boolean()
 
 

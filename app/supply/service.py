@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import String, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
@@ -488,6 +488,9 @@ def active_allocation(session: Session, product_id: str, partner_id: str) -> All
     ).first()
 
 
+AVAILABLE_CAP = 1000  # availability reads exact below this, and this at or above it
+
+
 @dataclass(frozen=True)
 class Pools:
     """Where a partner's card keys of one product come from, in order: its allocation, then
@@ -516,8 +519,10 @@ def availability(
     session: Session, products: Sequence[Product], partner_id: str
 ) -> dict[str, int | None]:
     """Units this partner can buy now, per product id (None: unlimited), in two queries for
-    any number of products: the partner's allocations, then code counts by pool. A bundle is
-    limited by its scarcest component."""
+    any number of products: the partner's allocations, then code counts by pool. Each count
+    stops at AVAILABLE_CAP (an index range of at most that many rows), so a catalog page costs
+    the same with a thousand codes in stock or millions. A bundle is limited by its scarcest
+    component."""
     card_keys = {p.id for p in products if p.fulfillment_type == "card_key" and not p.is_bundle}
     card_keys |= {
         c.component_id
@@ -539,19 +544,25 @@ def availability(
         own = {a.product_id: a for a in allocations}
         pools = {pid: Pools(own.get(pid)) for pid in card_keys}
         now = utcnow()
-        rows = session.execute(
-            select(Code.product_id, Code.allocation_id, func.count())
-            .where(
-                Code.product_id.in_(card_keys),
-                Code.status == "available",
-                or_(Code.expires_at.is_(None), Code.expires_at > now),
-                or_(
-                    Code.allocation_id.is_(None),
-                    Code.allocation_id.in_([a.id for a in allocations]),
-                ),
+        bounded = [
+            select(
+                literal(pid).label("product_id"),
+                literal(aid, String).label("allocation_id"),
+                select(func.count())
+                .select_from(
+                    _available(pid, now)
+                    .where(_in_pool(aid))
+                    .with_only_columns(Code.id)
+                    .limit(AVAILABLE_CAP)
+                    .subquery()
+                )
+                .scalar_subquery()
+                .label("n"),
             )
-            .group_by(Code.product_id, Code.allocation_id)
-        ).all()
+            for pid, pool in pools.items()
+            for aid in pool.ids
+        ]
+        rows = session.execute(union_all(*bounded)).all()
         counts = {(pid, aid): int(n) for pid, aid, n in rows}
 
     def units(product: Product) -> int | None:

@@ -167,3 +167,15 @@ def test_fifty_threads_racing_for_twenty_codes(app):
     check = db.session()
     reserved = check.scalars(select(Code.id).where(Code.status == "reserved")).all()
     assert sorted(reserved) == sorted(won)
+
+
+def test_availability_of_a_page_counts_each_pool_up_to_the_cap(session, partner_a, monkeypatch):
+    """Own allocation plus shared pool, per product, in one call; deep stock reads the cap."""
+    deep, shallow, empty = make_product(session), make_product(session), make_product(session)
+    stock_codes(session, deep, 6)
+    stock_codes(session, shallow, 4)
+    service.create_allocation(session, TEST_ACTOR, shallow, partner_a.id, 2, False)
+    session.commit()
+    monkeypatch.setattr(service, "AVAILABLE_CAP", 5)
+    counts = service.availability(session, [deep, shallow, empty], partner_a.id)
+    assert counts == {deep.id: 5, shallow.id: 4, empty.id: 0}
