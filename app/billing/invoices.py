@@ -26,7 +26,7 @@ from app.partners.models import Listing, Partner
 from app.supply.models import Product
 from app.webhooks.service import record_event
 
-PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+PERIOD_RE = re.compile(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$")  # 1970-01 … 2999-12
 FEE_KINDS = ("platform_fee", "order_fee", "wholesale_fee", "minimum_commitment")
 # orders that end up giving everything back are not charged the per-order fee
 UNCHARGED_ORDER_STATUSES = ("cancelled", "failed", "refunded")
@@ -68,7 +68,7 @@ class Usage:
 def parse_period(period: str) -> tuple[int, int]:
     match = PERIOD_RE.match(period or "")
     if not match:
-        raise ValidationFailed({"month": ["Expected YYYY-MM, e.g. 2026-11."]})
+        raise ValidationFailed({"month": ["Expected YYYY-MM (1970 to 2999), e.g. 2026-11."]})
     return int(match[1]), int(match[2])
 
 

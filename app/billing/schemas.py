@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +12,8 @@ from app.billing.settlement import DISCREPANCIES, GROUPS
 from app.core.money import Money, MoneySchema, StrictInteger
 from app.core.pagination import PageArgsSchema
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$"  # 1970-01 … 2999-12
+DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
 
 
 def money(attribute: str) -> fields.Function:
@@ -145,7 +147,7 @@ class InvoiceSchema(Schema):
     vat_rate_bp = fields.Integer()
     credited_invoice_id = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
-    due_on = fields.Date(allow_none=True)
+    due_on = fields.Date(allow_none=True, validate=DAYS)
     reason = fields.String(allow_none=True)
     payment_ref = fields.String(allow_none=True)
     issued_at = fields.DateTime(allow_none=True)
@@ -183,7 +185,7 @@ class InvoiceGenerateSchema(Schema):
 
 class InvoiceUpdateSchema(Schema):
     notes = fields.String(allow_none=True, validate=validate.Length(max=500))
-    due_on = fields.Date(allow_none=True)
+    due_on = fields.Date(allow_none=True, validate=DAYS)
 
 
 class VoidSchema(Schema):
@@ -203,9 +205,14 @@ class CreditNoteSchema(Schema):
 
 class RangeSchema(Schema):
     from_ = fields.Date(
-        required=True, data_key="from", metadata={"description": "first day (Asia/Shanghai)"}
+        required=True,
+        data_key="from",
+        validate=DAYS,
+        metadata={"description": "first day (Asia/Shanghai)"},
     )
-    to = fields.Date(required=True, metadata={"description": "day after the last (exclusive)"})
+    to = fields.Date(
+        required=True, validate=DAYS, metadata={"description": "day after the last (exclusive)"}
+    )
 
 
 class MarginQuerySchema(RangeSchema):
@@ -216,10 +223,13 @@ class ReconcileArgsSchema(Schema):
     from_ = fields.Date(
         load_default=None,
         data_key="from",
+        validate=DAYS,
         metadata={"description": "default: the statement's first completed_at day"},
     )
     to = fields.Date(
-        load_default=None, metadata={"description": "exclusive; default: last day + 1"}
+        load_default=None,
+        validate=DAYS,
+        metadata={"description": "exclusive; default: last day + 1"},
     )
 
 

@@ -209,9 +209,12 @@ class StatementRow:
     completed_at: datetime | None
 
 
+MAX_STATEMENT_AMOUNT = Decimal("10000000000")  # ¥10 billion: beyond that it is not an amount
+
+
 def _minor(text: str) -> int:
     amount = Decimal(text.replace(",", "").strip())
-    if amount != amount.quantize(Decimal("0.01")):
+    if amount != amount.quantize(Decimal("0.01")) or abs(amount) > MAX_STATEMENT_AMOUNT:
         raise InvalidOperation
     return int(amount * 100)
 
@@ -242,6 +245,8 @@ def parse_statement(raw: bytes) -> list[StatementRow]:
         problems = []
         if not reference and not order_no:
             problems.append("no reference or supplier_order_no")
+        if len(reference or "") > 120 or len(order_no or "") > 120:
+            problems.append("reference and supplier_order_no are at most 120 characters")
         if status is None:
             problems.append(f"unknown status {record.get('status')!r}")
         try:
@@ -255,6 +260,8 @@ def parse_statement(raw: bytes) -> list[StatementRow]:
                 completed_at = datetime.fromisoformat(record["completed_at"])
                 if completed_at.tzinfo is None:
                     completed_at = completed_at.replace(tzinfo=PLATFORM_TZ)
+                if not 1970 < completed_at.year < 3000:
+                    raise ValueError
             except ValueError:
                 problems.append(f"completed_at {record['completed_at']!r} is not ISO 8601")
         if problems:
@@ -375,7 +382,7 @@ def reconcile(
         supplier_id=supplier.id,
         period_start=start,
         period_end=end,
-        source_name=source_name,
+        source_name=(source_name or "")[:255] or None,
         row_count=len(rows),
         counts=counts,
         their_total_minor=sum(r.amount_minor for r in rows if r.status == SUCCESS),

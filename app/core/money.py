@@ -53,4 +53,7 @@ class MoneySchema(Schema):
 
     @post_load
     def make_money(self, data: dict[str, Any], **_: Any) -> Money:
-        return Money(data["amount"], data["currency"])
+        """A Money is whole even inside a partial (PATCH) load: no amount, no Money."""
+        if "amount" not in data:
+            raise ValidationError({"amount": ["Missing data for required field."]})
+        return Money(data["amount"], data.get("currency", "CNY"))

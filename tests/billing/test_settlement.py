@@ -215,3 +215,28 @@ def test_margins_by_partner_product_and_supplier(session, month, partner_a, part
         "/api/v1/platform/margins", query_string={"from": query["to"], "to": query["from"]}
     )
     assert bad.status_code == 422
+
+
+def test_out_of_range_input_is_a_422_not_a_500(session, month, platform, partner_a):
+    supplier, d = month
+    long_ref = "r" * 121
+    rows = f"reference,status,amount,completed_at\n{long_ref},success,1,\n{d[0]},success,1e15,\n"
+    rows += f"{d[1]},success,NaN,\n{d[2]},success,1,0001-01-01T00:00:00\n"
+    statement = platform.post(
+        f"/api/v1/platform/suppliers/{supplier.id}/reconciliations",
+        data={"file": (io.BytesIO(rows.encode()), "odd.csv")},
+        content_type="multipart/form-data",
+    )
+    assert statement.status_code == 422
+    assert set(statement.get_json()["errors"]) == {"line 2", "line 3", "line 4", "line 5"}
+    for query in (
+        {"from": "0001-01-01", "to": "2026-01-01"},
+        {"from": "2026-01-01", "to": "9999-12-31"},
+    ):
+        answer = platform.get("/api/v1/platform/margins", query_string=query)
+        assert answer.status_code == 422, query
+    for month in ("9999-12", "0000-01"):
+        answer = platform.post(
+            f"/api/v1/platform/partners/{partner_a.id}/invoices", json={"month": month}
+        )
+        assert answer.status_code == 422 and answer.mimetype == "application/problem+json"

@@ -114,3 +114,12 @@ def test_domain_conflict_has_its_code(platform, partner_a):
         headers={"Idempotency-Key": "k-dup"},
     )
     _problem(response, 409, "conflict")
+
+
+def test_a_partial_update_with_half_a_money_is_422(platform, partner_a):
+    """Found by the API fuzz test: PATCH loads partially, but a Money is all or nothing."""
+    answer = platform.patch(
+        f"/api/v1/platform/partners/{partner_a.id}", json={"points": {"rate": {"value": {}}}}
+    )
+    assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+    assert "amount" in str(answer.get_json()["errors"])
