@@ -480,6 +480,7 @@ def create_credit_note(
     _require(invoice, "issued", "paid")
     if invoice.kind != "invoice":
         raise InvalidInvoiceState("Only an invoice can be credited.")
+    account_for(session, invoice.partner_id, for_update=True)  # one numbering at a time
     notes = session.scalars(
         select(Invoice).where(Invoice.credited_invoice_id == invoice.id, Invoice.status != "void")
     ).all()
