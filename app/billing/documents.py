@@ -17,6 +17,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from app.billing.invoices import vat_label
 from app.billing.models import Invoice
 from app.partners.models import Partner
 
@@ -134,7 +135,7 @@ def invoice_pdf(invoice: Invoice, partner: Partner) -> bytes:
             ]
         )
     rows.append(["Subtotal", "", "", yuan(invoice.subtotal_minor)])
-    rows.append([f"VAT {invoice.vat_rate_bp / 100:g}%", "", "", yuan(invoice.vat_minor)])
+    rows.append([vat_label(invoice.vat_rate_bp), "", "", yuan(invoice.vat_minor)])
     rows.append(["Total", "", "", yuan(invoice.total_minor)])
     story.append(
         Table(

@@ -108,6 +108,15 @@ def percent_of(amount_minor: int, rate_bp: int) -> int:
     return magnitude if amount_minor >= 0 else -magnitude
 
 
+def vat_label(rate_bp: int) -> str:
+    return f"VAT {rate_bp / 100:g}%"
+
+
+def fees_of(invoice: Invoice) -> int:
+    """What the invoice bills on top of wholesale (its fee lines, before VAT)."""
+    return sum(line.amount_minor for line in invoice.lines if line.kind in FEE_KINDS)
+
+
 def price_lines(plan: dict[str, Any], usage: Usage) -> list[LineDraft]:
     """The invoice's lines; the last is VAT, and the total is the sum of all of them."""
     lines = list(usage.wholesale)
@@ -148,8 +157,8 @@ def price_lines(plan: dict[str, Any], usage: Usage) -> list[LineDraft]:
             LineDraft("minimum_commitment", "Minimum monthly commitment shortfall", shortfall)
         )
     subtotal = sum(line.amount_minor for line in lines)
-    rate = plan["vat_rate_bp"] / 100
-    lines.append(LineDraft("vat", f"VAT {rate:g}%", percent_of(subtotal, plan["vat_rate_bp"])))
+    vat = percent_of(subtotal, plan["vat_rate_bp"])
+    lines.append(LineDraft("vat", vat_label(plan["vat_rate_bp"]), vat))
     return lines
 
 
@@ -235,10 +244,12 @@ def _set_lines(session: Session, invoice: Invoice, drafts: list[LineDraft]) -> N
 
 
 def _price(session: Session, invoice: Invoice) -> None:
-    """(Re)compute the lines with the partner's current plan, snapshotted on the invoice."""
+    """(Re)compute a draft with the partner's current plan, snapshotted on the invoice: its
+    timezone sets the month's bounds, its fees and VAT the lines."""
     values = plan_values(plan_for(session, invoice.partner_id))
     invoice.plan, invoice.vat_rate_bp = values, values["vat_rate_bp"]
-    invoice.currency = values["currency"]
+    invoice.currency, invoice.timezone = values["currency"], values["timezone"]
+    invoice.period_start, invoice.period_end = month_bounds(invoice.period, invoice.timezone)
     usage = gather_usage(session, invoice.partner_id, invoice.period_start, invoice.period_end)
     _set_lines(session, invoice, price_lines(values, usage))
 
@@ -265,9 +276,6 @@ def generate_invoice(
         _price(session, latest)
         return latest, False
     revision = latest.revision + 1 if latest else 1
-    values = plan_values(plan_for(session, partner.id))
-    timezone = values["timezone"]
-    start, end = month_bounds(period, timezone)
     suffix = f"-R{revision}" if revision > 1 else ""
     invoice = Invoice(
         partner_id=partner.id,
@@ -275,16 +283,11 @@ def generate_invoice(
         kind="invoice",
         period=period,
         revision=revision,
-        period_start=start,
-        period_end=end,
-        timezone=timezone,
         status="draft",
-        currency=values["currency"],
-        vat_rate_bp=values["vat_rate_bp"],
-        plan=values,
     )
+    with session.no_autoflush:  # inserted once, complete
+        _price(session, invoice)
     session.add(invoice)
-    _price(session, invoice)
     _audit(
         session,
         actor,
@@ -366,13 +369,13 @@ def _require(invoice: Invoice, *statuses: str) -> None:
         )
 
 
-def _book(session: Session, invoice: Invoice, sign: int, kind_of: dict[str, str]) -> None:
-    """Post the invoice's fees and VAT (sign -1: owed) or give them back (sign +1)."""
-    fees = sum(line.amount_minor for line in invoice.lines if line.kind in FEE_KINDS)
+def _book(session: Session, invoice: Invoice, reverse: bool = False) -> None:
+    """Post the invoice's fees and VAT as owed, or (`reverse`) credit them back."""
     label = f"invoice {invoice.number}"
-    for what, amount in (("fee", fees), ("tax", invoice.vat_minor)):
+    for kind, amount in (("fee", fees_of(invoice)), ("tax", invoice.vat_minor)):
         if amount:
-            post_entry(session, invoice.partner_id, kind_of[what], sign * amount, "system", label)
+            booked_kind, signed = ("credit", amount) if reverse else (kind, -amount)
+            post_entry(session, invoice.partner_id, booked_kind, signed, label)
 
 
 def issue_invoice(
@@ -382,14 +385,14 @@ def issue_invoice(
     now = now or utcnow()
     invoice = get_invoice(session, invoice_id, for_update=True)
     _require(invoice, "draft")
-    if now < invoice.period_end:
-        raise PeriodOpen(f"{invoice.period} is not over yet in {invoice.timezone}.")
     account_for(session, invoice.partner_id, for_update=True)
     _price(session, invoice)
+    if now < invoice.period_end:
+        raise PeriodOpen(f"{invoice.period} is not over yet in {invoice.timezone}.")
     invoice.status, invoice.issued_at = "issued", now
     invoice.due_on = invoice.due_on or (now + PAYMENT_TERM).date()
     session.flush()  # the lines are final before anything else reads them
-    _book(session, invoice, -1, {"fee": "fee", "tax": "tax"})
+    _book(session, invoice)
     _audit(
         session,
         actor,
@@ -451,7 +454,7 @@ def void_invoice(
     if invoice.kind != "invoice":
         raise InvalidInvoiceState("A credit note cannot be voided.")
     if invoice.status == "issued":
-        _book(session, invoice, +1, {"fee": "credit", "tax": "credit"})
+        _book(session, invoice, reverse=True)
     before = invoice.status
     invoice.status, invoice.voided_at, invoice.reason = "void", now or utcnow(), reason
     _audit(
@@ -525,16 +528,11 @@ def create_credit_note(
         note,
         [
             LineDraft("credit", f"Credit on {invoice.number}: {reason}", -amount_minor),
-            LineDraft("vat", f"VAT {invoice.vat_rate_bp / 100:g}%", vat),
+            LineDraft("vat", vat_label(invoice.vat_rate_bp), vat),
         ],
     )
     post_entry(
-        session,
-        invoice.partner_id,
-        "credit",
-        -note.total_minor,
-        "system",
-        f"credit note {note.number}",
+        session, invoice.partner_id, "credit", -note.total_minor, f"credit note {note.number}"
     )
     _audit(
         session,

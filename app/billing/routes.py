@@ -304,13 +304,14 @@ def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> 
     session = db.session()
     supplier = get_supplier(session, supplier_id)
     upload = files["file"]
-    rows = settlement.parse_statement(upload.read())
-    first, last = (args["from_"], args["to"])
-    if first is None or last is None:
-        first, last = settlement.statement_period(rows)
-    start, end = settlement.day_bounds(first, last)
-    return settlement.reconcile(
-        session, request_actor(), supplier, rows, start, end, upload.filename
+    return settlement.reconcile_statement(
+        session,
+        request_actor(),
+        supplier,
+        upload.read(),
+        args["from_"],
+        args["to"],
+        upload.filename,
     )
 
 

@@ -2,26 +2,18 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from app.billing.invoices import PERIOD_RE
 from app.billing.models import ENTRY_KINDS, INVOICE_STATUSES
 from app.billing.settlement import DISCREPANCIES, GROUPS
-from app.core.money import Money, MoneySchema, StrictInteger
+from app.core.money import Money, MoneySchema, StrictInteger, money_field
 from app.core.pagination import PageArgsSchema
+from app.partners.schemas import validate_timezone
 
-PERIOD_PATTERN = r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$"  # 1970-01 … 2999-12
 DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
-
-
-def money(attribute: str) -> fields.Function:
-    """Dump an integer minor-units column as a Money object in the row's currency."""
-    return fields.Function(
-        lambda row: {"amount": getattr(row, attribute), "currency": row.currency},
-        metadata={"type": "object"},
-    )
 
 
 class AccountSchema(Schema):
@@ -49,8 +41,8 @@ class CreditLimitSchema(Schema):
 class AccountEntrySchema(Schema):
     id = fields.String()
     kind = fields.String(metadata={"enum": list(ENTRY_KINDS)})
-    amount = money("amount_minor")
-    balance_after = money("balance_after_minor")
+    amount = money_field("amount_minor")
+    balance_after = money_field("balance_after_minor")
     order_id = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     actor = fields.String()
@@ -82,15 +74,7 @@ class BillingPlanSchema(Schema):
     wholesale_fee_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
     minimum_commitment = fields.Nested(MoneySchema, load_default=None)
     vat_rate_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
-    timezone = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
-
-    @validates("timezone")
-    def known_zone(self, value: str | None, **_: Any) -> None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                raise ValidationError(f"Unknown time zone {value!r}.") from None
+    timezone = fields.String(load_default=None, validate=validate_timezone)
 
     @post_load
     def to_plan_fields(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
@@ -110,10 +94,10 @@ class BillingPlanSchema(Schema):
 
 class BillingPlanOutSchema(Schema):
     partner_id = fields.String()
-    monthly_fee = money("monthly_fee_minor")
-    per_order_fee = money("per_order_fee_minor")
+    monthly_fee = money_field("monthly_fee_minor")
+    per_order_fee = money_field("per_order_fee_minor")
     wholesale_fee_bp = fields.Integer()
-    minimum_commitment = money("minimum_commitment_minor")
+    minimum_commitment = money_field("minimum_commitment_minor")
     vat_rate_bp = fields.Integer()
     timezone = fields.String()
 
@@ -141,9 +125,9 @@ class InvoiceSchema(Schema):
     status = fields.String(metadata={"enum": list(INVOICE_STATUSES)})
     currency = fields.String()
     lines = fields.List(fields.Nested(InvoiceLineSchema))
-    subtotal = money("subtotal_minor")
-    vat = money("vat_minor")
-    total = money("total_minor")
+    subtotal = money_field("subtotal_minor")
+    vat = money_field("vat_minor")
+    total = money_field("total_minor")
     vat_rate_bp = fields.Integer()
     credited_invoice_id = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)
@@ -158,7 +142,7 @@ class InvoiceSchema(Schema):
 
 class InvoiceQuerySchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATUSES))
-    period = fields.String(load_default=None, validate=validate.Regexp(PERIOD_PATTERN))
+    period = fields.String(load_default=None, validate=validate.Regexp(PERIOD_RE))
 
 
 class PlatformInvoiceQuerySchema(InvoiceQuerySchema):
@@ -179,7 +163,7 @@ class InvoiceFormatSchema(Schema):
 class InvoiceGenerateSchema(Schema):
     month = fields.String(
         required=True,
-        validate=validate.Regexp(PERIOD_PATTERN, error="Expected YYYY-MM, e.g. 2026-11."),
+        validate=validate.Regexp(PERIOD_RE, error="Expected YYYY-MM, e.g. 2026-11."),
     )
 
 

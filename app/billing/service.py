@@ -60,7 +60,7 @@ def _move(
         actor=actor,
     )
     session.add(entry)
-    _rearm_low_balance(session, account)
+    _rearm_low_balance(account)
     if amount_minor < 0 and _announce_if_low(
         session,
         account.partner_id,
@@ -110,7 +110,7 @@ def charge_order(
         charged.is_balance_low,
         charged.currency,
     ):
-        _flag_low_balance(session, partner_id, True)
+        _flag_low_balance(session, partner_id)
     entry = AccountEntry(
         partner_id=partner_id,
         kind="charge",
@@ -148,16 +148,16 @@ def _announce_if_low(
     return True
 
 
-def _flag_low_balance(session: Session, partner_id: str, low: bool) -> None:
+def _flag_low_balance(session: Session, partner_id: str) -> None:
     session.execute(
         update(PartnerAccount)
         .where(PartnerAccount.partner_id == partner_id)
-        .values(is_balance_low=low)
+        .values(is_balance_low=True)
         .execution_options(synchronize_session=False)
     )
 
 
-def _rearm_low_balance(session: Session, account: PartnerAccount) -> None:
+def _rearm_low_balance(account: PartnerAccount) -> None:
     """Money came in: once above the threshold again, the next fall is announced again."""
     threshold = account.low_balance_threshold_minor
     if account.is_balance_low and (threshold is None or account.available.amount >= threshold):
@@ -170,7 +170,7 @@ def set_low_balance_threshold(
     account = account_for(session, partner_id, for_update=True)
     before = account.low_balance_threshold_minor
     account.low_balance_threshold_minor = threshold_minor
-    _rearm_low_balance(session, account)
+    _rearm_low_balance(account)
     record_audit(
         session,
         actor,
@@ -185,12 +185,18 @@ def set_low_balance_threshold(
 
 
 def post_entry(
-    session: Session, partner_id: str, kind: str, amount_minor: int, actor: str, reason: str
+    session: Session,
+    partner_id: str,
+    kind: str,
+    amount_minor: int,
+    reason: str,
+    order_id: str | None = None,
 ) -> AccountEntry:
-    """Book an invoice's fees and tax (or their credit). Not limited by balance + credit: what
-    was billed is owed whatever the balance; the next order simply meets the limit."""
+    """Book a system movement: a refund, an invoice's fees and tax, or their credit. Not
+    limited by balance + credit: what was billed is owed whatever the balance; the next order
+    simply meets the limit."""
     account = account_for(session, partner_id, for_update=True)
-    return _move(session, account, kind, amount_minor, actor, reason=reason)
+    return _move(session, account, kind, amount_minor, "system", order_id, reason)
 
 
 def adjust(
@@ -237,8 +243,7 @@ def _operator_move(
 def refund_order(
     session: Session, partner_id: str, amount_minor: int, order_id: str, reason: str
 ) -> AccountEntry:
-    account = account_for(session, partner_id, for_update=True)
-    return _move(session, account, "refund", amount_minor, "system", order_id, reason)
+    return post_entry(session, partner_id, "refund", amount_minor, reason, order_id)
 
 
 def top_up(

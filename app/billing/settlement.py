@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.billing.invoices import FEE_KINDS
+from app.billing.invoices import fees_of
 from app.billing.models import Invoice, Reconciliation, ReconciliationItem
 from app.core.audit import Actor, record_audit
 from app.core.errors import NotFound, ValidationFailed
@@ -60,7 +60,6 @@ class Costed:
     """A delivery with who supplied it and at what cost (None: nothing owed)."""
 
     delivery: Delivery
-    order_created_at: datetime
     unit_wholesale_minor: int
     supplier_id: str | None = None
     offer_id: str | None = None
@@ -97,7 +96,7 @@ class _Offers:
 
 def costed_deliveries(session: Session, *where: Any) -> list[Costed]:
     rows = session.execute(
-        select(Delivery, CodeBatch.offer_id, Order.created_at, OrderItem.unit_wholesale_minor)
+        select(Delivery, CodeBatch.offer_id, OrderItem.unit_wholesale_minor)
         .join(Order, Order.id == Delivery.order_id)
         .join(OrderItem, OrderItem.id == Delivery.item_id)
         .outerjoin(Code, Code.id == Delivery.code_id)
@@ -107,8 +106,8 @@ def costed_deliveries(session: Session, *where: Any) -> list[Costed]:
     ).all()
     offers = _Offers(session, {row[0].product_id for row in rows})
     out = []
-    for delivery, batch_offer_id, created_at, unit_wholesale in rows:
-        costed = Costed(delivery, created_at, unit_wholesale)
+    for delivery, batch_offer_id, unit_wholesale in rows:
+        costed = Costed(delivery, unit_wholesale)
         if delivery.status == "delivered":
             offer = offers.by_id.get(delivery.offer_id or batch_offer_id or "") or (
                 offers.first.get(delivery.product_id)
@@ -145,7 +144,6 @@ def supplier_settlement(
         Delivery.delivered_at < end,
     )
     lines: dict[str, dict[str, Any]] = {}
-    names = dict(session.execute(select(Product.id, Product.name)).all())
     for c in delivered:
         if c.supplier_id != supplier.id or c.cost_minor is None:
             continue
@@ -154,7 +152,6 @@ def supplier_settlement(
             {
                 "offer_id": c.offer_id,
                 "product_id": c.delivery.product_id,
-                "product_name": names.get(c.delivery.product_id),
                 "fulfillment_type": c.delivery.fulfillment_type,
                 "unit_cost_minor": c.cost_minor,
                 "units": 0,
@@ -163,6 +160,9 @@ def supplier_settlement(
         )
         line["units"] += 1
         line["amount_minor"] += c.cost_minor
+    names = _labels(session, "product", {line["product_id"] for line in lines.values()})
+    for line in lines.values():
+        line["product_name"] = names.get(line["product_id"])
     late = [
         c
         for c in costed_deliveries(
@@ -273,6 +273,24 @@ def parse_statement(raw: bytes) -> list[StatementRow]:
     if not rows:
         raise ValidationFailed({"file": ["The statement has no rows."]})
     return rows
+
+
+def reconcile_statement(
+    session: Session,
+    actor: Actor,
+    supplier: Supplier,
+    raw: bytes,
+    first: date | None = None,
+    last: date | None = None,
+    source_name: str | None = None,
+) -> Reconciliation:
+    """Parse a statement and reconcile it over [first, last) — by default the days its rows
+    were completed on."""
+    rows = parse_statement(raw)
+    if first is None or last is None:
+        first, last = statement_period(rows)
+    start, end = day_bounds(first, last)
+    return reconcile(session, actor, supplier, rows, start, end, source_name)
 
 
 def statement_period(rows: list[StatementRow]) -> tuple[date, date]:
@@ -503,9 +521,7 @@ def _fees_by_partner(session: Session, start: datetime, end: datetime) -> dict[s
         if invoice.kind == "credit_note":
             fees[invoice.partner_id] += invoice.subtotal_minor
         else:
-            fees[invoice.partner_id] += sum(
-                line.amount_minor for line in invoice.lines if line.kind in FEE_KINDS
-            )
+            fees[invoice.partner_id] += fees_of(invoice)
     return dict(fees)
 
 

@@ -57,3 +57,11 @@ class MoneySchema(Schema):
         if "amount" not in data:
             raise ValidationError({"amount": ["Missing data for required field."]})
         return Money(data["amount"], data.get("currency", "CNY"))
+
+
+def money_field(attribute: str) -> fields.Function:
+    """Dump an integer minor-units column as a Money object in the row's `currency`."""
+    return fields.Function(
+        lambda row: {"amount": getattr(row, attribute), "currency": row.currency},
+        metadata={"type": "object"},
+    )

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.core.money import MoneySchema, StrictInteger
+from app.core.money import MoneySchema, StrictInteger, money_field
 from app.orders.models import ORDER_STATUSES
 
 
@@ -77,9 +77,7 @@ class OrderSchema(Schema):
             "cash": {"amount": o.cash_total_minor, "currency": o.currency},
         }
     )
-    wholesale_total = fields.Function(
-        lambda o: {"amount": o.wholesale_total_minor, "currency": o.currency}
-    )
+    wholesale_total = money_field("wholesale_total_minor")
     cash_payment_ref = fields.String(allow_none=True)
     items = fields.List(fields.Nested(OrderItemSchema))
     deliveries = fields.List(fields.Nested(DeliverySchema))

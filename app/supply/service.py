@@ -566,11 +566,9 @@ def availability(
         counts = {(pid, aid): int(n) for pid, aid, n in rows}
 
     def units(product: Product) -> int | None:
-        if product.id in pools:
+        if product.id in pools:  # every card key is
             return sum(counts.get((product.id, aid), 0) for aid in pools[product.id].ids)
-        if product.fulfillment_type != "card_key":
-            return product.stock_capacity
-        return None
+        return product.stock_capacity
 
     out: dict[str, int | None] = {}
     for product in products:

@@ -70,9 +70,9 @@ def test_balance_is_the_sum_of_the_entries(session, partner_a, ops):
             with contextlib.suppress(ValidationFailed):  # zero is refused
                 service.adjust(session, TEST_ACTOR, pid, amount, "prop")
         elif kind in ("fee", "tax"):
-            service.post_entry(session, pid, kind, -amount, "system", "invoice prop")
+            service.post_entry(session, pid, kind, -amount, "invoice prop")
         elif kind == "credit":
-            service.post_entry(session, pid, kind, amount, "system", "credit prop")
+            service.post_entry(session, pid, kind, amount, "credit prop")
         else:
             service.set_credit_limit(session, TEST_ACTOR, pid, amount)
         session.flush()
