@@ -144,11 +144,14 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
 
 @pytest.fixture
 def empty_queues(app: Flask) -> None:
-    """Tests that run jobs start from empty queues (Redis is shared between tests)."""
-    from app.core.queue import QUEUES, get_queue
+    """Tests that run jobs start from empty queues (Redis is shared between tests), and with
+    no coalescing flag left by a job that an emptied queue lost."""
+    from app.core.queue import QUEUES, coalesce_key, get_queue, redis_connection
+    from app.webhooks.service import DISPATCH
 
     for name in QUEUES:
         get_queue(name, app).empty()
+    redis_connection(app).delete(coalesce_key(app, DISPATCH))
 
 
 @pytest.fixture

@@ -78,17 +78,39 @@ def get_queue(name: str, app: Flask | None = None) -> Queue:
     )
 
 
+COALESCE_TTL = 30  # seconds a coalescing flag outlives a job lost before it started
+
+
 def enqueue_after_commit(
     session: Session,
     func: str,
     *ids: str,
     queue: str = "default",
     retry: Retry | None = DEFAULT_RETRY,
+    coalesce: str | None = None,
 ) -> None:
     """Stage a job (a dotted function path and id arguments) to be enqueued when, and only if,
     `session` commits: a rollback leaves no job; a crash before enqueueing is what the sweep
-    jobs recover from."""
-    session.info.setdefault("after_commit_jobs", []).append((queue, func, ids, retry))
+    jobs recover from.
+
+    With `coalesce` (a name), the job is not enqueued while one of that name is queued and
+    not yet started: a job that reads what is committed when it starts serves every commit
+    before that (under load, one dispatch for many orders instead of one each). The job
+    calls `coalesced_job_started(name)` first thing."""
+    staged = session.info.setdefault("after_commit_jobs", [])
+    job = (queue, func, ids, retry, coalesce)
+    if coalesce is None or job not in staged:
+        staged.append(job)
+
+
+def coalesce_key(app: Flask, name: str) -> str:
+    return f"{app.config.get('QUEUE_PREFIX', '')}quanyi:coalesce:{name}"
+
+
+def coalesced_job_started(name: str) -> None:
+    """Clear the flag before the job reads anything: a commit from now on enqueues anew."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    redis_connection(app).delete(coalesce_key(app, name))
 
 
 @event.listens_for(Session, "after_commit")
@@ -97,8 +119,12 @@ def _enqueue_staged(session: Session) -> None:
     if not staged:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    for queue, func, ids, retry in staged:
+    for queue, func, ids, retry, coalesce in staged:
         try:
+            if coalesce and not redis_connection(app).set(
+                coalesce_key(app, coalesce), 1, nx=True, ex=COALESCE_TTL
+            ):
+                continue  # a job of that name is waiting: it will see this commit
             get_queue(queue, app).enqueue(func, *ids, retry=retry, failure_ttl=7 * 24 * 3600)
         except redis.RedisError:
             log.warning("could not enqueue %s; the sweep will pick it up", func)

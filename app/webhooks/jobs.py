@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.core.db import utcnow
+from app.core.queue import coalesced_job_started
 from app.core.queue import job_app_context as app_context
 from app.core.vault import current_vault
 from app.extensions import db
@@ -11,8 +12,10 @@ from app.webhooks import service
 
 def dispatch_events() -> None:
     """Fan out new events and send them right here (one job per commit, not one per send);
-    a send that fails is retried later by `periodic`."""
+    a send that fails is retried later by `periodic`. Coalesced: one queued dispatch serves
+    every commit made before it starts."""
     with app_context():
+        coalesced_job_started(service.DISPATCH)
         with db.transaction() as session:
             delivery_ids = service.dispatch_events(session, utcnow(), stage_sends=False)
         for delivery_id in delivery_ids:

@@ -38,6 +38,7 @@ ROTATION_OVERLAP = timedelta(hours=24)
 SEND_TIMEOUT_SECONDS = 10
 SECRET_PREFIX = "whsec_"
 JOBS = "app.webhooks.jobs"
+DISPATCH = "webhooks-dispatch"  # the coalescing name of the dispatch job
 
 
 def record_event(
@@ -47,9 +48,9 @@ def record_event(
     and then a dispatch job is enqueued (the periodic dispatch catches any that were missed)."""
     event = Event(type=type_, data=data, partner_id=partner_id)
     session.add(event)
-    if not session.info.get("dispatch_staged"):
-        session.info["dispatch_staged"] = True
-        enqueue_after_commit(session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None)
+    enqueue_after_commit(
+        session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None, coalesce=DISPATCH
+    )
     return event
 
 

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 
 from app.core.audit import AuditLog
 from app.core.db import utcnow
-from app.core.queue import drain
+from app.core.queue import drain, get_queue
 from app.webhooks import jobs
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import fund, make_member, place, sellable_card_key_listing
@@ -99,6 +99,25 @@ def test_order_events_arrive_signed_and_verifiable(app, api_a, session, partner_
     assert {d["status"] for d in log} == {"succeeded"} and all(
         d["last_status_code"] == 200 for d in log
     )
+
+
+def test_one_waiting_dispatch_serves_every_commit_before_it_starts(
+    app, api_a, session, partner_a, receiver
+):
+    _endpoint(api_a, receiver.url)
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=3)
+    members = [make_member(session, partner_a, f"c{n}", points=5000) for n in range(3)]
+    webhooks = get_queue("webhooks", app)
+    place(session, partner_a, members[0], listing)
+    place(session, partner_a, members[1], listing)
+    assert webhooks.count == 1  # the second commit found a dispatch waiting
+    drain(app)  # that dispatch starts, clears the flag, and sends both orders' events
+    assert len(receiver.received) == 6
+    place(session, partner_a, members[2], listing)
+    assert webhooks.count == 1  # after it started, a commit enqueues anew
+    drain(app)
+    assert len(receiver.received) == 9
 
 
 def test_event_filter(app, api_a, session, partner_a, receiver):
