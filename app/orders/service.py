@@ -279,7 +279,12 @@ def place_order(
     )
     order.member = member  # known already: no lazy load when the answer is serialized
     session.add(order)
-    with session.no_autoflush:  # the order row is written once, complete, with its first item
+    items: list[OrderItem] = []
+    all_deliveries: list[Delivery] = []
+    entitlements: list[Entitlement] = []
+    # one flush writes the order, its items, deliveries and entitlements, each row once and
+    # complete (the relationships order the inserts), when the partner charge needs it
+    with session.no_autoflush:
         quotas.consume(
             session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
         )
@@ -287,55 +292,57 @@ def place_order(
             order.points_entry_id = spend_points(
                 session, member, points, f"order {order.id}", order.id, now=now
             ).id
-    items: list[OrderItem] = []
-    all_deliveries: list[Delivery] = []
-    entitlements: list[Entitlement] = []
-    for position, p in enumerate(priced):
-        item = OrderItem(
-            partner_id=partner.id,
-            order_id=order.id,
-            position=position,
-            listing_id=p.listing.id,
-            product_id=p.listing.product_id,
-            quantity=p.quantity,
-            recharge_account=p.recharge_account,
-            unit_points=p.unit.points,
-            unit_cash_minor=p.unit.cash_minor,
-            unit_wholesale_minor=p.listing.wholesale_minor,
-            snapshot=_snapshot(p.listing, p.unit),
-        )
-        items.append(item)
-        session.add(item)
-        session.flush()  # deliveries reference the item (no ORM relationship orders the inserts)
-        for component, per_unit in _units(p.listing.product):
-            deliveries = [
-                Delivery(
-                    partner_id=partner.id,
-                    order_id=order.id,
-                    item_id=item.id,
-                    unit=unit,
-                    product_id=component.id,
-                    fulfillment_type=component.fulfillment_type,
-                    status="pending",
-                    recharge_account=p.recharge_account,
-                )
-                for unit in range(p.quantity)
-                for _ in range(per_unit)
-            ]
-            all_deliveries += deliveries
-            if component.fulfillment_type == "card_key":
-                # codes first, so that each delivery row is inserted once, with its code
-                entitlements += _deliver_codes(
-                    session, order, member, item, component, deliveries, pools[component.id], now
-                )
-                session.add_all(deliveries)
-                session.flush()  # before the entitlements that reference them
-            else:
-                session.add_all(deliveries)
-                reserve_capacity(session, component, len(deliveries))
-                for delivery in deliveries:  # the fulfillment engine takes them from here
-                    enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
-    session.add_all(entitlements)
+        for position, p in enumerate(priced):
+            item = OrderItem(
+                partner_id=partner.id,
+                order_id=order.id,
+                position=position,
+                listing_id=p.listing.id,
+                product_id=p.listing.product_id,
+                quantity=p.quantity,
+                recharge_account=p.recharge_account,
+                unit_points=p.unit.points,
+                unit_cash_minor=p.unit.cash_minor,
+                unit_wholesale_minor=p.listing.wholesale_minor,
+                snapshot=_snapshot(p.listing, p.unit),
+            )
+            items.append(item)
+            session.add(item)
+            for component, per_unit in _units(p.listing.product):
+                deliveries = [
+                    Delivery(
+                        partner_id=partner.id,
+                        order_id=order.id,
+                        item_id=item.id,
+                        unit=unit,
+                        product_id=component.id,
+                        fulfillment_type=component.fulfillment_type,
+                        status="pending",
+                        recharge_account=p.recharge_account,
+                    )
+                    for unit in range(p.quantity)
+                    for _ in range(per_unit)
+                ]
+                all_deliveries += deliveries
+                if component.fulfillment_type == "card_key":
+                    # codes first, so that each delivery row is inserted once, with its code
+                    entitlements += _deliver_codes(
+                        session,
+                        order,
+                        member,
+                        item,
+                        component,
+                        deliveries,
+                        pools[component.id],
+                        now,
+                    )
+                    session.add_all(deliveries)
+                else:
+                    session.add_all(deliveries)
+                    reserve_capacity(session, component, len(deliveries))
+                    for delivery in deliveries:  # the fulfillment engine takes them from here
+                        enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
+        session.add_all(entitlements)
     if wholesale:
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
         # its lock is held until commit; taking it last keeps that window short.

@@ -633,14 +633,32 @@ def stock_summary(session: Session, product: Product) -> dict[str, Any]:
     }
 
 
-def _pick(
-    session: Session, product_id: str, allocation_id: str | None, quantity: int, now: datetime
+def _claim(
+    session: Session,
+    product_id: str,
+    allocation_id: str | None,
+    quantity: int,
+    now: datetime,
+    changes: dict[str, Any],
 ) -> list[Code]:
-    """Lock up to `quantity` available codes, soonest-expiring first. SKIP LOCKED: concurrent
-    callers take disjoint rows instead of queueing behind each other."""
-    stmt = _available(product_id, now).where(_in_pool(allocation_id))
-    stmt = stmt.order_by(Code.expires_at.asc().nulls_last(), Code.id).limit(quantity)
-    return list(session.scalars(stmt.with_for_update(skip_locked=True)))
+    """Claim up to `quantity` available codes of one pool, soonest-expiring first, applying
+    `changes`, in one statement (UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
+    RETURNING). SKIP LOCKED: concurrent callers take disjoint rows instead of queueing behind
+    each other. A caller refusing a short claim raises, and its transaction is rolled back."""
+    pick = (
+        _available(product_id, now)
+        .where(_in_pool(allocation_id))
+        .with_only_columns(Code.id)
+        .order_by(Code.expires_at.asc().nulls_last(), Code.id)
+        .limit(quantity)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = session.scalars(
+        update(Code).where(Code.id.in_(pick)).values(**changes).returning(Code),
+        execution_options={"synchronize_session": False, "populate_existing": True},
+    ).all()
+    # RETURNING keeps no order: hand them out soonest-expiring first, as picked
+    return sorted(claimed, key=lambda c: (c.expires_at is None, c.expires_at or now, c.id))
 
 
 def allocate_codes(
@@ -651,7 +669,8 @@ def allocate_codes(
     pools: Pools | None = None,
     status: str = "reserved",
 ) -> list[Code]:
-    """Claim exactly `quantity` codes of `product` for `partner_id`, or raise OutOfStock.
+    """Claim exactly `quantity` codes of `product` for `partner_id`, or raise OutOfStock (and
+    the caller's transaction, which may hold part of a claim, is rolled back).
 
     Never hands one code to two callers: on PostgreSQL rows are claimed with
     `FOR UPDATE SKIP LOCKED` inside the caller's transaction; on SQLite every write transaction
@@ -663,16 +682,14 @@ def allocate_codes(
         raise ValueError("quantity must be positive")
     now = utcnow()
     pools = pools or pools_for(session, product.id, partner_id)
+    changes = {"status": status, "reserved_at": now, "reserved_for_partner_id": partner_id}
     picked: list[Code] = []
     for allocation_id in pools.ids:
-        picked += _pick(session, product.id, allocation_id, quantity - len(picked), now)
+        picked += _claim(session, product.id, allocation_id, quantity - len(picked), now, changes)
         if len(picked) == quantity:
             break
     if len(picked) < quantity:
         raise OutOfStock(f"Only {len(picked)} of {quantity} unit(s) are available.")
-    for code in picked:
-        code.status, code.reserved_at, code.reserved_for_partner_id = status, now, partner_id
-    session.flush()
     check_low_stock(session, product)
     return picked
 
@@ -757,11 +774,9 @@ def create_allocation(
     )
     session.add(allocation)
     session.flush()
-    codes = _pick(session, product.id, None, quantity, utcnow())
+    codes = _claim(session, product.id, None, quantity, utcnow(), {"allocation_id": allocation.id})
     if len(codes) < quantity:
         raise OutOfStock(f"Only {len(codes)} shared unit(s) are available to allocate.")
-    for code in codes:
-        code.allocation_id = allocation.id
     record_audit(
         session,
         actor,
