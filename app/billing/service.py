@@ -3,7 +3,7 @@ partner can never spend past balance + credit."""
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import lambda_stmt, select, update
 from sqlalchemy.orm import Session
 
 from app.billing.models import AccountEntry, PartnerAccount
@@ -80,21 +80,27 @@ def charge_order(
 
     One conditional UPDATE … RETURNING: check and debit are a single statement on the hot
     account row, whose lock is then held until the order commits (so callers take it last)."""
+    now = utcnow()
     charged = session.execute(
-        update(PartnerAccount)
-        .where(
-            PartnerAccount.partner_id == partner_id,
-            PartnerAccount.balance_minor - amount_minor >= -PartnerAccount.credit_limit_minor,
-        )
-        .values(balance_minor=PartnerAccount.balance_minor - amount_minor, updated_at=utcnow())
-        .returning(
-            PartnerAccount.balance_minor,
-            PartnerAccount.credit_limit_minor,
-            PartnerAccount.currency,
-            PartnerAccount.low_balance_threshold_minor,
-            PartnerAccount.is_balance_low,
-        )
-        .execution_options(synchronize_session=False)
+        lambda_stmt(  # built once, not per order (the hot path)
+            lambda: (
+                update(PartnerAccount)
+                .where(
+                    PartnerAccount.partner_id == partner_id,
+                    PartnerAccount.balance_minor - amount_minor
+                    >= -PartnerAccount.credit_limit_minor,
+                )
+                .values(balance_minor=PartnerAccount.balance_minor - amount_minor, updated_at=now)
+                .returning(
+                    PartnerAccount.balance_minor,
+                    PartnerAccount.credit_limit_minor,
+                    PartnerAccount.currency,
+                    PartnerAccount.low_balance_threshold_minor,
+                    PartnerAccount.is_balance_low,
+                )
+            )
+        ),
+        execution_options={"synchronize_session": False},
     ).first()
     if charged is None:
         account_for(session, partner_id)  # opens a missing account; it is simply short

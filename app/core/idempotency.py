@@ -22,7 +22,17 @@ from typing import Any
 
 from flask import Response, g, make_response, request
 from flask_smorest import Blueprint
-from sqlalchemy import JSON, Integer, String, Text, UniqueConstraint, delete, select, text
+from sqlalchemy import (
+    JSON,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    delete,
+    lambda_stmt,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, PublicIdMixin, utcnow
@@ -102,8 +112,10 @@ def run_idempotent(
     if not _lock_key(session, scope, key):
         raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
     record = session.scalars(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+        lambda_stmt(  # built once, not per request
+            lambda: select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
         )
     ).first()
     if record is not None:

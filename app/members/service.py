@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import lambda_stmt, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, changed_fields, record_audit
@@ -32,8 +32,15 @@ def _snapshot(m: Member) -> dict[str, Any]:
 def find_member(
     session: Session, partner_id: str, external_id: str, for_update: bool = False
 ) -> Member:
-    stmt = scoped(Member, partner_id).where(Member.external_id == external_id)
-    member = session.scalars(stmt.with_for_update() if for_update else stmt).first()
+    # lambda statements: built once, not per call (every order starts here)
+    stmt = lambda_stmt(
+        lambda: select(Member).where(
+            Member.partner_id == partner_id, Member.external_id == external_id
+        )
+    )
+    if for_update:
+        stmt += lambda s: s.with_for_update()
+    member = session.scalars(stmt).first()
     if member is None:
         raise MemberNotFound(f"No member {external_id!r}.")
     return member
@@ -126,11 +133,16 @@ def spend_points(
     if amount <= 0:
         raise ValueError("spend amount must be positive")
     now = now or utcnow()
+    member_id = member.id
     lots = session.scalars(
-        select(PointsLot)
-        .where(PointsLot.member_id == member.id, PointsLot.remaining > 0)
-        .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
-        .with_for_update()
+        lambda_stmt(  # built once, not per order
+            lambda: (
+                select(PointsLot)
+                .where(PointsLot.member_id == member_id, PointsLot.remaining > 0)
+                .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
+                .with_for_update()
+            )
+        )
     ).all()
     usable = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     if sum(lot.remaining for lot in usable) < amount:

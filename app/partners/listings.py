@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, lambda_stmt, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit, record_changes
@@ -133,11 +133,18 @@ def update_listing(
 def get_listing(
     session: Session, partner_id: str, listing_id: str, *, sellable_only: bool = False
 ) -> Listing:
-    where = [Listing.id == listing_id]
-    if sellable_only:
-        where += _sellable()
-        return get_owned(session, Listing, partner_id, *where, label="Listing")
-    return get_owned(session, Listing, partner_id, *where, label="Listing")
+    if not sellable_only:
+        return get_owned(session, Listing, partner_id, Listing.id == listing_id, label="Listing")
+    listing = session.scalars(
+        lambda_stmt(  # built once, not per order
+            lambda: select(Listing).where(
+                Listing.partner_id == partner_id, Listing.id == listing_id, *_sellable()
+            )
+        )
+    ).first()
+    if listing is None:
+        raise NotFound("Listing not found.")
+    return listing
 
 
 def _sellable() -> list[Any]:

@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, func, literal, or_, select, union_all, update
+from sqlalchemy import String, func, lambda_stmt, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
@@ -480,10 +480,12 @@ def _count(session: Session, stmt: Any) -> int:
 
 def active_allocation(session: Session, product_id: str, partner_id: str) -> Allocation | None:
     return session.scalars(
-        select(Allocation).where(
-            Allocation.product_id == product_id,
-            Allocation.partner_id == partner_id,
-            Allocation.status == "active",
+        lambda_stmt(  # built once, not per order
+            lambda: select(Allocation).where(
+                Allocation.product_id == product_id,
+                Allocation.partner_id == partner_id,
+                Allocation.status == "active",
+            )
         )
     ).first()
 
