@@ -64,6 +64,8 @@ class Settings:
             "PUBLIC_BASE_URL": self.public_base_url,
             "EMBEDDED_WORKER": self.redis_url is None,
             "QUEUE_PREFIX": self.queue_prefix,
+            # seconds between a busy dispatch job's passes over the outbox (webhooks.jobs)
+            "WEBHOOK_DISPATCH_PAUSE": 0.2,
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,

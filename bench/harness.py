@@ -54,6 +54,57 @@ FULL = Profile("full", 10, [1, 4, 8, 16, 32, 64], 16, 10_000, 12_000, 1_000, 100
 QUICK = Profile("quick", 3, [4, 16, 32], 16, 10_000, 3_000, 1_000, 100, 5)
 
 
+def machine_cpu_seconds() -> float:
+    """CPU time spent by the whole machine so far (every process: server, database, driver)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(v) for i, v in enumerate(fields[:8]) if i not in (3, 4))  # not idle/iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+PROCESS_GROUPS = (("gunicorn", "server"), ("rq", "rq_worker"), ("postgres", "postgresql"))
+
+
+def cpu_by_group() -> dict[str, float]:
+    """CPU seconds used so far by the processes alive now, grouped: the web server, the RQ
+    workers, PostgreSQL (its backends) and this load driver."""
+    out = dict.fromkeys([g for _, g in PROCESS_GROUPS] + ["driver"], 0.0)
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        seconds = (int(stat[11]) + int(stat[12])) / tick  # utime + stime
+        if int(proc.name) == os.getpid():
+            out["driver"] += seconds
+            continue
+        for needle, group in PROCESS_GROUPS:
+            if needle in cmdline.split(" ", 1)[0] or f"/{needle} " in cmdline:
+                out[group] += seconds
+                break
+    return out
+
+
+class CpuMeter:
+    """CPU spent during a run, machine-wide and by process group, per request: steadier than
+    throughput on a shared, noisy machine, and it shows where the time goes."""
+
+    def __init__(self) -> None:
+        self.machine, self.groups = machine_cpu_seconds(), cpu_by_group()
+
+    def per_request_ms(self, requests: int) -> dict[str, float]:
+        n = max(requests, 1)
+        machine = machine_cpu_seconds() - self.machine
+        after = cpu_by_group()
+        out = {"machine_cpu_ms": round(machine * 1000 / n, 2)}
+        for group, before in self.groups.items():
+            out[f"{group}_cpu_ms"] = round((after[group] - before) * 1000 / n, 2)
+        return out
+
+
 @dataclass
 class Run:
     concurrency: int | str
@@ -61,6 +112,7 @@ class Run:
     seconds: float
     statuses: dict[str, int]
     latencies_ms: list[float] = field(repr=False)
+    cpu: dict[str, float] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -80,6 +132,7 @@ class Run:
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),
             "statuses": self.statuses,
+            **self.cpu,
         }
 
 
@@ -451,10 +504,17 @@ async def closed_loop(base: str, token: str, make: Any, concurrency: int, second
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[key] = statuses.get(key, 0) + 1
 
-        started = time.perf_counter()
+        started, meter = time.perf_counter(), CpuMeter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-    return Run(concurrency, len(latencies), elapsed, statuses, latencies)
+    return Run(
+        concurrency,
+        len(latencies),
+        elapsed,
+        statuses,
+        latencies,
+        meter.per_request_ms(len(latencies)),
+    )
 
 
 async def open_loop(base: str, token: str, make: Any, rate: float, seconds: float) -> Run:

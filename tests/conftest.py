@@ -67,6 +67,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "ARGON2_PROFILE": "cheapest",
             "EMBEDDED_WORKER": False,  # tests run queued jobs explicitly (app.core.queue.drain)
             "QUEUE_PREFIX": "test-",
+            "WEBHOOK_DISPATCH_PAUSE": 0,
         }
     )
     with flask_app.app_context():

@@ -78,7 +78,7 @@ def get_queue(name: str, app: Flask | None = None) -> Queue:
     )
 
 
-COALESCE_TTL = 30  # seconds a coalescing flag outlives a job lost before it started
+COALESCE_TTL = 120  # seconds a coalescing flag outlives a lost job (the job timeout)
 
 
 def enqueue_after_commit(
@@ -94,9 +94,9 @@ def enqueue_after_commit(
     jobs recover from.
 
     With `coalesce` (a name), the job is not enqueued while one of that name is queued and
-    not yet started: a job that reads what is committed when it starts serves every commit
-    before that (under load, one dispatch for many orders instead of one each). The job
-    calls `coalesced_job_started(name)` first thing."""
+    finished: the job passes over what is committed until a pass finds nothing, then calls
+    `coalesced_job_done(name)` and passes once more (for commits made just before), so every
+    commit is served, and under load one job serves many orders instead of one each."""
     staged = session.info.setdefault("after_commit_jobs", [])
     job = (queue, func, ids, retry, coalesce)
     if coalesce is None or job not in staged:
@@ -107,8 +107,8 @@ def coalesce_key(app: Flask, name: str) -> str:
     return f"{app.config.get('QUEUE_PREFIX', '')}quanyi:coalesce:{name}"
 
 
-def coalesced_job_started(name: str) -> None:
-    """Clear the flag before the job reads anything: a commit from now on enqueues anew."""
+def coalesced_job_done(name: str) -> None:
+    """Clear the flag (before the job's last pass): a commit from now on enqueues anew."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     redis_connection(app).delete(coalesce_key(app, name))
 

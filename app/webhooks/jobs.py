@@ -2,24 +2,40 @@
 
 from __future__ import annotations
 
+import time
+
+from flask import current_app
+
 from app.core.db import utcnow
-from app.core.queue import coalesced_job_started
+from app.core.queue import coalesced_job_done
 from app.core.queue import job_app_context as app_context
 from app.core.vault import current_vault
 from app.extensions import db
 from app.webhooks import service
 
+DISPATCH_SPAN = 60  # seconds one dispatch job serves before handing over (job timeout: 120)
+
 
 def dispatch_events() -> None:
-    """Fan out new events and send them right here (one job per commit, not one per send);
-    a send that fails is retried later by `periodic`. Coalesced: one queued dispatch serves
-    every commit made before it starts."""
+    """Fan out new events and send them right here (not one job per send); a send that fails
+    is retried later by `periodic`. Coalesced (see `enqueue_after_commit`): while events keep
+    coming, this job keeps passing over the outbox, a short pause apart, and no other
+    dispatch job is enqueued; it hands over to a fresh one after DISPATCH_SPAN seconds."""
     with app_context():
-        coalesced_job_started(service.DISPATCH)
-        with db.transaction() as session:
-            delivery_ids = service.dispatch_events(session, utcnow(), stage_sends=False)
-        for delivery_id in delivery_ids:
-            send_webhook(delivery_id)
+        pause = current_app.config["WEBHOOK_DISPATCH_PAUSE"]
+        deadline = time.monotonic() + DISPATCH_SPAN
+        while _dispatch_pass() and time.monotonic() < deadline:
+            time.sleep(pause)
+        coalesced_job_done(service.DISPATCH)
+        _dispatch_pass()
+
+
+def _dispatch_pass() -> int:
+    with db.transaction() as session:
+        dispatched = service.dispatch_events(session, utcnow(), stage_sends=False)
+    for delivery_id in dispatched.delivery_ids:
+        send_webhook(delivery_id)
+    return dispatched.events
 
 
 def send_webhook(delivery_id: str) -> None:

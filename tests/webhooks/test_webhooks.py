@@ -7,6 +7,7 @@ import re
 import threading
 from datetime import timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from sqlalchemy import select, text
@@ -101,23 +102,35 @@ def test_order_events_arrive_signed_and_verifiable(app, api_a, session, partner_
     )
 
 
-def test_one_waiting_dispatch_serves_every_commit_before_it_starts(
+def test_one_dispatch_job_serves_every_commit_until_it_is_done(
     app, api_a, session, partner_a, receiver
 ):
     _endpoint(api_a, receiver.url)
     fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=3)
-    members = [make_member(session, partner_a, f"c{n}", points=5000) for n in range(3)]
+    listing = sellable_card_key_listing(session, partner_a, codes=4)
+    members = [make_member(session, partner_a, f"c{n}", points=5000) for n in range(4)]
     webhooks = get_queue("webhooks", app)
     place(session, partner_a, members[0], listing)
     place(session, partner_a, members[1], listing)
-    assert webhooks.count == 1  # the second commit found a dispatch waiting
-    drain(app)  # that dispatch starts, clears the flag, and sends both orders' events
-    assert len(receiver.received) == 6
-    place(session, partner_a, members[2], listing)
-    assert webhooks.count == 1  # after it started, a commit enqueues anew
+    assert webhooks.count == 1  # the second commit found a dispatch job waiting
+    # while that job runs, orders keep coming: it takes them on its next pass, no new job
+    real_pass = jobs._dispatch_pass
+    passes: list[int] = []
+
+    def a_pass_while_orders_arrive() -> int:
+        passes.append(real_pass())
+        if len(passes) == 1:
+            place(session, partner_a, members[2], listing)
+        return passes[-1]
+
+    with patch.object(jobs, "_dispatch_pass", a_pass_while_orders_arrive):
+        drain(app)
+    assert passes == [6, 3, 0, 0]  # busy, busy, idle → flag cleared → last pass
+    assert len(receiver.received) == 9 and webhooks.count == 0
+    place(session, partner_a, members[3], listing)
+    assert webhooks.count == 1  # once the job is done, a commit enqueues anew
     drain(app)
-    assert len(receiver.received) == 9
+    assert len(receiver.received) == 12
 
 
 def test_event_filter(app, api_a, session, partner_a, receiver):
