@@ -1,8 +1,9 @@
 """Placing and cancelling orders.
 
-`place_order` runs in the caller's single transaction: validate → quota → points debit →
-partner charge → card-key allocation. Any refusal raises before commit, so nothing is
-half-written. Prices come from the listings, never from the client.
+`place_order` runs in the caller's single transaction: validate → card-key claim → quota →
+points debit → partner charge (last: its row is the partner's hottest). Any refusal raises
+before commit, so nothing is half-written. Prices come from the listings, never from the
+client.
 """
 
 from __future__ import annotations
@@ -32,13 +33,9 @@ from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, get_listing, member_price
 from app.partners.models import Listing, Partner
-from app.supply.errors import OutOfStock
-from app.supply.models import Product
+from app.supply.models import Code, Product
 from app.supply.service import (
-    Pools,
     allocate_codes,
-    has_stock,
-    pools_for,
     recharge_account_error,
     release_capacity,
     reserve_capacity,
@@ -117,25 +114,21 @@ def _validate_lines(
     return priced
 
 
-def _refuse_if_sold_out(
+def _claim_card_keys(
     session: Session, partner_id: str, priced: list[_Priced]
-) -> dict[str, Pools]:
-    """A cheap, lock-free early answer for a sold-out card key (a flash sale's many losers
-    should not pay for a whole order). Allocation inside the transaction stays the authority.
-    Returns the pools looked up, per card-key product, for the allocation to reuse."""
-    found = {}
-    for p in priced:
-        product = p.listing.product
-        components = [c for c, _ in _units(product) if c.fulfillment_type == "card_key"]
-        for component in components:
-            found[component.id] = pools_for(session, component.id, partner_id)
-        if (
-            not product.is_bundle
-            and components
-            and not has_stock(session, product.id, found[product.id], p.quantity)
-        ):
-            raise OutOfStock(f"Fewer than {p.quantity} unit(s) are available.")
-    return found
+) -> dict[tuple[int, str], list[Code]]:
+    """Claim every card key the order needs, as `sold`, before anything is written, per
+    (line position, product): a sold-out order (a flash sale's many losers) is refused after
+    a few reads and one UPDATE that finds nothing, and the claimed codes are out of everyone
+    else's reach until this transaction ends. Raises OutOfStock."""
+    claimed = {}
+    for position, p in enumerate(priced):
+        for component, per_unit in _units(p.listing.product):
+            if component.fulfillment_type == "card_key":
+                claimed[(position, component.id)] = allocate_codes(
+                    session, component, partner_id, p.quantity * per_unit, status="sold"
+                )
+    return claimed
 
 
 def _snapshot(listing: Listing, unit: Price) -> dict[str, Any]:
@@ -192,17 +185,15 @@ def _units(product: Product) -> list[tuple[Product, int]]:
 
 
 def _deliver_codes(
-    session: Session,
     order: Order,
     member: Member,
     item: OrderItem,
     component: Product,
     deliveries: list[Delivery],
-    pools: Pools,
+    codes: list[Code],
     now: datetime,
 ) -> list[Entitlement]:
-    """Hand each delivery a code (sold in this transaction) and the member an entitlement."""
-    codes = allocate_codes(session, component, order.partner_id, len(deliveries), pools, "sold")
+    """Hand each delivery a code (claimed in this transaction) and the member an entitlement."""
     entitlements = []
     for delivery, code in zip(deliveries, codes, strict=True):
         delivery.code_id, delivery.status, delivery.delivered_at = code.id, "delivered", now
@@ -253,7 +244,7 @@ def place_order(
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
     priced = _validate_lines(session, partner, member, lines, now)
-    pools = _refuse_if_sold_out(session, partner.id, priced)
+    claimed = _claim_card_keys(session, partner.id, priced)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
     cash = sum(p.unit.cash_minor * p.quantity for p in priced)
@@ -325,15 +316,13 @@ def place_order(
                 ]
                 all_deliveries += deliveries
                 if component.fulfillment_type == "card_key":
-                    # codes first, so that each delivery row is inserted once, with its code
                     entitlements += _deliver_codes(
-                        session,
                         order,
                         member,
                         item,
                         component,
                         deliveries,
-                        pools[component.id],
+                        claimed[(position, component.id)],
                         now,
                     )
                     session.add_all(deliveries)

@@ -588,19 +588,6 @@ def available_for_partner(session: Session, product: Product, partner_id: str) -
     return availability(session, [product], partner_id)[product.id]
 
 
-def has_stock(session: Session, product_id: str, pools: Pools, quantity: int) -> bool:
-    """Whether `quantity` card keys look available in these pools right now: a bounded count
-    (at most `quantity` rows per pool), cheap even with millions of codes. Not a reservation."""
-    now = utcnow()
-    found = 0
-    for allocation_id in pools.ids:
-        stmt = _available(product_id, now).where(_in_pool(allocation_id)).with_only_columns(Code.id)
-        found += _count(session, stmt.limit(quantity - found))
-        if found >= quantity:
-            return True
-    return False
-
-
 def stock_summary(session: Session, product: Product) -> dict[str, Any]:
     now = utcnow()
     if product.fulfillment_type != "card_key" or product.is_bundle:
