@@ -332,10 +332,6 @@ def place_order(
                     for delivery in deliveries:  # the fulfillment engine takes them from here
                         enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
         session.add_all(entitlements)
-    if wholesale:
-        # Last on purpose: the partner account row is shared by all of the partner's orders, and
-        # its lock is held until commit; taking it last keeps that window short.
-        charge_order(session, partner.id, wholesale, order.id)
     # what the answer shows is known: no reloading it from the database
     set_committed_value(order, "items", items)
     set_committed_value(order, "deliveries", sorted(all_deliveries, key=lambda d: d.id))
@@ -365,6 +361,11 @@ def place_order(
             {"entitlement_id": entitlement.id, "order_id": order.id, "member": member.external_id},
             partner.id,
         )
+    if wholesale:
+        # Last on purpose: the partner account row is shared by all of the partner's orders, and
+        # its lock is held until commit; taking it last (everything else above is flushed
+        # before it) keeps that window to the charge, its ledger entry and the commit.
+        charge_order(session, partner.id, wholesale, order.id)
     return order
 
 
