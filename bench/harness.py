@@ -605,7 +605,7 @@ async def flash_sale(
                 code = response.json().get("code", "?")
                 codes[code] = codes.get(code, 0) + 1
 
-        started = time.perf_counter()
+        started, meter = time.perf_counter(), CpuMeter()
         await asyncio.gather(*(buy() for _ in range(buyers)))
         drained = time.perf_counter() - started
     five_xx = sum(n for s, n in statuses.items() if s.startswith("5"))
@@ -616,6 +616,7 @@ async def flash_sale(
         "other_refusals": {k: v for k, v in codes.items() if k != "out_of_stock"},
         "5xx": five_xx,
         "drain_seconds": round(drained, 2),
+        **meter.per_request_ms(buyers),
     }
 
 

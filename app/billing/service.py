@@ -3,7 +3,7 @@ partner can never spend past balance + credit."""
 
 from __future__ import annotations
 
-from sqlalchemy import lambda_stmt, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from app.billing.models import AccountEntry, PartnerAccount
@@ -73,6 +73,28 @@ def _move(
     return entry
 
 
+# Built once (the order path runs it every time): statement construction costs more than
+# its execution here.
+_CHARGE = (
+    update(PartnerAccount)
+    .where(
+        PartnerAccount.partner_id == bindparam("charged_partner_id"),
+        PartnerAccount.balance_minor - bindparam("amount") >= -PartnerAccount.credit_limit_minor,
+    )
+    .values(
+        balance_minor=PartnerAccount.balance_minor - bindparam("amount"),
+        updated_at=bindparam("charged_at"),
+    )
+    .returning(
+        PartnerAccount.balance_minor,
+        PartnerAccount.credit_limit_minor,
+        PartnerAccount.currency,
+        PartnerAccount.low_balance_threshold_minor,
+        PartnerAccount.is_balance_low,
+    )
+)
+
+
 def charge_order(
     session: Session, partner_id: str, amount_minor: int, order_id: str
 ) -> AccountEntry:
@@ -80,26 +102,9 @@ def charge_order(
 
     One conditional UPDATE … RETURNING: check and debit are a single statement on the hot
     account row, whose lock is then held until the order commits (so callers take it last)."""
-    now = utcnow()
     charged = session.execute(
-        lambda_stmt(  # built once, not per order (the hot path)
-            lambda: (
-                update(PartnerAccount)
-                .where(
-                    PartnerAccount.partner_id == partner_id,
-                    PartnerAccount.balance_minor - amount_minor
-                    >= -PartnerAccount.credit_limit_minor,
-                )
-                .values(balance_minor=PartnerAccount.balance_minor - amount_minor, updated_at=now)
-                .returning(
-                    PartnerAccount.balance_minor,
-                    PartnerAccount.credit_limit_minor,
-                    PartnerAccount.currency,
-                    PartnerAccount.low_balance_threshold_minor,
-                    PartnerAccount.is_balance_low,
-                )
-            )
-        ),
+        _CHARGE,
+        {"charged_partner_id": partner_id, "amount": amount_minor, "charged_at": utcnow()},
         execution_options={"synchronize_session": False},
     ).first()
     if charged is None:

@@ -28,8 +28,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     delete,
-    lambda_stmt,
     select,
     text,
 )
@@ -101,6 +101,12 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
+# Built once (every POST runs it): statement construction costs more than execution.
+_RECORD = select(IdempotencyRecord).where(
+    IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key")
+)
+
+
 def run_idempotent(
     session: Session, scope: str, key: str | None, view: Callable[[], Response]
 ) -> Response:
@@ -111,13 +117,7 @@ def run_idempotent(
     fingerprint = request_fingerprint(request.method, request.path, request.get_data())
     if not _lock_key(session, scope, key):
         raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
-    record = session.scalars(
-        lambda_stmt(  # built once, not per request
-            lambda: select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
-        )
-    ).first()
+    record = session.scalars(_RECORD, {"scope": scope, "key": key}).first()
     if record is not None:
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(

@@ -10,7 +10,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import lambda_stmt, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, changed_fields, record_audit
@@ -29,18 +29,24 @@ def _snapshot(m: Member) -> dict[str, Any]:
     return {f: getattr(m, f) for f in MEMBER_FIELDS}
 
 
+# Built once (every order runs them): statement construction costs more than execution.
+_MEMBER = select(Member).where(
+    Member.partner_id == bindparam("partner_id"), Member.external_id == bindparam("external_id")
+)
+_MEMBER_FOR_UPDATE = _MEMBER.with_for_update()
+_SPENDABLE_LOTS = (
+    select(PointsLot)
+    .where(PointsLot.member_id == bindparam("member_id"), PointsLot.remaining > 0)
+    .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
+    .with_for_update()
+)
+
+
 def find_member(
     session: Session, partner_id: str, external_id: str, for_update: bool = False
 ) -> Member:
-    # lambda statements: built once, not per call (every order starts here)
-    stmt = lambda_stmt(
-        lambda: select(Member).where(
-            Member.partner_id == partner_id, Member.external_id == external_id
-        )
-    )
-    if for_update:
-        stmt += lambda s: s.with_for_update()
-    member = session.scalars(stmt).first()
+    stmt = _MEMBER_FOR_UPDATE if for_update else _MEMBER
+    member = session.scalars(stmt, {"partner_id": partner_id, "external_id": external_id}).first()
     if member is None:
         raise MemberNotFound(f"No member {external_id!r}.")
     return member
@@ -133,17 +139,7 @@ def spend_points(
     if amount <= 0:
         raise ValueError("spend amount must be positive")
     now = now or utcnow()
-    member_id = member.id
-    lots = session.scalars(
-        lambda_stmt(  # built once, not per order
-            lambda: (
-                select(PointsLot)
-                .where(PointsLot.member_id == member_id, PointsLot.remaining > 0)
-                .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
-                .with_for_update()
-            )
-        )
-    ).all()
+    lots = session.scalars(_SPENDABLE_LOTS, {"member_id": member.id}).all()
     usable = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     if sum(lot.remaining for lot in usable) < amount:
         raise InsufficientPoints(f"The member has fewer than {amount} usable points.")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, lambda_stmt, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit, record_changes
@@ -136,11 +136,7 @@ def get_listing(
     if not sellable_only:
         return get_owned(session, Listing, partner_id, Listing.id == listing_id, label="Listing")
     listing = session.scalars(
-        lambda_stmt(  # built once, not per order
-            lambda: select(Listing).where(
-                Listing.partner_id == partner_id, Listing.id == listing_id, *_sellable()
-            )
-        )
+        _SELLABLE_LISTING, {"partner_id": partner_id, "listing_id": listing_id}
     ).first()
     if listing is None:
         raise NotFound("Listing not found.")
@@ -155,6 +151,14 @@ def _sellable() -> list[Any]:
             select(Product.id).where(Product.status == "active", Product.is_authorized.is_(True))
         ),
     ]
+
+
+# Built once (every order runs it): statement construction costs more than execution.
+_SELLABLE_LISTING = select(Listing).where(
+    Listing.partner_id == bindparam("partner_id"),
+    Listing.id == bindparam("listing_id"),
+    *_sellable(),
+)
 
 
 def list_listings(

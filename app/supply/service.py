@@ -3,6 +3,7 @@ allocations, and `allocate_codes`, the one way a card key leaves the pool."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
@@ -11,7 +12,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import String, func, lambda_stmt, literal, or_, select, union_all, update
+from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
@@ -478,15 +479,17 @@ def _count(session: Session, stmt: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
+# Built once (every order runs it): statement construction costs more than execution.
+_ACTIVE_ALLOCATION = select(Allocation).where(
+    Allocation.product_id == bindparam("product_id"),
+    Allocation.partner_id == bindparam("partner_id"),
+    Allocation.status == "active",
+)
+
+
 def active_allocation(session: Session, product_id: str, partner_id: str) -> Allocation | None:
     return session.scalars(
-        lambda_stmt(  # built once, not per order
-            lambda: select(Allocation).where(
-                Allocation.product_id == product_id,
-                Allocation.partner_id == partner_id,
-                Allocation.status == "active",
-            )
-        )
+        _ACTIVE_ALLOCATION, {"product_id": product_id, "partner_id": partner_id}
     ).first()
 
 
@@ -622,6 +625,27 @@ def stock_summary(session: Session, product: Product) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _claim_statement(shared: bool, fields: tuple[str, ...]) -> Any:
+    """UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING, built once per shape
+    (every order runs one): its construction costs more than its execution."""
+    in_pool = (
+        Code.allocation_id.is_(None)
+        if shared
+        else Code.allocation_id == bindparam("claim_allocation_id")
+    )
+    pick = (
+        _available(bindparam("claim_product_id"), bindparam("claim_now"))
+        .where(in_pool)
+        .with_only_columns(Code.id)
+        .order_by(Code.expires_at.asc().nulls_last(), Code.id)
+        .limit(bindparam("claim_limit"))
+        .with_for_update(skip_locked=True)
+    )
+    changes = {field: bindparam(f"claim_set_{field}") for field in fields}
+    return update(Code).where(Code.id.in_(pick)).values(changes).returning(Code)
+
+
 def _claim(
     session: Session,
     product_id: str,
@@ -631,19 +655,19 @@ def _claim(
     changes: dict[str, Any],
 ) -> list[Code]:
     """Claim up to `quantity` available codes of one pool, soonest-expiring first, applying
-    `changes`, in one statement (UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)
-    RETURNING). SKIP LOCKED: concurrent callers take disjoint rows instead of queueing behind
-    each other. A caller refusing a short claim raises, and its transaction is rolled back."""
-    pick = (
-        _available(product_id, now)
-        .where(_in_pool(allocation_id))
-        .with_only_columns(Code.id)
-        .order_by(Code.expires_at.asc().nulls_last(), Code.id)
-        .limit(quantity)
-        .with_for_update(skip_locked=True)
-    )
+    `changes`, in one statement. SKIP LOCKED: concurrent callers take disjoint rows instead of
+    queueing behind each other. A caller refusing a short claim raises, and its transaction
+    is rolled back."""
+    params = {
+        "claim_product_id": product_id,
+        "claim_allocation_id": allocation_id,
+        "claim_now": now,
+        "claim_limit": quantity,
+        **{f"claim_set_{field}": value for field, value in changes.items()},
+    }
     claimed = session.scalars(
-        update(Code).where(Code.id.in_(pick)).values(**changes).returning(Code),
+        _claim_statement(allocation_id is None, tuple(changes)),
+        params,
         execution_options={"synchronize_session": False, "populate_existing": True},
     ).all()
     # RETURNING keeps no order: hand them out soonest-expiring first, as picked
