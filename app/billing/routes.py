@@ -107,7 +107,7 @@ def _entries(partner_id: str, args: dict[str, Any]) -> Page[AccountEntry]:
 
 @blp.route("/account/entries")
 @require_scope("billing:read")
-@blp.arguments(EntryQuerySchema, location="query")
+@blp.arguments(EntryQuerySchema(), location="query")
 @blp.response(200, page_schema(AccountEntrySchema))
 def list_own_entries(args: dict[str, Any]) -> Any:
     """The ledger, newest first: balance = the sum of every entry."""
@@ -116,7 +116,7 @@ def list_own_entries(args: dict[str, Any]) -> Any:
 
 @blp.route("/invoices")
 @require_scope("billing:read")
-@blp.arguments(InvoiceQuerySchema, location="query")
+@blp.arguments(InvoiceQuerySchema(), location="query")
 @blp.response(200, page_schema(InvoiceSchema))
 def list_own_invoices(args: dict[str, Any]) -> Any:
     """Issued, paid and void invoices and credit notes (drafts stay with the platform)."""
@@ -133,7 +133,7 @@ def list_own_invoices(args: dict[str, Any]) -> Any:
 
 @blp.route("/invoices/<invoice_id>")
 @require_scope("billing:read")
-@blp.arguments(InvoiceFormatSchema, location="query")
+@blp.arguments(InvoiceFormatSchema(), location="query")
 @blp.response(200, InvoiceSchema)
 @blp.doc(**DOCUMENT_DOC)
 def get_own_invoice(args: dict[str, Any], invoice_id: str) -> Any:
@@ -157,7 +157,7 @@ def get_billing_plan(partner_id: str) -> Any:
 
 @platform_blp.route("/partners/<partner_id>/billing-plan", methods=["PUT"])
 @require_scope("platform")
-@platform_blp.arguments(BillingPlanSchema)
+@platform_blp.arguments(BillingPlanSchema())
 @platform_blp.response(200, BillingPlanOutSchema)
 def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
     """Fields left out keep their value; invoices already generated keep their plan."""
@@ -170,7 +170,7 @@ def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
 @platform_blp.route("/partners/<partner_id>/account/adjustments", methods=["POST"])
 @require_scope("platform")
 @idempotent
-@platform_blp.arguments(AdjustmentSchema)
+@platform_blp.arguments(AdjustmentSchema())
 @platform_blp.response(201, AccountEntrySchema)
 def adjust_account(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
@@ -182,7 +182,7 @@ def adjust_account(data: dict[str, Any], partner_id: str) -> Any:
 
 @platform_blp.route("/partners/<partner_id>/account/entries")
 @require_scope("platform")
-@platform_blp.arguments(EntryQuerySchema, location="query")
+@platform_blp.arguments(EntryQuerySchema(), location="query")
 @platform_blp.response(200, page_schema(AccountEntrySchema))
 def list_entries(args: dict[str, Any], partner_id: str) -> Any:
     get_partner(db.session(), partner_id)
@@ -194,7 +194,7 @@ def list_entries(args: dict[str, Any], partner_id: str) -> Any:
 
 @platform_blp.route("/partners/<partner_id>/invoices", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(InvoiceGenerateSchema)
+@platform_blp.arguments(InvoiceGenerateSchema())
 @platform_blp.response(200, InvoiceSchema)
 def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
     """Generate (or recompute the draft of) the partner's invoice for `month`; an issued
@@ -207,7 +207,7 @@ def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
 
 @platform_blp.route("/invoices")
 @require_scope("platform")
-@platform_blp.arguments(PlatformInvoiceQuerySchema, location="query")
+@platform_blp.arguments(PlatformInvoiceQuerySchema(), location="query")
 @platform_blp.response(200, page_schema(InvoiceSchema))
 def list_invoices(args: dict[str, Any]) -> Any:
     return invoices.list_invoices(
@@ -222,7 +222,7 @@ def list_invoices(args: dict[str, Any]) -> Any:
 
 @platform_blp.route("/invoices/<invoice_id>")
 @require_scope("platform")
-@platform_blp.arguments(InvoiceFormatSchema, location="query")
+@platform_blp.arguments(InvoiceFormatSchema(), location="query")
 @platform_blp.response(200, InvoiceSchema)
 @platform_blp.doc(**DOCUMENT_DOC)
 def get_invoice(args: dict[str, Any], invoice_id: str) -> Any:
@@ -232,7 +232,7 @@ def get_invoice(args: dict[str, Any], invoice_id: str) -> Any:
 
 @platform_blp.route("/invoices/<invoice_id>", methods=["PATCH"])
 @require_scope("platform")
-@platform_blp.arguments(InvoiceUpdateSchema)
+@platform_blp.arguments(InvoiceUpdateSchema())
 @platform_blp.response(200, InvoiceSchema)
 def update_invoice(data: dict[str, Any], invoice_id: str) -> Any:
     """Notes and due date of a draft; an issued invoice answers 409 `invoice_immutable`."""
@@ -249,7 +249,7 @@ def issue_invoice(invoice_id: str) -> Any:
 
 @platform_blp.route("/invoices/<invoice_id>/mark-paid", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(InvoicePaymentSchema)
+@platform_blp.arguments(InvoicePaymentSchema())
 @platform_blp.response(200, InvoiceSchema)
 def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
     return invoices.mark_paid(db.session(), request_actor(), invoice_id, data["payment_ref"])
@@ -257,7 +257,7 @@ def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
 
 @platform_blp.route("/invoices/<invoice_id>/void", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(VoidSchema)
+@platform_blp.arguments(VoidSchema())
 @platform_blp.response(200, InvoiceSchema)
 def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
     """A draft, or an unpaid issued invoice (its fees and VAT are credited back)."""
@@ -267,7 +267,7 @@ def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
 @platform_blp.route("/invoices/<invoice_id>/credit-notes", methods=["POST"])
 @require_scope("platform")
 @idempotent
-@platform_blp.arguments(CreditNoteSchema)
+@platform_blp.arguments(CreditNoteSchema())
 @platform_blp.response(201, InvoiceSchema)
 def create_credit_note(data: dict[str, Any], invoice_id: str) -> Any:
     """Correct an issued invoice: a credit note (VAT added), credited to the account."""
@@ -281,7 +281,7 @@ def create_credit_note(data: dict[str, Any], invoice_id: str) -> Any:
 
 @platform_blp.route("/suppliers/<supplier_id>/settlement")
 @require_scope("platform")
-@platform_blp.arguments(RangeSchema, location="query")
+@platform_blp.arguments(RangeSchema(), location="query")
 @platform_blp.response(200, SettlementSchema)
 def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
     """What we owe the supplier for deliveries in [from, to) at offer cost."""
@@ -295,8 +295,8 @@ def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
 @accepts_multipart
 @require_scope("platform")
 @max_body_bytes(settlement.MAX_STATEMENT_BYTES + 64 * 1024)
-@platform_blp.arguments(ReconcileArgsSchema, location="query")
-@platform_blp.arguments(StatementFormSchema, location="files")
+@platform_blp.arguments(ReconcileArgsSchema(), location="query")
+@platform_blp.arguments(StatementFormSchema(), location="files")
 @platform_blp.response(201, ReconciliationSchema)
 def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> Any:
     """Upload the supplier's statement (CSV: reference, supplier_order_no, status, amount in
@@ -317,7 +317,7 @@ def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> 
 
 @platform_blp.route("/suppliers/<supplier_id>/reconciliations")
 @require_scope("platform")
-@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(ReconciliationSummarySchema))
 def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()
@@ -334,7 +334,7 @@ def get_reconciliation(reconciliation_id: str) -> Any:
 
 @platform_blp.route("/margins")
 @require_scope("platform")
-@platform_blp.arguments(MarginQuerySchema, location="query")
+@platform_blp.arguments(MarginQuerySchema(), location="query")
 @platform_blp.response(200, MarginReportSchema)
 def margins(args: dict[str, Any]) -> Any:
     """Revenue (wholesale + fees) minus supplier cost for orders placed in [from, to)."""

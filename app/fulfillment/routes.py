@@ -52,7 +52,7 @@ platform_blp = Blueprint(
 
 @platform_blp.route("/suppliers/<supplier_id>/stats")
 @require_scope("platform")
-@platform_blp.arguments(SupplierStatsQuerySchema, location="query")
+@platform_blp.arguments(SupplierStatsQuerySchema(), location="query")
 @platform_blp.response(200, SupplierStatsSchema)
 def supplier_stats(args: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()

@@ -58,7 +58,7 @@ def _tier(partner_id: str, member_external_id: str | None) -> str | None:
 
 @blp.route("/catalog")
 @require_scope("catalog:read")
-@blp.arguments(CatalogQuerySchema, location="query")
+@blp.arguments(CatalogQuerySchema(), location="query")
 @blp.response(200, page_schema(CatalogEntrySchema))
 def get_catalog(args: dict[str, Any]) -> Any:
     """Sellable listings with this partner's prices and availability. `in_stock` filters the
@@ -72,7 +72,7 @@ def get_catalog(args: dict[str, Any]) -> Any:
 
 @blp.route("/catalog/<listing_id>")
 @require_scope("catalog:read")
-@blp.arguments(CatalogDetailQuerySchema, location="query")
+@blp.arguments(CatalogDetailQuerySchema(), location="query")
 @blp.response(200, CatalogEntrySchema)
 def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
     session, partner_id = db.session(), current_partner_id()
@@ -88,7 +88,7 @@ def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
 
 @blp.route("/members")
 @require_scope("members:read")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(MemberSchema))
 def list_members(args: dict[str, Any]) -> Any:
     return members.list_members(db.session(), current_partner_id(), args["limit"], args["cursor"])
@@ -96,7 +96,7 @@ def list_members(args: dict[str, Any]) -> Any:
 
 @blp.route("/members/<external_id>", methods=["PUT"])
 @require_scope("members:write")
-@blp.arguments(MemberUpsertSchema)
+@blp.arguments(MemberUpsertSchema())
 @blp.response(200, MemberSchema)
 def upsert_member(data: dict[str, Any], external_id: str) -> Any:
     member, _ = members.upsert_member(
@@ -115,7 +115,7 @@ def get_member(external_id: str) -> Any:
 @blp.route("/members/<external_id>/points", methods=["POST"])
 @require_scope("members:write")
 @idempotent
-@blp.arguments(PointsMoveSchema)
+@blp.arguments(PointsMoveSchema())
 @blp.response(201, PointsEntrySchema)
 def move_points(data: dict[str, Any], external_id: str) -> Any:
     """Grant (optionally expiring) or deduct points. Deductions take the soonest-expiring first."""
@@ -130,7 +130,7 @@ def move_points(data: dict[str, Any], external_id: str) -> Any:
 
 @blp.route("/members/<external_id>/points/ledger")
 @require_scope("members:read")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(PointsEntrySchema))
 def points_ledger(args: dict[str, Any], external_id: str) -> Any:
     session, partner_id = db.session(), current_partner_id()
@@ -140,7 +140,7 @@ def points_ledger(args: dict[str, Any], external_id: str) -> Any:
 
 @blp.route("/members/<external_id>/entitlements")
 @require_scope("entitlements:read")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(EntitlementSchema))
 def member_entitlements(args: dict[str, Any], external_id: str) -> Any:
     session, partner_id = db.session(), current_partner_id()
@@ -173,7 +173,7 @@ def reveal_entitlement(entitlement_id: str) -> Any:
 @blp.route("/orders", methods=["POST"])
 @require_scope("orders:write")
 @idempotent
-@blp.arguments(OrderCreateSchema)
+@blp.arguments(OrderCreateSchema())
 @blp.response(201, OrderSchema)
 def place_order(data: dict[str, Any]) -> Any:
     """Prices come from the listings; `expected_total` (optional) guards against a change."""
@@ -195,7 +195,7 @@ def place_order(data: dict[str, Any]) -> Any:
 
 @blp.route("/orders")
 @require_scope("orders:read")
-@blp.arguments(OrderQuerySchema, location="query")
+@blp.arguments(OrderQuerySchema(), location="query")
 @blp.response(200, page_schema(OrderSummarySchema))
 def list_orders(args: dict[str, Any]) -> Any:
     return orders.list_orders(

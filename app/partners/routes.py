@@ -47,7 +47,7 @@ def get_own_partner() -> Any:
 
 @platform_blp.route("")
 @require_scope("platform")
-@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(PartnerSchema))
 def list_partners(args: dict[str, Any]) -> Any:
     return service.list_partners(db.session(), args["limit"], args["cursor"])
@@ -56,7 +56,7 @@ def list_partners(args: dict[str, Any]) -> Any:
 @platform_blp.route("", methods=["POST"])
 @require_scope("platform")
 @idempotent
-@platform_blp.arguments(PartnerSchema)
+@platform_blp.arguments(PartnerSchema())
 @platform_blp.response(201, PartnerSchema)
 def create_partner(data: dict[str, Any]) -> Any:
     return service.create_partner(db.session(), request_actor(), data)
@@ -91,7 +91,7 @@ def list_clients(partner_id: str) -> Any:
 
 @platform_blp.route("/<partner_id>/clients", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(ClientCreateSchema)
+@platform_blp.arguments(ClientCreateSchema())
 @platform_blp.response(201, IssuedClientSchema)
 def create_client(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
@@ -108,7 +108,7 @@ def create_client(data: dict[str, Any], partner_id: str) -> Any:
 
 @platform_blp.route("/<partner_id>/clients/<client_id>/rotate", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(RotateSchema)
+@platform_blp.arguments(RotateSchema())
 @platform_blp.response(200, IssuedClientSchema)
 def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
     session = db.session()
@@ -132,7 +132,7 @@ def revoke_client(partner_id: str, client_id: str) -> Any:
 
 @platform_blp.route("/<partner_id>/listings")
 @require_scope("platform")
-@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(ListingSchema))
 def list_listings(args: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
@@ -142,7 +142,7 @@ def list_listings(args: dict[str, Any], partner_id: str) -> Any:
 
 @platform_blp.route("/<partner_id>/listings", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(ListingSchema)
+@platform_blp.arguments(ListingSchema())
 @platform_blp.response(201, ListingSchema)
 def create_listing(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
@@ -163,7 +163,7 @@ def update_listing(data: dict[str, Any], partner_id: str, listing_id: str) -> An
 
 @platform_blp.route("/<partner_id>/quota", methods=["PUT"])
 @require_scope("platform")
-@platform_blp.arguments(QuotaSchema)
+@platform_blp.arguments(QuotaSchema())
 @platform_blp.response(200, QuotaSchema)
 def set_quota(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
@@ -183,7 +183,7 @@ def get_account(partner_id: str) -> Any:
 @platform_blp.route("/<partner_id>/account/top-ups", methods=["POST"])
 @require_scope("platform")
 @idempotent
-@platform_blp.arguments(TopUpSchema)
+@platform_blp.arguments(TopUpSchema())
 @platform_blp.response(201, AccountEntrySchema)
 def top_up(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
@@ -195,7 +195,7 @@ def top_up(data: dict[str, Any], partner_id: str) -> Any:
 
 @platform_blp.route("/<partner_id>/account/credit-limit", methods=["PUT"])
 @require_scope("platform")
-@platform_blp.arguments(CreditLimitSchema)
+@platform_blp.arguments(CreditLimitSchema())
 @platform_blp.response(200, AccountSchema)
 def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()

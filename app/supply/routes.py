@@ -44,7 +44,7 @@ blp = Blueprint(
 
 @blp.route("/suppliers")
 @require_scope("platform")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(SupplierSchema))
 def list_suppliers(args: dict[str, Any]) -> Any:
     return service.list_suppliers(db.session(), args["limit"], args["cursor"])
@@ -52,7 +52,7 @@ def list_suppliers(args: dict[str, Any]) -> Any:
 
 @blp.route("/suppliers", methods=["POST"])
 @require_scope("platform")
-@blp.arguments(SupplierSchema)
+@blp.arguments(SupplierSchema())
 @blp.response(201, SupplierSchema)
 def create_supplier(data: dict[str, Any]) -> Any:
     return service.create_supplier(db.session(), request_actor(), current_vault(), data)
@@ -77,7 +77,7 @@ def update_supplier(data: dict[str, Any], supplier_id: str) -> Any:
 
 @blp.route("/suppliers/<supplier_id>/authorizations", methods=["POST"])
 @require_scope("platform")
-@blp.arguments(AuthorizationSchema)
+@blp.arguments(AuthorizationSchema())
 @blp.response(201, AuthorizationSchema)
 def create_authorization(data: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()
@@ -87,7 +87,7 @@ def create_authorization(data: dict[str, Any], supplier_id: str) -> Any:
 
 @blp.route("/authorizations")
 @require_scope("platform")
-@blp.arguments(AuthorizationQuerySchema, location="query")
+@blp.arguments(AuthorizationQuerySchema(), location="query")
 @blp.response(200, page_schema(AuthorizationSchema))
 def list_authorizations(args: dict[str, Any]) -> Any:
     """`?expiring_within_days=N`: the renewal worklist (valid today, lapsing within N days)."""
@@ -116,7 +116,7 @@ def update_authorization(data: dict[str, Any], authorization_id: str) -> Any:
 
 @blp.route("/products")
 @require_scope("platform")
-@blp.arguments(ProductQuerySchema, location="query")
+@blp.arguments(ProductQuerySchema(), location="query")
 @blp.response(200, page_schema(ProductSchema))
 def list_products(args: dict[str, Any]) -> Any:
     limit, cursor = args.pop("limit"), args.pop("cursor")
@@ -125,7 +125,7 @@ def list_products(args: dict[str, Any]) -> Any:
 
 @blp.route("/products", methods=["POST"])
 @require_scope("platform")
-@blp.arguments(ProductSchema)
+@blp.arguments(ProductSchema())
 @blp.response(201, ProductSchema)
 def create_product(data: dict[str, Any]) -> Any:
     return service.create_product(db.session(), request_actor(), data)
@@ -158,7 +158,7 @@ def list_offers(product_id: str) -> Any:
 
 @blp.route("/products/<product_id>/offers", methods=["POST"])
 @require_scope("platform")
-@blp.arguments(OfferSchema)
+@blp.arguments(OfferSchema())
 @blp.response(201, OfferSchema)
 def create_offer(data: dict[str, Any], product_id: str) -> Any:
     session = db.session()
@@ -192,8 +192,8 @@ def _with_counts(page: Page[Any]) -> Page[Any]:
 @accepts_multipart
 @require_scope("platform")
 @max_body_bytes(imports.MAX_IMPORT_BYTES + 64 * 1024)
-@blp.arguments(CodeImportArgsSchema, location="query")
-@blp.arguments(CodeImportFormSchema, location="files")
+@blp.arguments(CodeImportArgsSchema(), location="query")
+@blp.arguments(CodeImportFormSchema(), location="files")
 @blp.response(201, CodeBatchSchema)
 def import_code_batch(args: dict[str, Any], files: dict[str, Any], product_id: str) -> Any:
     """Upload a CSV (`code[,password][,expires_at]`) as the multipart field `file`. All or
@@ -211,7 +211,7 @@ def import_code_batch(args: dict[str, Any], files: dict[str, Any], product_id: s
 
 @blp.route("/code-batches")
 @require_scope("platform")
-@blp.arguments(BatchQuerySchema, location="query")
+@blp.arguments(BatchQuerySchema(), location="query")
 @blp.response(200, page_schema(CodeBatchSchema))
 def list_code_batches(args: dict[str, Any]) -> Any:
     page = imports.list_batches(db.session(), args["limit"], args["cursor"], args["product"])
@@ -257,7 +257,7 @@ def list_allocations(product_id: str) -> Any:
 
 @blp.route("/products/<product_id>/allocations", methods=["POST"])
 @require_scope("platform")
-@blp.arguments(AllocationCreateSchema)
+@blp.arguments(AllocationCreateSchema())
 @blp.response(201, AllocationSchema)
 def create_allocation(data: dict[str, Any], product_id: str) -> Any:
     session = db.session()

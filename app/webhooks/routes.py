@@ -26,7 +26,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Partner
 
 @blp.route("/webhook-endpoints", methods=["POST"])
 @require_scope("webhooks:write")
-@blp.arguments(EndpointCreateSchema)
+@blp.arguments(EndpointCreateSchema())
 @blp.response(201, IssuedEndpointSchema)
 def create_endpoint(data: dict[str, Any]) -> Any:
     """The secret signs every delivery (`Quanyi-Signature`); it is shown only here."""
@@ -42,7 +42,7 @@ def create_endpoint(data: dict[str, Any]) -> Any:
 
 @blp.route("/webhook-endpoints")
 @require_scope("webhooks:write")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(EndpointSchema))
 def list_endpoints(args: dict[str, Any]) -> Any:
     return service.list_endpoints(db.session(), current_partner_id(), args["limit"], args["cursor"])
@@ -70,7 +70,7 @@ def rotate_secret(endpoint_id: str) -> Any:
 
 @blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
 @require_scope("webhooks:write")
-@blp.arguments(PageArgsSchema, location="query")
+@blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(WebhookDeliverySchema))
 def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
     session = db.session()
@@ -97,7 +97,7 @@ platform_blp = Blueprint(
 
 @platform_blp.route("/webhook-endpoints", methods=["POST"])
 @require_scope("platform")
-@platform_blp.arguments(EndpointCreateSchema)
+@platform_blp.arguments(EndpointCreateSchema())
 @platform_blp.response(201, IssuedEndpointSchema)
 def create_platform_endpoint(data: dict[str, Any]) -> Any:
     return service.create_endpoint(
@@ -107,7 +107,7 @@ def create_platform_endpoint(data: dict[str, Any]) -> Any:
 
 @platform_blp.route("/webhook-endpoints")
 @require_scope("platform")
-@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(EndpointSchema))
 def list_platform_endpoints(args: dict[str, Any]) -> Any:
     return service.list_endpoints(db.session(), None, args["limit"], args["cursor"])
@@ -125,7 +125,7 @@ def delete_platform_endpoint(endpoint_id: str) -> None:
 
 @platform_blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
 @require_scope("platform")
-@platform_blp.arguments(PageArgsSchema, location="query")
+@platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(WebhookDeliverySchema))
 def list_platform_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
     session = db.session()
