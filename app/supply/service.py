@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.elements import BindParameter
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
-from app.core.db import utcnow
+from app.core.db import UTCDateTime, utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
@@ -467,7 +468,9 @@ def get_offer(session: Session, product_id: str, offer_id: str) -> Offer:
 # --- stock and channel allocations ----------------------------------------------------
 
 
-def _available(product_id: str, now: datetime) -> Any:
+def _available(
+    product_id: str | BindParameter[str], now: datetime | BindParameter[datetime]
+) -> Any:
     return select(Code).where(
         Code.product_id == product_id,
         Code.status == "available",
@@ -635,14 +638,16 @@ def _claim_statement(shared: bool, fields: tuple[str, ...]) -> Any:
         else Code.allocation_id == bindparam("claim_allocation_id")
     )
     pick = (
-        _available(bindparam("claim_product_id"), bindparam("claim_now"))
+        _available(
+            bindparam("claim_product_id", type_=String), bindparam("claim_now", type_=UTCDateTime())
+        )
         .where(in_pool)
         .with_only_columns(Code.id)
         .order_by(Code.expires_at.asc().nulls_last(), Code.id)
         .limit(bindparam("claim_limit"))
         .with_for_update(skip_locked=True)
     )
-    changes = {field: bindparam(f"claim_set_{field}") for field in fields}
+    changes: dict[str, Any] = {field: bindparam(f"claim_set_{field}") for field in fields}
     return update(Code).where(Code.id.in_(pick)).values(changes).returning(Code)
 
 
