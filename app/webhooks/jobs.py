@@ -24,9 +24,11 @@ def dispatch_events() -> None:
     with app_context():
         pause = current_app.config["WEBHOOK_DISPATCH_PAUSE"]
         deadline = time.monotonic() + DISPATCH_SPAN
-        while _dispatch_pass() and time.monotonic() < deadline:
-            time.sleep(pause)
-        coalesced_job_done(service.DISPATCH)
+        try:
+            while _dispatch_pass() and time.monotonic() < deadline:
+                time.sleep(pause)
+        finally:  # a failed pass must not leave commits waiting on a flag until it expires
+            coalesced_job_done(service.DISPATCH)
         _dispatch_pass()
 
 

@@ -133,6 +133,25 @@ def test_one_dispatch_job_serves_every_commit_until_it_is_done(
     assert len(receiver.received) == 12
 
 
+def test_a_failed_dispatch_leaves_no_flag_behind(app, api_a, session, partner_a, receiver):
+    _endpoint(api_a, receiver.url)
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=2)
+    members = [make_member(session, partner_a, f"f{n}", points=5000) for n in range(2)]
+    webhooks = get_queue("webhooks", app)
+    place(session, partner_a, members[0], listing)
+
+    def failing_pass() -> int:
+        raise RuntimeError("database went away")
+
+    with patch.object(jobs, "_dispatch_pass", failing_pass):
+        drain(app)  # the job fails (rq records it)
+    place(session, partner_a, members[1], listing)
+    assert webhooks.count == 1  # the flag went with the failed job: this commit enqueued
+    drain(app)
+    assert len(receiver.received) == 6  # both orders' events
+
+
 def test_event_filter(app, api_a, session, partner_a, receiver):
     _endpoint(api_a, receiver.url, ["order.fulfilled"])
     _order(session, partner_a)
