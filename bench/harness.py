@@ -639,10 +639,10 @@ SELECT t.id, c.status FROM access_tokens t JOIN api_clients c ON c.id = t.client
 SELECT pg_try_advisory_xact_lock(:r);
 SELECT id FROM idempotency_keys WHERE scope = :partner AND key = 'pgb-' || :r;
 SELECT p.id, q.partner_id FROM partners p LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE p.id = :partner;
-SELECT quote_literal(id) AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
 SELECT l.id, p.id FROM listings l JOIN products p ON p.id = l.product_id WHERE l.id = :listing AND l.partner_id = :partner AND l.is_visible AND p.is_authorized;
 SELECT id FROM allocations WHERE product_id = :product AND partner_id = :partner AND status = 'active';
 UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id = :partner WHERE id IN (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING quote_literal(id) AS code \\gset
+SELECT quote_literal(id) AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
 SELECT quote_literal(id) AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
 UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;
 INSERT INTO points_entries (id, partner_id, member_id, kind, delta, balance_after, lots, order_id, created_at) VALUES ('pte_pgb' || :r, :partner, :member, 'spend', -1, 0, '[]', 'ord_pgb' || :r, now());

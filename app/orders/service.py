@@ -1,9 +1,9 @@
 """Placing and cancelling orders.
 
-`place_order` runs in the caller's single transaction: validate → card-key claim → quota →
-points debit → partner charge (last: its row is the partner's hottest). Any refusal raises
-before commit, so nothing is half-written. Prices come from the listings, never from the
-client.
+`place_order` runs in the caller's single transaction: listings → card-key claim (stock
+first: a sold-out order is refused before anything else) → member → prices → quota → points
+debit → partner charge (last: its row is the partner's hottest). Any refusal raises before
+commit, so nothing is half-written. Prices come from the listings, never from the client.
 """
 
 from __future__ import annotations
@@ -80,16 +80,15 @@ class _Priced:
     recharge_account: str | None
 
 
-def _validate_lines(
-    session: Session, partner: Partner, member: Member, lines: list[OrderLine], now: datetime
-) -> list[_Priced]:
+def _sellable_listings(session: Session, partner_id: str, lines: list[OrderLine]) -> list[Listing]:
+    """The listing of each line, sellable to this partner, with a quantity it allows."""
     seen = Counter(line.listing_id for line in lines)
-    priced = []
+    listings = []
     for i, line in enumerate(lines):
         if seen[line.listing_id] > 1:
             raise ValidationFailed({f"items.{i}.listing": ["Listed twice; use quantity."]})
         try:
-            listing = get_listing(session, partner.id, line.listing_id, sellable_only=True)
+            listing = get_listing(session, partner_id, line.listing_id, sellable_only=True)
         except NotFound:
             raise ListingNotFound(
                 f"No sellable listing {line.listing_id!r}.", field=f"items.{i}.listing"
@@ -98,6 +97,16 @@ def _validate_lines(
             raise ValidationFailed(
                 {f"items.{i}.quantity": [f"Must be between 1 and {listing.max_per_order}."]}
             )
+        listings.append(listing)
+    return listings
+
+
+def _price_lines(
+    member: Member, lines: list[OrderLine], listings: list[Listing], now: datetime
+) -> list[_Priced]:
+    """Each line at the member's price, with the account a direct recharge goes to."""
+    priced = []
+    for i, (line, listing) in enumerate(zip(lines, listings, strict=True)):
         product = listing.product
         account = None
         if product.fulfillment_type == "direct_recharge":
@@ -115,18 +124,18 @@ def _validate_lines(
 
 
 def _claim_card_keys(
-    session: Session, partner_id: str, priced: list[_Priced]
+    session: Session, partner_id: str, lines: list[OrderLine], listings: list[Listing]
 ) -> dict[tuple[int, str], list[Code]]:
-    """Claim every card key the order needs, as `sold`, before anything is written, per
-    (line position, product): a sold-out order (a flash sale's many losers) is refused after
-    a few reads and one UPDATE that finds nothing, and the claimed codes are out of everyone
-    else's reach until this transaction ends. Raises OutOfStock."""
+    """Claim every card key the order needs, as `sold`, before anything else is read or
+    written, per (line position, product): a sold-out order (a flash sale's many losers) is
+    refused after the listing reads and one UPDATE that finds nothing, and the claimed codes
+    are out of everyone else's reach until this transaction ends. Raises OutOfStock."""
     claimed = {}
-    for position, p in enumerate(priced):
-        for component, per_unit in _units(p.listing.product):
+    for position, (line, listing) in enumerate(zip(lines, listings, strict=True)):
+        for component, per_unit in _units(listing.product):
             if component.fulfillment_type == "card_key":
                 claimed[(position, component.id)] = allocate_codes(
-                    session, component, partner_id, p.quantity * per_unit, status="sold"
+                    session, component, partner_id, line.quantity * per_unit, status="sold"
                 )
     return claimed
 
@@ -240,11 +249,12 @@ def place_order(
 ) -> Order:
     """Create, charge and (for card keys) fulfil an order, or raise and change nothing."""
     now = now or utcnow()
+    listings = _sellable_listings(session, partner.id, lines)
+    claimed = _claim_card_keys(session, partner.id, lines, listings)  # stock first
     member = find_member(session, partner.id, member_external_id, for_update=True)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
-    priced = _validate_lines(session, partner, member, lines, now)
-    claimed = _claim_card_keys(session, partner.id, priced)
+    priced = _price_lines(member, lines, listings, now)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
     cash = sum(p.unit.cash_minor * p.quantity for p in priced)
