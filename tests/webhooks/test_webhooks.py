@@ -102,14 +102,20 @@ def test_order_events_arrive_signed_and_verifiable(app, api_a, session, partner_
     )
 
 
+def _shop_with_an_endpoint(app, api, session, partner, receiver, buyers: int):
+    """An endpoint receiving everything, a listing with a code per buyer, the buyers and the
+    webhooks queue."""
+    _endpoint(api, receiver.url)
+    fund(session, partner)
+    listing = sellable_card_key_listing(session, partner, codes=buyers)
+    members = [make_member(session, partner, f"b{n}", points=5000) for n in range(buyers)]
+    return listing, members, get_queue("webhooks", app)
+
+
 def test_one_dispatch_job_serves_every_commit_until_it_is_done(
     app, api_a, session, partner_a, receiver
 ):
-    _endpoint(api_a, receiver.url)
-    fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=4)
-    members = [make_member(session, partner_a, f"c{n}", points=5000) for n in range(4)]
-    webhooks = get_queue("webhooks", app)
+    listing, members, webhooks = _shop_with_an_endpoint(app, api_a, session, partner_a, receiver, 4)
     place(session, partner_a, members[0], listing)
     place(session, partner_a, members[1], listing)
     assert webhooks.count == 1  # the second commit found a dispatch job waiting
@@ -134,11 +140,7 @@ def test_one_dispatch_job_serves_every_commit_until_it_is_done(
 
 
 def test_a_failed_dispatch_leaves_no_flag_behind(app, api_a, session, partner_a, receiver):
-    _endpoint(api_a, receiver.url)
-    fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=2)
-    members = [make_member(session, partner_a, f"f{n}", points=5000) for n in range(2)]
-    webhooks = get_queue("webhooks", app)
+    listing, members, webhooks = _shop_with_an_endpoint(app, api_a, session, partner_a, receiver, 2)
     place(session, partner_a, members[0], listing)
 
     def failing_pass() -> int:
