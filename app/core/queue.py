@@ -93,10 +93,10 @@ def enqueue_after_commit(
     `session` commits: a rollback leaves no job; a crash before enqueueing is what the sweep
     jobs recover from.
 
-    With `coalesce` (a name), the job is not enqueued while one of that name is queued and
-    finished: the job passes over what is committed until a pass finds nothing, then calls
-    `coalesced_job_done(name)` and passes once more (for commits made just before), so every
-    commit is served, and under load one job serves many orders instead of one each."""
+    With `coalesce` (a name), the job is not enqueued while one of that name is queued or running (a
+    Redis flag): the job passes over what is committed until a pass finds nothing, then calls
+    `coalesced_job_done(name)` and passes once more (for commits made just before), so every commit
+    is served, and under load one job serves many orders instead of one each."""
     staged = session.info.setdefault("after_commit_jobs", [])
     job = (queue, func, ids, retry, coalesce)
     if coalesce is None or job not in staged:

@@ -126,10 +126,10 @@ def _price_lines(
 def _claim_card_keys(
     session: Session, partner_id: str, lines: list[OrderLine], listings: list[Listing]
 ) -> dict[tuple[int, str], list[Code]]:
-    """Claim every card key the order needs, as `sold`, before anything else is read or
-    written, per (line position, product): a sold-out order (a flash sale's many losers) is
-    refused after the listing reads and one UPDATE that finds nothing, and the claimed codes
-    are out of everyone else's reach until this transaction ends. Raises OutOfStock."""
+    """Claim every card key the order needs, as `sold`, before the member is read and before
+    anything is written, per (line position, product): a sold-out order (a flash sale's many losers)
+    is refused after the listing reads and one UPDATE that finds nothing, and the claimed codes are
+    out of everyone else's reach until this transaction ends. Raises OutOfStock."""
     claimed = {}
     for position, (line, listing) in enumerate(zip(lines, listings, strict=True)):
         for component, per_unit in _units(listing.product):

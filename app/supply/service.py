@@ -502,8 +502,8 @@ AVAILABLE_CAP = 1000  # availability reads exact below this, and this at or abov
 @dataclass(frozen=True)
 class Pools:
     """Where a partner's card keys of one product come from, in order: its allocation, then
-    the shared pool unless the allocation is exclusive. Looked up once per order and used by
-    the stock pre-check and the allocation alike."""
+    the shared pool unless the allocation is exclusive. The allocation and the catalog's
+    availability counts read them alike."""
 
     allocation: Allocation | None
 
@@ -513,10 +513,6 @@ class Pools:
         own: list[str | None] = [self.allocation.id] if self.allocation else []
         shared = self.allocation is None or not self.allocation.is_exclusive
         return own + ([None] if shared else [])
-
-
-def pools_for(session: Session, product_id: str, partner_id: str) -> Pools:
-    return Pools(active_allocation(session, product_id, partner_id))
 
 
 def _in_pool(allocation_id: str | None) -> Any:
@@ -684,22 +680,20 @@ def allocate_codes(
     product: Product,
     partner_id: str,
     quantity: int,
-    pools: Pools | None = None,
     status: str = "reserved",
 ) -> list[Code]:
     """Claim exactly `quantity` codes of `product` for `partner_id`, or raise OutOfStock (and
     the caller's transaction, which may hold part of a claim, is rolled back).
 
-    Never hands one code to two callers: on PostgreSQL rows are claimed with
-    `FOR UPDATE SKIP LOCKED` inside the caller's transaction; on SQLite every write transaction
-    is serialized (BEGIN IMMEDIATE). The partner's pools are drawn in order (`pools`, looked up
-    when not given); codes held for other partners are never taken, nor expired or voided ones.
-    The codes come back in `status`: `reserved`, or `sold` when the caller delivers them in the
-    same transaction."""
+    Never hands one code to two callers: on PostgreSQL rows are claimed with `FOR UPDATE SKIP
+    LOCKED` inside the caller's transaction; on SQLite every write transaction is serialized (BEGIN
+    IMMEDIATE). The partner's pools are drawn in order (`Pools`); codes held for other partners are
+    never taken, nor expired or voided ones. The codes come back in `status`: `reserved`, or `sold`
+    when the caller delivers them in the same transaction."""
     if quantity < 1:
         raise ValueError("quantity must be positive")
     now = utcnow()
-    pools = pools or pools_for(session, product.id, partner_id)
+    pools = Pools(active_allocation(session, product.id, partner_id))
     changes = {"status": status, "reserved_at": now, "reserved_for_partner_id": partner_id}
     picked: list[Code] = []
     for allocation_id in pools.ids:
