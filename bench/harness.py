@@ -575,6 +575,11 @@ def sweep(base: str, token: str, make: Any, profile: Profile) -> dict[str, Any]:
     }
 
 
+def floor_request() -> tuple[str, str, dict[str, Any]]:
+    """The framework floor: token check + one query."""
+    return "GET", "/api/v1/partner", {}
+
+
 def order_requests(listing_id: str, first_member: int, members: int) -> Any:
     """Orders of distinct members in turn (each has points for ten), distinct keys."""
     counter = itertools.count()
@@ -735,7 +740,7 @@ def interleaved_ratios(
             closed_loop(
                 base,
                 token,
-                lambda: ("GET", "/api/v1/partner", {}),
+                floor_request,
                 profile.fixed_concurrency,
                 profile.step_seconds,
             )
@@ -804,7 +809,7 @@ def main() -> None:
             data={"grant_type": "client_credentials"},
             auth=(ids["client_id"], ids["client_secret"]),
         ).json()["access_token"]
-        results["floor"] = sweep(stack.base, token, lambda: ("GET", "/api/v1/partner", {}), profile)
+        results["floor"] = sweep(stack.base, token, floor_request, profile)
         print("floor done", flush=True)
         results["catalog"] = sweep(
             stack.base, token, lambda: ("GET", "/api/v1/catalog?limit=20", {}), profile
