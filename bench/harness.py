@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -483,32 +484,40 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
 # --- load ---------------------------------------------------------------------------------
 
 
-async def _send(client: httpx.AsyncClient, method: str, path: str, kwargs: dict[str, Any]) -> str:
-    """The answer's status code, or `transport_error` (a dropped connection is a result to
-    report, not a reason to abandon the run)."""
+def _client(base: str, token: str, connections: int, timeout: float) -> aiohttp.ClientSession:
+    """One client session per run; at most `connections` open at once (each kept alive)."""
+    return aiohttp.ClientSession(
+        base_url=base,
+        headers={"Authorization": f"Bearer {token}"},
+        connector=aiohttp.TCPConnector(limit=connections, force_close=False),
+        timeout=aiohttp.ClientTimeout(total=timeout),
+    )
+
+
+async def _send(
+    client: aiohttp.ClientSession, method: str, path: str, kwargs: dict[str, Any]
+) -> tuple[str, bytes]:
+    """The answer's status code and body, or `transport_error` (a dropped connection is a
+    result to report, not a reason to abandon the run)."""
     try:
-        response = await client.request(method, path, **kwargs)
-    except httpx.TransportError:
-        return "transport_error"
-    return str(response.status_code)
+        async with client.request(method, path, **kwargs) as response:
+            return str(response.status), await response.read()
+    except (aiohttp.ClientError, TimeoutError):
+        return "transport_error", b""
 
 
 async def closed_loop(base: str, token: str, make: Any, concurrency: int, seconds: float) -> Run:
     """`concurrency` clients, each sending its next request as soon as the last one answered."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=60
-    ) as client:
+    async with _client(base, token, concurrency, 60) as client:
         stop = time.perf_counter() + seconds
 
         async def worker() -> None:
             while time.perf_counter() < stop:
                 method, path, kwargs = make()
                 started = time.perf_counter()
-                key = await _send(client, method, path, kwargs)
+                key, _ = await _send(client, method, path, kwargs)
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[key] = statuses.get(key, 0) + 1
 
@@ -529,16 +538,12 @@ async def open_loop(base: str, token: str, make: Any, rate: float, seconds: floa
     """Requests started at a fixed rate whatever the answers do (latency under a given load)."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
-    headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=128)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=60
-    ) as client:
+    async with _client(base, token, 512, 60) as client:
 
         async def one() -> None:
             method, path, kwargs = make()
             started = time.perf_counter()
-            key = await _send(client, method, path, kwargs)
+            key, _ = await _send(client, method, path, kwargs)
             latencies.append((time.perf_counter() - started) * 1000)
             statuses[key] = statuses.get(key, 0) + 1
 
@@ -603,19 +608,16 @@ async def flash_sale(
 ) -> dict[str, Any]:
     """All buyers at once for a listing with few units: exactly `units` must succeed."""
     make = order_requests(listing_id, first_member, buyers)
-    limits = httpx.Limits(max_connections=buyers, max_keepalive_connections=buyers)
     statuses: dict[str, int] = {}
     codes: dict[str, int] = {}
-    async with httpx.AsyncClient(
-        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=120
-    ) as client:
+    async with _client(base, token, buyers, 120) as client:
 
         async def buy() -> None:
             method, path, kwargs = make()
-            response = await client.request(method, path, **kwargs)
-            statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
-            if response.status_code >= 400:
-                code = response.json().get("code", "?")
+            status, body = await _send(client, method, path, kwargs)
+            statuses[status] = statuses.get(status, 0) + 1
+            if not status.startswith("2"):
+                code = json.loads(body).get("code", "?") if body else status
                 codes[code] = codes.get(code, 0) + 1
 
         started, meter = time.perf_counter(), CpuMeter()
