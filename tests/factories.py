@@ -299,7 +299,7 @@ def place(
     order = orders_service.place_order(
         session,
         TEST_ACTOR,
-        partner,
+        partner.id,
         member.external_id,
         [orders_service.OrderLine(listing.id, quantity)],
         {"points": listing.price_points * quantity},

@@ -181,7 +181,7 @@ def place_order(data: dict[str, Any]) -> Any:
     order = orders.place_order(
         session,
         request_actor(),
-        get_partner(session, current_partner_id()),
+        current_partner_id(),
         data["member"],
         [
             orders.OrderLine(i["listing"], i["quantity"], i["recharge_account"])

@@ -1,8 +1,8 @@
 """Placing and cancelling orders.
 
 `place_order` runs in the caller's single transaction: listings → card-key claim (stock
-first: a sold-out order is refused before anything else) → member → prices → quota → points
-debit → partner charge (last: its row is the partner's hottest). Any refusal raises before
+first: a sold-out order is refused before anything else) → member → prices → partner and its
+quota → points debit → partner charge (last: its row is the partner's hottest). Any refusal raises before
 commit, so nothing is half-written. Prices come from the listings, never from the client.
 """
 
@@ -33,6 +33,7 @@ from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, get_listing, member_price
 from app.partners.models import Listing, Partner
+from app.partners.service import get_partner
 from app.supply.models import Code, Product
 from app.supply.service import (
     allocate_codes,
@@ -240,7 +241,7 @@ def _deliver_codes(
 def place_order(
     session: Session,
     actor: Actor,
-    partner: Partner,
+    partner_id: str,
     member_external_id: str,
     lines: list[OrderLine],
     payment: dict[str, Any],
@@ -249,9 +250,9 @@ def place_order(
 ) -> Order:
     """Create, charge and (for card keys) fulfil an order, or raise and change nothing."""
     now = now or utcnow()
-    listings = _sellable_listings(session, partner.id, lines)
-    claimed = _claim_card_keys(session, partner.id, lines, listings)  # stock first
-    member = find_member(session, partner.id, member_external_id, for_update=True)
+    listings = _sellable_listings(session, partner_id, lines)
+    claimed = _claim_card_keys(session, partner_id, lines, listings)  # stock first
+    member = find_member(session, partner_id, member_external_id, for_update=True)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
     priced = _price_lines(member, lines, listings, now)
@@ -269,7 +270,7 @@ def place_order(
         if component.fulfillment_type != "card_key"
     )
     order = Order(
-        partner_id=partner.id,
+        partner_id=partner_id,
         member_id=member.id,
         status="processing" if pending else "fulfilled",
         points_total=points,
@@ -285,6 +286,7 @@ def place_order(
     entitlements: list[Entitlement] = []
     # one flush writes the order, its items, deliveries and entitlements, each row once and
     # complete (the relationships order the inserts), when the partner charge needs it
+    partner = get_partner(session, partner_id)  # its quotas; only once the order can be served
     with session.no_autoflush:
         quotas.consume(
             session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
@@ -295,7 +297,7 @@ def place_order(
             ).id
         for position, p in enumerate(priced):
             item = OrderItem(
-                partner_id=partner.id,
+                partner_id=partner_id,
                 order_id=order.id,
                 position=position,
                 listing_id=p.listing.id,
@@ -312,7 +314,7 @@ def place_order(
             for component, per_unit in _units(p.listing.product):
                 deliveries = [
                     Delivery(
-                        partner_id=partner.id,
+                        partner_id=partner_id,
                         order_id=order.id,
                         item_id=item.id,
                         unit=unit,
@@ -352,7 +354,7 @@ def place_order(
         "order.created",
         "order",
         order.id,
-        partner_id=partner.id,
+        partner_id=partner_id,
         after={
             "status": order.status,
             "points": points,
@@ -361,21 +363,21 @@ def place_order(
         },
     )
     summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
-    record_event(session, "order.created", summary, partner.id)
+    record_event(session, "order.created", summary, partner_id)
     if order.status == "fulfilled":
-        record_event(session, "order.fulfilled", summary, partner.id)
+        record_event(session, "order.fulfilled", summary, partner_id)
     for entitlement in entitlements:
         record_event(
             session,
             "entitlement.created",
             {"entitlement_id": entitlement.id, "order_id": order.id, "member": member.external_id},
-            partner.id,
+            partner_id,
         )
     if wholesale:
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
         # its lock is held until commit; taking it last (everything else above is flushed
         # before it) keeps that window to the charge, its ledger entry and the commit.
-        charge_order(session, partner.id, wholesale, order.id)
+        charge_order(session, partner_id, wholesale, order.id)
     return order
 
 

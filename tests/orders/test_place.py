@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.billing.models import AccountEntry, PartnerAccount
 from app.core.audit import AuditLog
@@ -142,6 +142,32 @@ def test_out_of_stock_writes_nothing(api_a, session, partner_a):
     response = _order(api_a, listing.id, quantity=2, points=2000)
     assert response.status_code == 409 and response.get_json()["code"] == "out_of_stock"
     assert _counts(session) == before
+
+
+def test_a_sold_out_order_is_refused_before_the_member_or_partner_is_read(
+    api_a, session, partner_a
+):
+    """A flash sale's losers are most of its requests: refused after the listing and one claim
+    that finds nothing, without locking the member or reading the partner."""
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=0)
+    make_member(session, partner_a, "m1", points=10_000)
+    session.commit()
+    session.expunge_all()  # the request shares this session: nothing may come from its cache
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        statements.append(statement.lower())
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = _order(api_a, listing.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert response.status_code == 409 and response.get_json()["code"] == "out_of_stock"
+    assert any(s.startswith("update codes") for s in statements)
+    assert not [s for s in statements if "from members" in s or "from partners" in s]
 
 
 def test_direct_recharge_needs_a_valid_account(api_a, session, partner_a):
