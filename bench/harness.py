@@ -648,9 +648,9 @@ SELECT id FROM idempotency_keys WHERE scope = :partner AND key = 'pgb-' || :r;
 SELECT p.id, q.partner_id FROM partners p LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE p.id = :partner;
 SELECT l.id, p.id FROM listings l JOIN products p ON p.id = l.product_id WHERE l.id = :listing AND l.partner_id = :partner AND l.is_visible AND p.is_authorized;
 SELECT id FROM allocations WHERE product_id = :product AND partner_id = :partner AND status = 'active';
-UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id = :partner WHERE id IN (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING quote_literal(id) AS code \\gset
-SELECT quote_literal(id) AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
-SELECT quote_literal(id) AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
+UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id = :partner WHERE id IN (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id AS code \\gset
+SELECT id AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
+SELECT id AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
 UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;
 INSERT INTO points_entries (id, partner_id, member_id, kind, delta, balance_after, lots, order_id, created_at) VALUES ('pte_pgb' || :r, :partner, :member, 'spend', -1, 0, '[]', 'ord_pgb' || :r, now());
 UPDATE points_lots SET remaining = remaining - 1 WHERE id = :lot;
@@ -681,6 +681,8 @@ def pgbench(
         cmd = [
             "pgbench",
             "-n",
+            "-M",
+            "prepared",  # as the application runs them: psycopg prepares repeated statements
             "-c",
             str(clients),
             "-j",
@@ -692,15 +694,15 @@ def pgbench(
             "-D",
             f"members={members}",
             "-D",
-            f"partner='{ids['partner_id']}'",
+            f"partner={ids['partner_id']}",
             "-D",
-            f"listing='{ids['listings']['order']}'",
+            f"listing={ids['listings']['order']}",
             "-D",
-            f"product='{ids['order_product']}'",
+            f"product={ids['order_product']}",
             "-D",
-            f"client_id='{ids['client_id']}'",
+            f"client_id={ids['client_id']}",
             "-D",
-            f"token_hash='{hashlib.sha256(b'x').hexdigest()}'",
+            f"token_hash={hashlib.sha256(b'x').hexdigest()}",
             "-l",
             "--log-prefix",
             str(Path(tmp) / "log"),
