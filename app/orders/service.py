@@ -255,6 +255,7 @@ def place_order(
     member = find_member(session, partner_id, member_external_id, for_update=True)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
+    partner = get_partner(session, partner_id)  # its quotas; only once the order can be served
     priced = _price_lines(member, lines, listings, now)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
@@ -286,7 +287,6 @@ def place_order(
     entitlements: list[Entitlement] = []
     # one flush writes the order, its items, deliveries and entitlements, each row once and
     # complete (the relationships order the inserts), when the partner charge needs it
-    partner = get_partner(session, partner_id)  # its quotas; only once the order can be served
     with session.no_autoflush:
         quotas.consume(
             session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now

@@ -170,6 +170,31 @@ def test_a_sold_out_order_is_refused_before_the_member_or_partner_is_read(
     assert not [s for s in statements if "from members" in s or "from partners" in s]
 
 
+def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
+    """The hot path's budget: each of the order's own rows is inserted complete, never inserted
+    early by an autoflush and updated afterwards (a statement more per order)."""
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=1)
+    make_member(session, partner_a, "m1", points=10_000)
+    session.commit()
+    session.expunge_all()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.lower().split()[:3]))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = _order(api_a, listing.id)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert response.status_code == 201, response.get_json()
+    for table in ("orders", "order_items", "deliveries", "entitlements", "points_entries"):
+        assert statements.count(f"insert into {table}") == 1, (table, statements)
+        assert not [s for s in statements if s.startswith(f"update {table} ")], statements
+
+
 def test_direct_recharge_needs_a_valid_account(api_a, session, partner_a):
     fund(session, partner_a)
     product = make_product(session, "网易云音乐", fulfillment_type="direct_recharge")
