@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.billing.models import AccountEntry, PartnerAccount
 from app.core.audit import Actor, record_audit
-from app.core.db import dialect_insert, utcnow
+from app.core.db import dialect_insert, insert_rows, utcnow
 from app.core.errors import DomainError, ValidationFailed
 from app.webhooks.service import record_event
 
@@ -132,7 +132,7 @@ def charge_order(
         reason="order",
         actor="system",
     )
-    session.add(entry)
+    insert_rows(session, [entry])
     return entry
 
 

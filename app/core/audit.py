@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, PublicIdMixin, utcnow
+from app.core.db import Base, PublicIdMixin, insert_rows, utcnow
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -77,7 +77,7 @@ def record_audit(
         ip=actor.ip,
         request_id=actor.request_id,
     )
-    session.add(row)
+    insert_rows(session, [row])
     return row
 
 

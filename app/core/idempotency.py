@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, PublicIdMixin, utcnow
+from app.core.db import Base, PublicIdMixin, insert_rows, utcnow
 from app.core.errors import Conflict, DomainError
 
 RETENTION = timedelta(hours=24)
@@ -126,20 +126,23 @@ def run_idempotent(
         return _replay(record)
     response = view()
     if response.status_code < 400:
-        session.add(
-            IdempotencyRecord(
-                scope=scope,
-                key=key,
-                request_hash=fingerprint,
-                method=request.method,
-                path=request.path,
-                response_status=response.status_code,
-                response_body=response.get_data(as_text=True),
-                response_headers={
-                    h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
-                },
-                expires_at=utcnow() + RETENTION,
-            )
+        insert_rows(
+            session,
+            [
+                IdempotencyRecord(
+                    scope=scope,
+                    key=key,
+                    request_hash=fingerprint,
+                    method=request.method,
+                    path=request.path,
+                    response_status=response.status_code,
+                    response_body=response.get_data(as_text=True),
+                    response_headers={
+                        h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
+                    },
+                    expires_at=utcnow() + RETENTION,
+                )
+            ],
         )
     return response
 

@@ -4,17 +4,14 @@ or receipt, validity and status. Reveals are audited."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
 from app.core.tenancy import PartnerOwnedMixin
-
-if TYPE_CHECKING:
-    from app.fulfillment.models import Delivery
 
 ENTITLEMENT_STATUSES = ("active", "expired", "transferred", "revoked")
 
@@ -35,7 +32,5 @@ class Entitlement(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     # product name, brand, fulfillment type, face value at the moment of sale
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
     revealed_count: Mapped[int] = mapped_column(default=0)
-    # declared so that the unit of work inserts a delivery before its entitlement in one flush
-    delivery: Mapped[Delivery] = relationship()
 
     __table_args__ = (Index("ix_entitlements_partner_member", "partner_id", "member_id", "id"),)

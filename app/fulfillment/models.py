@@ -4,17 +4,14 @@ moves to `delivered` once, with the code or receipt that fulfilled it."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
 from app.core.tenancy import PartnerOwnedMixin
-
-if TYPE_CHECKING:
-    from app.orders.models import OrderItem
 
 DELIVERY_STATUSES = ("pending", "submitted", "delivered", "failed", "cancelled")
 FINAL_STATUSES = ("delivered", "failed", "cancelled")
@@ -43,8 +40,6 @@ class Delivery(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # a supplier result that arrived after the delivery was final (kept for reconciliation)
     late_result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    # declared so that the unit of work inserts an item before its deliveries in one flush
-    item: Mapped[OrderItem] = relationship()
 
     __table_args__ = (
         Index("ix_deliveries_status", "status", "id"),

@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, changed_fields, record_audit
-from app.core.db import utcnow
+from app.core.db import insert_rows, utcnow
 from app.core.errors import ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
@@ -153,7 +153,7 @@ def spend_points(
         if left == 0:
             break
     entry = _entry(member, kind, -amount, reason=reason, order_id=order_id, lots=taken)
-    session.add(entry)
+    insert_rows(session, [entry])
     return entry
 
 

@@ -1,9 +1,10 @@
 """Placing and cancelling orders.
 
 `place_order` runs in the caller's single transaction: listings → card-key claim (stock
-first: a sold-out order is refused before anything else) → member → prices → partner and its
-quota → points debit → partner charge (last: its row is the partner's hottest). Any refusal raises before
-commit, so nothing is half-written. Prices come from the listings, never from the client.
+first: a sold-out order is refused before anything else) → member → partner → prices → quota
+→ points debit → partner charge (last: its row is the partner's hottest). Any refusal raises
+before commit, so nothing is half-written. Prices come from the listings, never from the
+client.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing.service import charge_order, refund_order
 from app.core.audit import Actor, record_audit
-from app.core.db import utcnow
+from app.core.db import insert_rows, utcnow
 from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
@@ -41,7 +42,7 @@ from app.supply.service import (
     release_capacity,
     reserve_capacity,
 )
-from app.webhooks.service import record_event
+from app.webhooks.service import record_event, record_events
 
 SUBMIT_JOB = "app.fulfillment.jobs.submit_delivery"
 
@@ -280,71 +281,66 @@ def place_order(
         wholesale_total_minor=wholesale,
         cash_payment_ref=payment.get("cash_payment_ref"),
     )
-    order.member = member  # known already: no lazy load when the answer is serialized
-    session.add(order)
     items: list[OrderItem] = []
     all_deliveries: list[Delivery] = []
     entitlements: list[Entitlement] = []
-    # one flush writes the order, its items, deliveries and entitlements, each row once and
-    # complete (the relationships order the inserts), when the partner charge needs it
-    with session.no_autoflush:
-        quotas.consume(
-            session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
+    quotas.consume(
+        session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
+    )
+    if points:
+        order.points_entry_id = spend_points(
+            session, member, points, f"order {order.id}", order.id, now=now
+        ).id
+    for position, p in enumerate(priced):
+        item = OrderItem(
+            partner_id=partner_id,
+            order_id=order.id,
+            position=position,
+            listing_id=p.listing.id,
+            product_id=p.listing.product_id,
+            quantity=p.quantity,
+            recharge_account=p.recharge_account,
+            unit_points=p.unit.points,
+            unit_cash_minor=p.unit.cash_minor,
+            unit_wholesale_minor=p.listing.wholesale_minor,
+            snapshot=_snapshot(p.listing, p.unit),
         )
-        if points:
-            order.points_entry_id = spend_points(
-                session, member, points, f"order {order.id}", order.id, now=now
-            ).id
-        for position, p in enumerate(priced):
-            item = OrderItem(
-                partner_id=partner_id,
-                order_id=order.id,
-                position=position,
-                listing_id=p.listing.id,
-                product_id=p.listing.product_id,
-                quantity=p.quantity,
-                recharge_account=p.recharge_account,
-                unit_points=p.unit.points,
-                unit_cash_minor=p.unit.cash_minor,
-                unit_wholesale_minor=p.listing.wholesale_minor,
-                snapshot=_snapshot(p.listing, p.unit),
-            )
-            items.append(item)
-            session.add(item)
-            for component, per_unit in _units(p.listing.product):
-                deliveries = [
-                    Delivery(
-                        partner_id=partner_id,
-                        order_id=order.id,
-                        item_id=item.id,
-                        unit=unit,
-                        product_id=component.id,
-                        fulfillment_type=component.fulfillment_type,
-                        status="pending",
-                        recharge_account=p.recharge_account,
-                    )
-                    for unit in range(p.quantity)
-                    for _ in range(per_unit)
-                ]
-                all_deliveries += deliveries
-                if component.fulfillment_type == "card_key":
-                    entitlements += _deliver_codes(
-                        order,
-                        member,
-                        item,
-                        component,
-                        deliveries,
-                        claimed[(position, component.id)],
-                        now,
-                    )
-                    session.add_all(deliveries)
-                else:
-                    session.add_all(deliveries)
-                    reserve_capacity(session, component, len(deliveries))
-                    for delivery in deliveries:  # the fulfillment engine takes them from here
-                        enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
-        session.add_all(entitlements)
+        items.append(item)
+        for component, per_unit in _units(p.listing.product):
+            deliveries = [
+                Delivery(
+                    partner_id=partner_id,
+                    order_id=order.id,
+                    item_id=item.id,
+                    unit=unit,
+                    product_id=component.id,
+                    fulfillment_type=component.fulfillment_type,
+                    status="pending",
+                    recharge_account=p.recharge_account,
+                )
+                for unit in range(p.quantity)
+                for _ in range(per_unit)
+            ]
+            all_deliveries += deliveries
+            if component.fulfillment_type == "card_key":
+                entitlements += _deliver_codes(
+                    order,
+                    member,
+                    item,
+                    component,
+                    deliveries,
+                    claimed[(position, component.id)],
+                    now,
+                )
+            else:
+                reserve_capacity(session, component, len(deliveries))
+                for delivery in deliveries:  # the fulfillment engine takes them from here
+                    enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
+    # the order's own rows are complete and never change in this transaction: written as they
+    # are, parents first, with one INSERT per table
+    insert_rows(session, [order, *items, *all_deliveries, *entitlements])
     # what the answer shows is known: no reloading it from the database
+    set_committed_value(order, "member", member)
     set_committed_value(order, "items", items)
     set_committed_value(order, "deliveries", sorted(all_deliveries, key=lambda d: d.id))
     set_committed_value(order, "entitlements", sorted(entitlements, key=lambda e: e.id))
@@ -363,19 +359,22 @@ def place_order(
         },
     )
     summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
-    record_event(session, "order.created", summary, partner_id)
-    if order.status == "fulfilled":
-        record_event(session, "order.fulfilled", summary, partner_id)
-    for entitlement in entitlements:
-        record_event(
-            session,
-            "entitlement.created",
-            {"entitlement_id": entitlement.id, "order_id": order.id, "member": member.external_id},
-            partner_id,
-        )
+    record_events(
+        session,
+        [("order.created", summary)]
+        + ([("order.fulfilled", summary)] if order.status == "fulfilled" else [])
+        + [
+            (
+                "entitlement.created",
+                {"entitlement_id": e.id, "order_id": order.id, "member": member.external_id},
+            )
+            for e in entitlements
+        ],
+        partner_id,
+    )
     if wholesale:
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
-        # its lock is held until commit; taking it last (everything else above is flushed
+        # its lock is held until commit; taking it last (everything else above is written
         # before it) keeps that window to the charge, its ledger entry and the commit.
         charge_order(session, partner_id, wholesale, order.id)
     return order

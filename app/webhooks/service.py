@@ -23,7 +23,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import SYSTEM, Actor, record_audit
-from app.core.db import utcnow
+from app.core.db import insert_rows, utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
@@ -46,12 +46,19 @@ def record_event(
 ) -> Event:
     """Stage an event in the caller's transaction; it exists only if that transaction commits,
     and then a dispatch job is enqueued (the periodic dispatch catches any that were missed)."""
-    event = Event(type=type_, data=data, partner_id=partner_id)
-    session.add(event)
+    return record_events(session, [(type_, data)], partner_id)[0]
+
+
+def record_events(
+    session: Session, events: list[tuple[str, dict[str, Any]]], partner_id: str | None = None
+) -> list[Event]:
+    """record_event for several (type, data) at once: one INSERT."""
+    rows = [Event(type=type_, data=data, partner_id=partner_id) for type_, data in events]
+    insert_rows(session, rows)
     enqueue_after_commit(
         session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None, coalesce=DISPATCH
     )
-    return event
+    return rows
 
 
 def events_of_type(session: Session, type_: str, partner_id: str | None = None) -> list[Event]:
