@@ -1,0 +1,48 @@
+"""insert_rows: write-once rows inserted without the unit of work."""
+
+from __future__ import annotations
+
+from sqlalchemy import event, select
+
+from app.core.audit import AuditLog
+from app.core.db import insert_rows
+from app.webhooks.models import Event
+
+
+def test_one_insert_per_table_in_first_met_order_with_defaults_applied(session, partner_a):
+    rows = [
+        Event(type="a.one", data={"n": 1}, partner_id=partner_a.id),
+        AuditLog(actor_kind="system", actor_id="t", action="x", target_type="t", target_id="1"),
+        Event(type="a.two", data={"n": 2}, partner_id=partner_a.id),
+    ]
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.lower().split()[:3]))
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        insert_rows(session, rows)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    writes = [s for s in statements if not s.startswith(("savepoint", "release", "begin"))]
+    assert writes == ["insert into events", "insert into audit_log"]
+    # defaults are on the objects as written; they stay out of the session (nothing to flush)
+    assert all(r.id and r not in session for r in rows)
+    assert rows[0].created_at is not None and rows[0].dispatched_at is None
+    assert rows[1].occurred_at is not None
+    session.commit()
+    stored = {e.type: e for e in session.scalars(select(Event).where(Event.type.like("a.%")))}
+    assert {t: (e.id, e.data, e.created_at) for t, e in stored.items()} == {
+        "a.one": (rows[0].id, {"n": 1}, rows[0].created_at),
+        "a.two": (rows[2].id, {"n": 2}, rows[2].created_at),
+    }
+    assert session.get(AuditLog, rows[1].id) is not None
+
+
+def test_rolled_back_with_the_transaction(session, partner_a):
+    row = Event(type="b.one", data={}, partner_id=partner_a.id)
+    insert_rows(session, [row])
+    session.rollback()
+    assert session.get(Event, row.id) is None
