@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
@@ -306,3 +309,20 @@ def place(
     )
     session.commit()
     return order
+
+
+@contextmanager
+def sql_statements(session: Session) -> Iterator[list[str]]:
+    """Every SQL statement sent while the block runs, lower-cased, in order (the test's
+    savepoints included)."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
+        statements.append(statement.lower())
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

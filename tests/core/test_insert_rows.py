@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.core.audit import AuditLog
 from app.core.db import insert_rows
 from app.webhooks.models import Event
+from tests.factories import sql_statements
 
 
 def test_one_insert_per_table_in_first_met_order_with_defaults_applied(session, partner_a):
@@ -15,18 +16,9 @@ def test_one_insert_per_table_in_first_met_order_with_defaults_applied(session, 
         AuditLog(actor_kind="system", actor_id="t", action="x", target_type="t", target_id="1"),
         Event(type="a.two", data={"n": 2}, partner_id=partner_a.id),
     ]
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.lower().split()[:3]))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with sql_statements(session) as statements:
         insert_rows(session, rows)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    writes = [s for s in statements if not s.startswith(("savepoint", "release", "begin"))]
+    writes = [" ".join(s.split()[:3]) for s in statements if s.startswith("insert")]
     assert writes == ["insert into events", "insert into audit_log"]
     # defaults are on the objects as written; they stay out of the session (nothing to flush)
     assert all(r.id and r not in session for r in rows)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.billing.models import AccountEntry, PartnerAccount
 from app.core.audit import AuditLog
@@ -22,6 +22,7 @@ from tests.factories import (
     make_partner,
     make_product,
     sellable_card_key_listing,
+    sql_statements,
     stock_codes,
 )
 
@@ -154,17 +155,8 @@ def test_a_sold_out_order_is_refused_before_the_member_or_partner_is_read(
     make_member(session, partner_a, "m1", points=10_000)
     session.commit()
     session.expunge_all()  # the request shares this session: nothing may come from its cache
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
-        statements.append(statement.lower())
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with sql_statements(session) as statements:
         response = _order(api_a, listing.id)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert response.status_code == 409 and response.get_json()["code"] == "out_of_stock"
     assert any(s.startswith("update codes") for s in statements)
     assert not [s for s in statements if "from members" in s or "from partners" in s]
@@ -178,18 +170,10 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
     make_member(session, partner_a, "m1", points=10_000)
     session.commit()
     session.expunge_all()
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
-        statements.append(" ".join(statement.lower().split()[:3]))
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with sql_statements(session) as sent:
         response = _order(api_a, listing.id)
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     assert response.status_code == 201, response.get_json()
+    statements = [" ".join(s.split()[:3]) for s in sent]
     for table in ("orders", "order_items", "deliveries", "entitlements", "points_entries"):
         assert statements.count(f"insert into {table}") == 1, (table, statements)
         assert not [s for s in statements if s.startswith(f"update {table} ")], statements
