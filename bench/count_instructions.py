@@ -8,7 +8,8 @@ Seeds the `quanyi_bench` database (TEST_DATABASE_URL / TEST_REDIS_URL, as the ha
 runs three processes under callgrind, in-process through Flask's test client: a baseline
 (start-up, token, warm-up requests), the same plus N floor requests, and the same plus N
 card-key orders. The differences over N are the Python (and C extension) instructions of one
-request of each kind; PostgreSQL and Redis run outside and are not counted. Takes ~2 minutes.
+request of each kind; PostgreSQL and Redis run outside and are not counted. Takes ~4 minutes
+(the three processes share the 2 cores).
 """
 
 from __future__ import annotations

@@ -375,7 +375,8 @@ def place_order(
     if wholesale:
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
         # its lock is held until commit; taking it last (everything else above is written
-        # before it) keeps that window to the charge, its ledger entry and the commit.
+        # before it) keeps that window to the charge, its ledger entry, the idempotency record
+        # and the commit.
         charge_order(session, partner_id, wholesale, order.id)
     return order
 
