@@ -637,7 +637,7 @@ async def flash_sale(
 
 # --- the database ceiling -----------------------------------------------------------------
 
-# The 21 statements of one card-key order, in its order (bench/profile_order.py lists them):
+# The 20 statements of one card-key order, in its order (bench/profile_order.py lists them):
 # same tables, locks, reads and writes, one round trip each, committed.
 PGBENCH_SQL = """\\set m random(0, :members - 1)
 \\set r random(1, 9000000000000000000)
@@ -645,11 +645,10 @@ BEGIN;
 SELECT t.id, c.status FROM access_tokens t JOIN api_clients c ON c.id = t.client_id WHERE t.token_hash = :token_hash;
 SELECT pg_try_advisory_xact_lock(:r);
 SELECT id FROM idempotency_keys WHERE scope = :partner AND key = 'pgb-' || :r;
-SELECT p.id, q.partner_id FROM partners p LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE p.id = :partner;
-SELECT l.id, p.id FROM listings l JOIN products p ON p.id = l.product_id WHERE l.id = :listing AND l.partner_id = :partner AND l.is_visible AND p.is_authorized;
-SELECT id FROM allocations WHERE product_id = :product AND partner_id = :partner AND status = 'active';
+SELECT l.id, p.id, a.id FROM listings l JOIN products p ON p.id = l.product_id LEFT JOIN allocations a ON a.product_id = l.product_id AND a.partner_id = l.partner_id AND a.status = 'active' WHERE l.id = :listing AND l.partner_id = :partner AND l.is_visible AND p.is_authorized;
 UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id = :partner WHERE id IN (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id AS code \\gset
 SELECT id AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
+SELECT p.id, q.partner_id FROM partners p LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE p.id = :partner;
 SELECT id AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
 UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;
 INSERT INTO points_entries (id, partner_id, member_id, kind, delta, balance_after, lots, order_id, created_at) VALUES ('pte_pgb' || :r, :partner, :member, 'spend', -1, 0, '[]', 'ord_pgb' || :r, now());

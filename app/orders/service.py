@@ -32,11 +32,12 @@ from app.members.models import Member, PointsEntry
 from app.members.service import find_member, refund_points, spend_points
 from app.orders.models import Order, OrderItem
 from app.partners import quotas
-from app.partners.listings import Price, get_listing, member_price
+from app.partners.listings import Price, member_price, sellable_listing
 from app.partners.models import Listing, Partner
 from app.partners.service import get_partner
 from app.supply.models import Code, Product
 from app.supply.service import (
+    Pools,
     allocate_codes,
     recharge_account_error,
     release_capacity,
@@ -82,15 +83,18 @@ class _Priced:
     recharge_account: str | None
 
 
-def _sellable_listings(session: Session, partner_id: str, lines: list[OrderLine]) -> list[Listing]:
-    """The listing of each line, sellable to this partner, with a quantity it allows."""
+def _sellable_listings(
+    session: Session, partner_id: str, lines: list[OrderLine]
+) -> list[tuple[Listing, Pools]]:
+    """The listing of each line, sellable to this partner, with a quantity it allows, and the
+    partner's pools of its product."""
     seen = Counter(line.listing_id for line in lines)
     listings = []
     for i, line in enumerate(lines):
         if seen[line.listing_id] > 1:
             raise ValidationFailed({f"items.{i}.listing": ["Listed twice; use quantity."]})
         try:
-            listing = get_listing(session, partner_id, line.listing_id, sellable_only=True)
+            listing, pools = sellable_listing(session, partner_id, line.listing_id)
         except NotFound:
             raise ListingNotFound(
                 f"No sellable listing {line.listing_id!r}.", field=f"items.{i}.listing"
@@ -99,7 +103,7 @@ def _sellable_listings(session: Session, partner_id: str, lines: list[OrderLine]
             raise ValidationFailed(
                 {f"items.{i}.quantity": [f"Must be between 1 and {listing.max_per_order}."]}
             )
-        listings.append(listing)
+        listings.append((listing, pools))
     return listings
 
 
@@ -126,18 +130,24 @@ def _price_lines(
 
 
 def _claim_card_keys(
-    session: Session, partner_id: str, lines: list[OrderLine], listings: list[Listing]
+    session: Session, partner_id: str, lines: list[OrderLine], listings: list[tuple[Listing, Pools]]
 ) -> dict[tuple[int, str], list[Code]]:
     """Claim every card key the order needs, as `sold`, before the member is read and before
     anything is written, per (line position, product): a sold-out order (a flash sale's many losers)
     is refused after the listing reads and one UPDATE that finds nothing, and the claimed codes are
     out of everyone else's reach until this transaction ends. Raises OutOfStock."""
     claimed = {}
-    for position, (line, listing) in enumerate(zip(lines, listings, strict=True)):
+    for position, (line, (listing, pools)) in enumerate(zip(lines, listings, strict=True)):
         for component, per_unit in _units(listing.product):
             if component.fulfillment_type == "card_key":
                 claimed[(position, component.id)] = allocate_codes(
-                    session, component, partner_id, line.quantity * per_unit, status="sold"
+                    session,
+                    component,
+                    partner_id,
+                    line.quantity * per_unit,
+                    status="sold",
+                    # a bundle's components have pools of their own, read by allocate_codes
+                    pools=pools if component is listing.product else None,
                 )
     return claimed
 
@@ -251,13 +261,13 @@ def place_order(
 ) -> Order:
     """Create, charge and (for card keys) fulfil an order, or raise and change nothing."""
     now = now or utcnow()
-    listings = _sellable_listings(session, partner_id, lines)
-    claimed = _claim_card_keys(session, partner_id, lines, listings)  # stock first
+    sellable = _sellable_listings(session, partner_id, lines)
+    claimed = _claim_card_keys(session, partner_id, lines, sellable)  # stock first
     member = find_member(session, partner_id, member_external_id, for_update=True)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
     partner = get_partner(session, partner_id)  # its quotas; only once the order can be served
-    priced = _price_lines(member, lines, listings, now)
+    priced = _price_lines(member, lines, [listing for listing, _ in sellable], now)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
     cash = sum(p.unit.cash_minor * p.quantity for p in priced)

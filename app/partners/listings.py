@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit, record_changes
@@ -16,8 +16,8 @@ from app.core.money import Money
 from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
 from app.partners.models import Listing
-from app.supply.models import Product
-from app.supply.service import get_product
+from app.supply.models import Allocation, Product
+from app.supply.service import Pools, get_product
 
 LISTING_FIELDS = (
     "price_points",
@@ -133,14 +133,22 @@ def update_listing(
 def get_listing(
     session: Session, partner_id: str, listing_id: str, *, sellable_only: bool = False
 ) -> Listing:
-    if not sellable_only:
-        return get_owned(session, Listing, partner_id, Listing.id == listing_id, label="Listing")
-    listing = session.scalars(
+    if sellable_only:
+        return sellable_listing(session, partner_id, listing_id)[0]
+    return get_owned(session, Listing, partner_id, Listing.id == listing_id, label="Listing")
+
+
+def sellable_listing(session: Session, partner_id: str, listing_id: str) -> tuple[Listing, Pools]:
+    """A listing the partner can sell, with the pools its card keys come from, in one read:
+    an order asks both first (every flash-sale loser too), so the partner's allocation of the
+    product is joined instead of read on its own. Raises NotFound."""
+    row = session.execute(
         _SELLABLE_LISTING, {"partner_id": partner_id, "listing_id": listing_id}
     ).first()
-    if listing is None:
+    if row is None:
         raise NotFound("Listing not found.")
-    return listing
+    listing, allocation = row
+    return listing, Pools(allocation)
 
 
 def _sellable() -> list[Any]:
@@ -154,10 +162,21 @@ def _sellable() -> list[Any]:
 
 
 # Built once (every order runs it): statement construction costs more than execution.
-_SELLABLE_LISTING = select(Listing).where(
-    Listing.partner_id == bindparam("partner_id"),
-    Listing.id == bindparam("listing_id"),
-    *_sellable(),
+_SELLABLE_LISTING = (
+    select(Listing, Allocation)
+    .outerjoin(
+        Allocation,
+        and_(
+            Allocation.product_id == Listing.product_id,
+            Allocation.partner_id == Listing.partner_id,
+            Allocation.status == "active",
+        ),
+    )
+    .where(
+        Listing.partner_id == bindparam("partner_id"),
+        Listing.id == bindparam("listing_id"),
+        *_sellable(),
+    )
 )
 
 

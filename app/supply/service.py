@@ -681,6 +681,7 @@ def allocate_codes(
     partner_id: str,
     quantity: int,
     status: str = "reserved",
+    pools: Pools | None = None,
 ) -> list[Code]:
     """Claim exactly `quantity` codes of `product` for `partner_id`, or raise OutOfStock (and
     the caller's transaction, which may hold part of a claim, is rolled back).
@@ -689,11 +690,13 @@ def allocate_codes(
     LOCKED` inside the caller's transaction; on SQLite every write transaction is serialized (BEGIN
     IMMEDIATE). The partner's pools are drawn in order (`Pools`); codes held for other partners are
     never taken, nor expired or voided ones. The codes come back in `status`: `reserved`, or `sold`
-    when the caller delivers them in the same transaction."""
+    when the caller delivers them in the same transaction. `pools`: the partner's pools of
+    `product` when the caller has already read them (in this transaction)."""
     if quantity < 1:
         raise ValueError("quantity must be positive")
     now = utcnow()
-    pools = Pools(active_allocation(session, product.id, partner_id))
+    if pools is None:
+        pools = Pools(active_allocation(session, product.id, partner_id))
     changes = {"status": status, "reserved_at": now, "reserved_for_partner_id": partner_id}
     picked: list[Code] = []
     for allocation_id in pools.ids:

@@ -11,6 +11,7 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.models import Member, PointsEntry
 from app.orders.models import Order, OrderItem
+from app.partners.models import Listing
 from app.supply import service as supply_service
 from app.supply.models import Code
 from app.webhooks.models import Event
@@ -148,8 +149,9 @@ def test_out_of_stock_writes_nothing(api_a, session, partner_a):
 def test_a_sold_out_order_is_refused_before_the_member_or_partner_is_read(
     api_a, session, partner_a
 ):
-    """A flash sale's losers are most of its requests: refused after the listing and one claim
-    that finds nothing, without locking the member or reading the partner."""
+    """A flash sale's losers are most of its requests: refused after one read of the listing
+    (with the partner's allocation of its product) and one claim that finds nothing, without
+    locking the member or reading the partner."""
     fund(session, partner_a)
     listing = sellable_card_key_listing(session, partner_a, codes=0)
     make_member(session, partner_a, "m1", points=10_000)
@@ -158,8 +160,50 @@ def test_a_sold_out_order_is_refused_before_the_member_or_partner_is_read(
     with sql_statements(session) as statements:
         response = _order(api_a, listing.id)
     assert response.status_code == 409 and response.get_json()["code"] == "out_of_stock"
-    assert any(s.startswith("update codes") for s in statements)
+    claim = next(i for i, s in enumerate(statements) if s.startswith("update codes"))
+    reads = [s for s in statements[:claim] if "listings" in s or "allocations" in s]
+    assert len(reads) == 1 and "from listings left outer join allocations" in reads[0]
     assert not [s for s in statements if "from members" in s or "from partners" in s]
+    assert not [s for s in statements if "from allocations" in s]
+
+
+@pytest.mark.parametrize("exclusive", [True, False])
+def test_an_order_draws_the_partners_allocation_before_the_shared_pool(
+    api_a, api_b, session, partner_a, partner_b, exclusive
+):
+    """The order path reads the partner's pools with the listing: its own allocation first,
+    then the shared pool unless the allocation is exclusive; never another partner's."""
+    product = make_product(session, low_stock_threshold=None)
+    stock_codes(session, product, 3)
+    for partner in (partner_a, partner_b):
+        fund(session, partner)
+        make_listing(session, partner, product)
+        make_member(session, partner, "m1", points=10_000)
+    held = supply_service.create_allocation(
+        session, TEST_ACTOR, product, partner_a.id, 1, exclusive
+    )
+    released = supply_service.create_allocation(session, TEST_ACTOR, product, partner_b.id, 1, True)
+    supply_service.release_allocation(session, TEST_ACTOR, released)
+    session.commit()
+    listing_a, listing_b = (
+        session.scalar(select(Listing.id).where(Listing.partner_id == p.id))
+        for p in (partner_a, partner_b)
+    )
+
+    def code_of(response) -> str | None:
+        assert response.status_code == 201, response.get_json()
+        (delivery,) = session.scalars(
+            select(Delivery).where(Delivery.order_id == response.get_json()["id"])
+        )
+        return session.get_one(Code, delivery.code_id).allocation_id
+
+    assert code_of(_order(api_a, listing_a, key="a1")) == held.id
+    if exclusive:  # its one unit is gone and the shared pool is not its to draw
+        assert _order(api_a, listing_a, key="a2").get_json()["code"] == "out_of_stock"
+    else:
+        assert code_of(_order(api_a, listing_a, key="a2")) is None
+    # b's released allocation is no pool any more: b draws the shared pool
+    assert code_of(_order(api_b, listing_b, key="b1")) is None
 
 
 def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
