@@ -174,16 +174,19 @@ def _insert_plan(cls: type) -> tuple[Insert, tuple[tuple[str, str, Any], ...]]:
 
 def insert_rows(session: Session, objects: Sequence[Base]) -> None:
     """Insert new rows that are complete when created and never change afterwards (ledger and
-    audit entries, events, an order's own rows): one INSERT per table, in the order the tables
-    are first met (parents first), in the caller's transaction, without the unit of work.
+    audit entries, events, an order's own rows), in the caller's transaction, without the unit
+    of work: on PostgreSQL in one statement, each table's rows one INSERT in its WITH clause;
+    elsewhere one INSERT per table, in the order the tables are first met (parents first).
 
     Why: on the order path the unit of work's bookkeeping for such rows (state tracking,
     dependency sorting, fetching defaults back) cost a fifth of the request's Python — more
-    than the INSERTs themselves (bench/RESULTS.md). The rows are written at once, so the rows
-    they refer to must already be in the database (not merely added to the session). Column
-    defaults are applied to the objects first, so they read as written. The objects stay
-    transient: callers neither add them to the session nor change them afterwards (nothing more
-    would be written)."""
+    than the INSERTs themselves — and every further statement is a round trip and its Python
+    (bench/RESULTS.md). One statement may hold a parent and its children: PostgreSQL checks
+    foreign keys at the end of the statement. The rows are written at once, so the rows they
+    refer to must already be in the database or in the same call (not merely added to the
+    session). Column defaults are applied to the objects first, so they read as written. The
+    objects stay transient: callers neither add them to the session nor change them afterwards
+    (nothing more would be written)."""
     groups: dict[Insert, list[dict[str, Any]]] = {}
     for obj in objects:
         statement, columns = _insert_plan(type(obj))
@@ -198,5 +201,16 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
             row[column] = values[attribute]
         groups.setdefault(statement, []).append(row)
     connection = session.connection()
+    if len(groups) > 1 and connection.dialect.name == "postgresql":
+        *parents, (last, rows) = groups.items()
+        connection.execute(
+            last.values(rows).add_cte(
+                *(
+                    statement.values(parent_rows).cte(f"rows_{i}")
+                    for i, (statement, parent_rows) in enumerate(parents)
+                )
+            )
+        )
+        return
     for statement, rows in groups.items():
         connection.execute(statement, rows[0] if len(rows) == 1 else rows)
