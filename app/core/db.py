@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -202,15 +203,32 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
         groups.setdefault(statement, []).append(row)
     connection = session.connection()
     if len(groups) > 1 and connection.dialect.name == "postgresql":
-        *parents, (last, rows) = groups.items()
-        connection.execute(
-            last.values(rows).add_cte(
-                *(
-                    statement.values(parent_rows).cte(f"rows_{i}")
-                    for i, (statement, parent_rows) in enumerate(parents)
-                )
-            )
-        )
+        shape = tuple((statement, tuple(row)) for statement, rows in groups.items() for row in rows)
+        params = {
+            f"r{n}_{column}": value
+            for n, row in enumerate(row for rows in groups.values() for row in rows)
+            for column, value in row.items()
+        }
+        connection.execute(_combined_insert(shape), params)
         return
     for statement, rows in groups.items():
         connection.execute(statement, rows[0] if len(rows) == 1 else rows)
+
+
+@functools.lru_cache(maxsize=256)
+def _combined_insert(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Insert:
+    """One statement inserting rows of several tables ((table INSERT, columns) a row): each row
+    a single-row INSERT (multi-row VALUES are never in SQLAlchemy's compiled cache), the last
+    the statement's own, the others in its WITH clause. Built once per shape with named
+    parameters, so a call neither builds nor compiles anything."""
+    rows = [
+        statement.values(
+            {
+                column: bindparam(f"r{n}_{column}", type_=statement.table.c[column].type)
+                for column in columns
+            }
+        )
+        for n, (statement, columns) in enumerate(shape)
+    ]
+    *parents, last = rows
+    return last.add_cte(*(row.cte(f"rows_{n}") for n, row in enumerate(parents)))

@@ -219,11 +219,14 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
         response = _order(api_a, listing.id)
     assert response.status_code == 201, response.get_json()
     statements = [" ".join(s.split()) for s in sent]
+    postgres = session.get_bind().dialect.name == "postgresql"
     own = ("orders", "order_items", "deliveries", "entitlements", "audit_log", "events")
     for table in (*own, "points_entries"):
-        assert sum(s.count(f"insert into {table} ") for s in statements) == 1, (table, statements)
+        # one row each, but three events: one INSERT each on PostgreSQL, one executemany else
+        inserts = 3 if table == "events" and postgres else 1
+        assert sum(s.count(f"insert into {table} ") for s in statements) == inserts, table
         assert not [s for s in statements if s.startswith(f"update {table} ")], statements
-    if session.get_bind().dialect.name == "postgresql":
+    if postgres:
         (write,) = [s for s in statements if "insert into orders " in s]
         assert all(f"insert into {table} " in write for table in own), write
 
