@@ -19,7 +19,6 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
-    bindparam,
     create_engine,
     event,
     insert,
@@ -175,19 +174,16 @@ def _insert_plan(cls: type) -> tuple[Insert, tuple[tuple[str, str, Any], ...]]:
 
 def insert_rows(session: Session, objects: Sequence[Base]) -> None:
     """Insert new rows that are complete when created and never change afterwards (ledger and
-    audit entries, events, an order's own rows), in the caller's transaction, without the unit
-    of work: on PostgreSQL in one statement, each table's rows one INSERT in its WITH clause;
-    elsewhere one INSERT per table, in the order the tables are first met (parents first).
+    audit entries, events, an order's own rows): one INSERT per table, in the order the tables
+    are first met (parents first), in the caller's transaction, without the unit of work.
 
     Why: on the order path the unit of work's bookkeeping for such rows (state tracking,
     dependency sorting, fetching defaults back) cost a fifth of the request's Python — more
-    than the INSERTs themselves — and every further statement is a round trip and its Python
-    (bench/RESULTS.md). One statement may hold a parent and its children: PostgreSQL checks
-    foreign keys at the end of the statement. The rows are written at once, so the rows they
-    refer to must already be in the database or in the same call (not merely added to the
-    session). Column defaults are applied to the objects first, so they read as written. The
-    objects stay transient: callers neither add them to the session nor change them afterwards
-    (nothing more would be written)."""
+    than the INSERTs themselves (bench/RESULTS.md). The rows are written at once, so the rows
+    they refer to must already be in the database (not merely added to the session). Column
+    defaults are applied to the objects first, so they read as written. The objects stay
+    transient: callers neither add them to the session nor change them afterwards (nothing more
+    would be written)."""
     groups: dict[Insert, list[dict[str, Any]]] = {}
     for obj in objects:
         statement, columns = _insert_plan(type(obj))
@@ -202,33 +198,5 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
             row[column] = values[attribute]
         groups.setdefault(statement, []).append(row)
     connection = session.connection()
-    if len(groups) > 1 and connection.dialect.name == "postgresql":
-        shape = tuple((statement, tuple(row)) for statement, rows in groups.items() for row in rows)
-        params = {
-            f"r{n}_{column}": value
-            for n, row in enumerate(row for rows in groups.values() for row in rows)
-            for column, value in row.items()
-        }
-        connection.execute(_combined_insert(shape), params)
-        return
     for statement, rows in groups.items():
         connection.execute(statement, rows[0] if len(rows) == 1 else rows)
-
-
-@functools.lru_cache(maxsize=256)
-def _combined_insert(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Insert:
-    """One statement inserting rows of several tables ((table INSERT, columns) a row): each row
-    a single-row INSERT (multi-row VALUES are never in SQLAlchemy's compiled cache), the last
-    the statement's own, the others in its WITH clause. Built once per shape with named
-    parameters, so a call neither builds nor compiles anything."""
-    rows = [
-        statement.values(
-            {
-                column: bindparam(f"r{n}_{column}", type_=statement.table.c[column].type)
-                for column in columns
-            }
-        )
-        for n, (statement, columns) in enumerate(shape)
-    ]
-    *parents, last = rows
-    return last.add_cte(*(row.cte(f"rows_{n}") for n, row in enumerate(parents)))
