@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.core.audit import AuditLog
 from app.core.db import insert_rows
+from app.members.models import Member, PointsEntry
 from app.webhooks.models import Event
 from tests.factories import sql_statements
 
@@ -38,3 +41,31 @@ def test_rolled_back_with_the_transaction(session, partner_a):
     insert_rows(session, [row])
     session.rollback()
     assert session.get(Event, row.id) is None
+
+
+def test_a_parent_and_its_children_in_one_call(session, partner_a):
+    """Parents first (the tables in the order first met), and an attribute is written to its
+    column (Member.extra is `metadata`)."""
+    member = Member(partner_id=partner_a.id, external_id="ins-1", extra={"k": "v"})
+    entries = [
+        PointsEntry(
+            partner_id=partner_a.id, member_id=member.id, kind="grant", delta=d, balance_after=d
+        )
+        for d in (5, 1)
+    ]
+    insert_rows(session, [member, *entries])
+    session.commit()
+    assert session.get_one(Member, member.id).extra == {"k": "v"}
+    stored = session.scalars(select(PointsEntry.delta).where(PointsEntry.member_id == member.id))
+    assert sorted(stored) == [1, 5]
+
+
+def test_a_child_without_its_parent_is_refused_and_the_call_rolled_back(session, partner_a):
+    event = Event(type="c.one", data={}, partner_id=partner_a.id)
+    orphan = PointsEntry(
+        partner_id=partner_a.id, member_id="mem_missing", kind="grant", delta=1, balance_after=1
+    )
+    with pytest.raises(IntegrityError):
+        insert_rows(session, [event, orphan])
+    session.rollback()
+    assert session.get(Event, event.id) is None
