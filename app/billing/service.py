@@ -102,11 +102,15 @@ def charge_order(
 
     One conditional UPDATE … RETURNING: check and debit are a single statement on the hot
     account row, whose lock is then held until the order commits (so callers take it last)."""
-    charged = session.execute(
-        _CHARGE,
-        {"charged_partner_id": partner_id, "amount": amount_minor, "charged_at": utcnow()},
-        execution_options={"synchronize_session": False},
-    ).first()
+    # on the session's connection, past the ORM: nothing of the session is to synchronize
+    charged = (
+        session.connection()
+        .execute(
+            _CHARGE,
+            {"charged_partner_id": partner_id, "amount": amount_minor, "charged_at": utcnow()},
+        )
+        .first()
+    )
     if charged is None:
         account_for(session, partner_id)  # opens a missing account; it is simply short
         raise InsufficientPartnerBalance(

@@ -88,9 +88,10 @@ def _lock_key(session: Session, scope: str, key: str) -> bool:
         return True
     digest = hashlib.sha256(f"idempotency:{scope}:{key}".encode()).digest()
     lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    return bool(
-        session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": lock_id}).scalar()
-    )
+    return bool(session.execute(_TRY_LOCK, {"k": lock_id}).scalar())
+
+
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
 
 
 def _replay(record: IdempotencyRecord) -> Response:

@@ -221,6 +221,11 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
     for table in ("orders", "order_items", "deliveries", "entitlements", "points_entries"):
         assert statements.count(f"insert into {table}") == 1, (table, statements)
         assert not [s for s in statements if s.startswith(f"update {table} ")], statements
+    # the partner account row, shared by all of the partner's orders, is locked last: after it
+    # only its ledger entry and the idempotency record are written (nothing left to flush)
+    charge = statements.index("update partner_accounts set")
+    after = [s for s in statements[charge + 1 :] if not s.startswith("release savepoint")]
+    assert after == ["insert into account_entries", "insert into idempotency_keys"], after
 
 
 def test_direct_recharge_needs_a_valid_account(api_a, session, partner_a):
