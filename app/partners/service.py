@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 from marshmallow import ValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from app.billing.plans import set_plan
@@ -36,8 +36,13 @@ def _apply(partner: Partner, data: dict[str, Any]) -> None:
                 partner.points_rate_currency = rate["value"].currency
 
 
+# Built once (every order and most partner requests run it): Session.get builds its statement
+# on every call, which costs more than running this one.
+_PARTNER = select(Partner).where(Partner.id == bindparam("partner_id"))
+
+
 def get_partner(session: Session, partner_id: str) -> Partner:
-    partner = session.get(Partner, partner_id)
+    partner = session.scalars(_PARTNER, {"partner_id": partner_id}).first()
     if partner is None:
         raise NotFound("Partner not found.")
     return partner
