@@ -650,18 +650,18 @@ UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id =
 SELECT id AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
 SELECT p.id, q.partner_id FROM partners p LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE p.id = :partner;
 SELECT id AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
+UPDATE points_lots SET remaining = remaining - 1 WHERE id = :lot;
 UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;
 INSERT INTO points_entries (id, partner_id, member_id, kind, delta, balance_after, lots, order_id, created_at) VALUES ('pte_pgb' || :r, :partner, :member, 'spend', -1, 0, '[]', 'ord_pgb' || :r, now());
-UPDATE points_lots SET remaining = remaining - 1 WHERE id = :lot;
 INSERT INTO orders (id, partner_id, member_id, status, points_total, cash_total_minor, currency, wholesale_total_minor, points_entry_id, created_at, updated_at) VALUES ('ord_pgb' || :r, :partner, :member, 'fulfilled', 1000, 0, 'CNY', 900, 'pte_pgb' || :r, now(), now());
 INSERT INTO order_items (id, partner_id, order_id, position, listing_id, product_id, quantity, unit_points, unit_cash_minor, unit_wholesale_minor, snapshot) VALUES ('itm_pgb' || :r, :partner, 'ord_pgb' || :r, 0, :listing, :product, 1, 1000, 0, 900, '{"product_name": "bench", "components": []}');
 INSERT INTO deliveries (id, partner_id, order_id, item_id, unit, product_id, fulfillment_type, status, code_id, delivered_at, created_at, updated_at) VALUES ('dlv_pgb' || :r, :partner, 'ord_pgb' || :r, 'itm_pgb' || :r, 0, :product, 'card_key', 'delivered', :code, now(), now(), now());
 INSERT INTO entitlements (id, partner_id, member_id, order_id, delivery_id, product_id, code_id, masked_code, status, valid_from, snapshot, revealed_count, created_at, updated_at) VALUES ('ent_pgb' || :r, :partner, :member, 'ord_pgb' || :r, 'dlv_pgb' || :r, :product, :code, '****1234', 'active', now(), '{}', 0, now(), now());
+INSERT INTO audit_log (id, occurred_at, actor_kind, actor_id, partner_id, action, target_type, target_id, after) VALUES ('aud_pgb' || :r, now(), 'client', 'bench', :partner, 'order.created', 'order', 'ord_pgb' || :r, '{"status": "fulfilled"}');
+INSERT INTO events (id, type, partner_id, data, created_at) VALUES ('evt_pgb' || :r, 'order.created', :partner, '{}', now()), ('evt_pgb2' || :r, 'order.fulfilled', :partner, '{}', now()), ('evt_pgb3' || :r, 'entitlement.created', :partner, '{}', now());
 UPDATE partner_accounts SET balance_minor = balance_minor - 900, updated_at = now() WHERE partner_id = :partner AND balance_minor - 900 >= -credit_limit_minor RETURNING balance_minor;
 INSERT INTO account_entries (id, partner_id, kind, amount_minor, currency, balance_after_minor, order_id, actor, created_at) VALUES ('ace_pgb' || :r, :partner, 'charge', -900, 'CNY', 0, 'ord_pgb' || :r, 'system', now());
-INSERT INTO audit_log (id, occurred_at, actor_kind, actor_id, partner_id, action, target_type, target_id, after) VALUES ('aud_pgb' || :r, now(), 'client', 'bench', :partner, 'order.created', 'order', 'ord_pgb' || :r, '{"status": "fulfilled"}');
 INSERT INTO idempotency_keys (id, scope, key, request_hash, method, path, response_status, response_body, response_headers, created_at, expires_at) VALUES ('idk_pgb' || :r, :partner, 'pgb-' || :r, 'x', 'POST', '/api/v1/orders', 201, '{}', '{}', now(), now() + interval '1 day');
-INSERT INTO events (id, type, partner_id, data, created_at) VALUES ('evt_pgb' || :r, 'order.created', :partner, '{}', now()), ('evt_pgb2' || :r, 'order.fulfilled', :partner, '{}', now()), ('evt_pgb3' || :r, 'entitlement.created', :partner, '{}', now());
 COMMIT;
 """
 
