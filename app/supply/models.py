@@ -236,6 +236,19 @@ class Allocation(PublicIdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="active")
     released_at: Mapped[datetime | None]
 
+    # At most one active allocation of a product per partner: the order path reads it joined
+    # to the listing, and two allocations created at once must not both stand.
+    __table_args__ = (
+        Index(
+            "uq_allocations_active_partner_product",
+            "partner_id",
+            "product_id",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+            sqlite_where=text("status = 'active'"),
+        ),
+    )
+
     def snapshot(self) -> dict[str, Any]:
         return {
             "product_id": self.product_id,

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import BindParameter
 
@@ -780,15 +781,19 @@ def create_allocation(
     """Carve `quantity` codes out of the shared pool for one partner."""
     if product.fulfillment_type != "card_key" or product.is_bundle:
         raise ValidationFailed({"product": ["Channel allocations hold card keys only."]})
+    taken = SupplyConflict(
+        "This partner already has an allocation of this product; release it first."
+    )
     if active_allocation(session, product.id, partner_id) is not None:
-        raise SupplyConflict(
-            "This partner already has an allocation of this product; release it first."
-        )
+        raise taken
     allocation = Allocation(
         product_id=product.id, partner_id=partner_id, quantity=quantity, is_exclusive=is_exclusive
     )
-    session.add(allocation)
-    session.flush()
+    try:  # one created concurrently passed the check too: the unique index refuses this one
+        with session.begin_nested():
+            session.add(allocation)
+    except IntegrityError:
+        raise taken from None
     codes = _claim(session, product.id, None, quantity, utcnow(), {"allocation_id": allocation.id})
     if len(codes) < quantity:
         raise OutOfStock(f"Only {len(codes)} shared unit(s) are available to allocate.")

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.core.db import utcnow
 from app.extensions import db
 from app.supply import imports, service
-from app.supply.errors import OutOfStock
-from app.supply.models import Code
+from app.supply.errors import OutOfStock, SupplyConflict
+from app.supply.models import Allocation, Code
 from app.webhooks.service import events_of_type
 from tests.factories import TEST_ACTOR, make_partner, make_product, stock_codes
 
@@ -112,6 +112,31 @@ def test_cannot_allocate_more_than_the_shared_pool(platform, session, partner_a)
     )
     assert response.status_code == 409
     assert response.get_json()["code"] == "out_of_stock"
+
+
+def test_one_active_allocation_per_partner_and_product_even_when_two_race(
+    session, partner_a, monkeypatch
+):
+    """The service refuses a second allocation; one created at the same moment passes that
+    check too (played here by hiding the first), and the database's unique index refuses it:
+    409, and the caller's transaction goes on."""
+    product = make_product(session)
+    stock_codes(session, product, 4)
+    first = service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
+    session.commit()
+    with pytest.raises(SupplyConflict):
+        service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
+    monkeypatch.setattr(service, "active_allocation", lambda *_: None)
+    with pytest.raises(SupplyConflict):
+        service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, True)
+    session.commit()  # the savepoint was rolled back, not the transaction
+    assert session.scalars(
+        select(Allocation.id).where(Allocation.partner_id == partner_a.id)
+    ).all() == [first.id]
+    service.release_allocation(session, TEST_ACTOR, first)  # a released one leaves room
+    again = service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
+    session.commit()
+    assert again.status == "active"
 
 
 def test_stock_low_is_emitted_once_per_crossing(session, partner_a):
