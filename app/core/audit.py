@@ -65,7 +65,32 @@ def record_audit(
     after: dict[str, Any] | None = None,
 ) -> AuditLog:
     """Add an audit row to the caller's transaction, so it commits or rolls back with the change."""
-    row = AuditLog(
+    row = audit_row(
+        actor,
+        action,
+        target_type,
+        target_id,
+        partner_id=partner_id,
+        before=before,
+        after=after,
+    )
+    insert_rows(session, [row])
+    return row
+
+
+def audit_row(
+    actor: Actor,
+    action: str,
+    target_type: str,
+    target_id: str,
+    *,
+    partner_id: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditLog:
+    """The row record_audit writes, for a caller that writes it with rows of its own (one
+    statement for all of them: `insert_rows`)."""
+    return AuditLog(
         actor_kind=actor.kind,
         actor_id=actor.id,
         partner_id=partner_id,
@@ -77,8 +102,6 @@ def record_audit(
         ip=actor.ip,
         request_id=actor.request_id,
     )
-    insert_rows(session, [row])
-    return row
 
 
 def changed_fields(before: dict[str, Any], after: dict[str, Any]) -> list[str]:

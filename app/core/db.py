@@ -19,12 +19,13 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
     insert,
     inspect,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -172,18 +173,28 @@ def _insert_plan(cls: type) -> tuple[Insert, tuple[tuple[str, str, Any], ...]]:
     return insert(cast(Table, mapper.local_table)), columns  # declarative: always a Table
 
 
+# psycopg parses a statement's placeholders once and caches the result only for statements of
+# at most 50 parameters (and 4 KB); a longer one is parsed again on every execution, which
+# costs more than the round trip a merge saves (bench/RESULTS.md).
+STATEMENT_PARAMETERS = 50
+
+
 def insert_rows(session: Session, objects: Sequence[Base]) -> None:
     """Insert new rows that are complete when created and never change afterwards (ledger and
-    audit entries, events, an order's own rows): one INSERT per table, in the order the tables
-    are first met (parents first), in the caller's transaction, without the unit of work.
+    audit entries, events, an order's own rows), in the caller's transaction, without the unit
+    of work, parents first (the tables in the order first met). On PostgreSQL rows of several
+    tables share statements (each row an INSERT, all but the last in the WITH clause) of up to
+    STATEMENT_PARAMETERS parameters; elsewhere each table's rows are one INSERT.
 
     Why: on the order path the unit of work's bookkeeping for such rows (state tracking,
     dependency sorting, fetching defaults back) cost a fifth of the request's Python — more
-    than the INSERTs themselves (bench/RESULTS.md). The rows are written at once, so the rows
-    they refer to must already be in the database (not merely added to the session). Column
-    defaults are applied to the objects first, so they read as written. The objects stay
-    transient: callers neither add them to the session nor change them afterwards (nothing more
-    would be written)."""
+    than the INSERTs themselves — and each statement is a round trip with its own Python and
+    PostgreSQL costs (bench/RESULTS.md). Rows may share a statement with the rows they refer
+    to: PostgreSQL checks foreign keys at the end of the statement. The rows are written at
+    once, so the rows they refer to must already be in the database or come earlier in the
+    same call (not merely added to the session). Column defaults are applied to the objects
+    first, so they read as written. The objects stay transient: callers neither add them to
+    the session nor change them afterwards (nothing more would be written)."""
     groups: dict[Insert, list[dict[str, Any]]] = {}
     for obj in objects:
         statement, columns = _insert_plan(type(obj))
@@ -198,5 +209,44 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
             row[column] = values[attribute]
         groups.setdefault(statement, []).append(row)
     connection = session.connection()
-    for statement, rows in groups.items():
-        connection.execute(statement, rows[0] if len(rows) == 1 else rows)
+    if len(groups) == 1 or connection.dialect.name != "postgresql":
+        for statement, rows in groups.items():
+            connection.execute(statement, rows[0] if len(rows) == 1 else rows)
+        return
+    chunk: list[tuple[Insert, dict[str, Any]]] = []
+    for statement, row in [(s, row) for s, rows in groups.items() for row in rows]:
+        if chunk and sum(len(r) for _, r in chunk) + len(row) > STATEMENT_PARAMETERS:
+            _insert_together(connection, chunk)
+            chunk = []
+        chunk.append((statement, row))
+    _insert_together(connection, chunk)
+
+
+def _insert_together(connection: Connection, rows: list[tuple[Insert, dict[str, Any]]]) -> None:
+    if len(rows) == 1:
+        connection.execute(*rows[0])
+        return
+    params = {
+        f"r{n}_{column}": value for n, (_, row) in enumerate(rows) for column, value in row.items()
+    }
+    connection.execute(_together(tuple((statement, tuple(row)) for statement, row in rows)), params)
+
+
+@functools.lru_cache(maxsize=256)
+def _together(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Insert:
+    """The statement inserting rows of several tables ((table INSERT, columns) a row): each row
+    a single-row INSERT (multi-row VALUES never enter SQLAlchemy's compiled cache), the last the
+    statement's own, the others in its WITH clause. Built once per shape, with named parameters,
+    so a call neither builds nor compiles anything (building it per call cost three times the
+    separate INSERTs)."""
+    rows = [
+        statement.values(
+            {
+                column: bindparam(f"r{n}_{column}", type_=statement.table.c[column].type)
+                for column in columns
+            }
+        )
+        for n, (statement, columns) in enumerate(shape)
+    ]
+    *earlier, last = rows
+    return last.add_cte(*(row.cte(f"rows_{n}") for n, row in enumerate(earlier)))

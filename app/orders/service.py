@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing.service import charge_order, refund_order
-from app.core.audit import Actor, record_audit
+from app.core.audit import Actor, audit_row, record_audit
 from app.core.db import insert_rows, utcnow
 from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
@@ -43,7 +43,7 @@ from app.supply.service import (
     release_capacity,
     reserve_capacity,
 )
-from app.webhooks.service import record_event, record_events
+from app.webhooks.service import event_rows, record_event
 
 SUBMIT_JOB = "app.fulfillment.jobs.submit_delivery"
 
@@ -346,16 +346,10 @@ def place_order(
                 reserve_capacity(session, component, len(deliveries))
                 for delivery in deliveries:  # the fulfillment engine takes them from here
                     enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
-    # the order's own rows are complete and never change in this transaction: written as they
-    # are, parents first, with one INSERT per table
-    insert_rows(session, [order, *items, *all_deliveries, *entitlements])
-    # what the answer shows is known: no reloading it from the database
-    set_committed_value(order, "member", member)
-    set_committed_value(order, "items", items)
-    set_committed_value(order, "deliveries", sorted(all_deliveries, key=lambda d: d.id))
-    set_committed_value(order, "entitlements", sorted(entitlements, key=lambda e: e.id))
-    record_audit(
-        session,
+    summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
+    # the order's own rows, its audit row and its events are complete and never change in this
+    # transaction: written as they are, in one statement (parents first where it takes more)
+    audit = audit_row(
         actor,
         "order.created",
         "order",
@@ -368,8 +362,7 @@ def place_order(
             "wholesale_minor": wholesale,
         },
     )
-    summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
-    record_events(
+    events = event_rows(
         session,
         [("order.created", summary)]
         + ([("order.fulfilled", summary)] if order.status == "fulfilled" else [])
@@ -382,6 +375,12 @@ def place_order(
         ],
         partner_id,
     )
+    insert_rows(session, [order, *items, *all_deliveries, *entitlements, audit, *events])
+    # what the answer shows is known: no reloading it from the database
+    set_committed_value(order, "member", member)
+    set_committed_value(order, "items", items)
+    set_committed_value(order, "deliveries", sorted(all_deliveries, key=lambda d: d.id))
+    set_committed_value(order, "entitlements", sorted(entitlements, key=lambda e: e.id))
     if wholesale:
         # Last on purpose: the partner account row is shared by all of the partner's orders, and
         # its lock is held until commit; taking it last (everything else above is written

@@ -53,12 +53,21 @@ def record_events(
     session: Session, events: list[tuple[str, dict[str, Any]]], partner_id: str | None = None
 ) -> list[Event]:
     """record_event for several (type, data) at once: one INSERT."""
-    rows = [Event(type=type_, data=data, partner_id=partner_id) for type_, data in events]
+    rows = event_rows(session, events, partner_id)
     insert_rows(session, rows)
+    return rows
+
+
+def event_rows(
+    session: Session, events: list[tuple[str, dict[str, Any]]], partner_id: str | None = None
+) -> list[Event]:
+    """The rows record_events writes, for a caller that writes them, in this transaction, with
+    rows of its own (one statement for all of them: `insert_rows`); their dispatch is enqueued
+    for after the commit."""
     enqueue_after_commit(
         session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None, coalesce=DISPATCH
     )
-    return rows
+    return [Event(type=type_, data=data, partner_id=partner_id) for type_, data in events]
 
 
 def events_of_type(session: Session, type_: str, partner_id: str | None = None) -> list[Event]:

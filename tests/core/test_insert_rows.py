@@ -7,13 +7,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.core.audit import AuditLog
-from app.core.db import insert_rows
+from app.core.db import STATEMENT_PARAMETERS, insert_rows
 from app.members.models import Member, PointsEntry
 from app.webhooks.models import Event
 from tests.factories import sql_statements
 
 
-def test_one_insert_per_table_in_first_met_order_with_defaults_applied(session, partner_a):
+def test_tables_in_first_met_order_with_defaults_applied(session, partner_a):
     rows = [
         Event(type="a.one", data={"n": 1}, partner_id=partner_a.id),
         AuditLog(actor_kind="system", actor_id="t", action="x", target_type="t", target_id="1"),
@@ -21,8 +21,16 @@ def test_one_insert_per_table_in_first_met_order_with_defaults_applied(session, 
     ]
     with sql_statements(session) as statements:
         insert_rows(session, rows)
-    writes = [" ".join(s.split()[:3]) for s in statements if s.startswith("insert")]
-    assert writes == ["insert into events", "insert into audit_log"]
+    writes = [" ".join(s.split()) for s in statements if s.startswith(("insert", "with"))]
+    if session.get_bind().dialect.name == "postgresql":  # 24 parameters: one statement
+        (write,) = writes  # the events in the WITH clause, the audit row its own INSERT
+        assert write.startswith("with rows_0 as (insert into events ")
+        assert write.count("insert into events ") == 2 and ") insert into audit_log " in write
+    else:  # one INSERT per table
+        assert [" ".join(w.split()[:3]) for w in writes] == [
+            "insert into events",
+            "insert into audit_log",
+        ]
     # defaults are on the objects as written; they stay out of the session (nothing to flush)
     assert all(r.id and r not in session for r in rows)
     assert rows[0].created_at is not None and rows[0].dispatched_at is None
@@ -34,6 +42,27 @@ def test_one_insert_per_table_in_first_met_order_with_defaults_applied(session, 
         "a.two": (rows[2].id, {"n": 2}, rows[2].created_at),
     }
     assert session.get(AuditLog, rows[1].id) is not None
+
+
+def test_on_postgresql_statements_keep_to_the_parameters_psycopg_caches(session, partner_a):
+    """Rows of several tables share statements of at most STATEMENT_PARAMETERS parameters (a
+    longer one is parsed again on every execution); every row is written once."""
+    rows = [
+        AuditLog(actor_kind="system", actor_id="t", action="y", target_type="t", target_id="1"),
+        *(Event(type=f"d.{n}", data={"n": n}, partner_id=partner_a.id) for n in range(12)),
+    ]
+    with sql_statements(session) as statements:
+        insert_rows(session, rows)
+    writes = [s for s in statements if s.startswith(("insert", "with"))]
+    if session.get_bind().dialect.name == "postgresql":  # 12 + 12 × 6 parameters
+        assert len(writes) == 2
+        assert all(s.count("%(") <= STATEMENT_PARAMETERS for s in writes)
+        assert sum(s.count("insert into events ") for s in writes) == 12
+    else:
+        assert len(writes) == 2  # one per table
+    session.commit()
+    stored = session.scalars(select(Event.data).where(Event.type.like("d.%"))).all()
+    assert sorted(d["n"] for d in stored) == list(range(12))
 
 
 def test_rolled_back_with_the_transaction(session, partner_a):
