@@ -59,21 +59,11 @@ def record_audit(
     action: str,
     target_type: str,
     target_id: str,
-    *,
-    partner_id: str | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
+    **details: Any,
 ) -> AuditLog:
-    """Add an audit row to the caller's transaction, so it commits or rolls back with the change."""
-    row = audit_row(
-        actor,
-        action,
-        target_type,
-        target_id,
-        partner_id=partner_id,
-        before=before,
-        after=after,
-    )
+    """Add an audit row to the caller's transaction, so it commits or rolls back with the change.
+    `details`: audit_row's partner_id, before and after."""
+    row = audit_row(actor, action, target_type, target_id, **details)
     insert_rows(session, [row])
     return row
 
