@@ -637,7 +637,7 @@ async def flash_sale(
 
 # --- the database ceiling -----------------------------------------------------------------
 
-# The 16 statements of one card-key order, in its order (bench/profile_order.py lists them):
+# The 15 statements of one card-key order, in its order (bench/profile_order.py lists them):
 # same tables, locks, reads and writes, one round trip each, committed.
 PGBENCH_SQL = """\\set m random(0, :members - 1)
 \\set r random(1, 9000000000000000000)
@@ -647,8 +647,7 @@ SELECT pg_try_advisory_xact_lock(:r);
 SELECT id FROM idempotency_keys WHERE scope = :partner AND key = 'pgb-' || :r;
 SELECT l.id, p.id, a.id FROM listings l JOIN products p ON p.id = l.product_id LEFT JOIN allocations a ON a.product_id = l.product_id AND a.partner_id = l.partner_id AND a.status = 'active' WHERE l.id = :listing AND l.partner_id = :partner AND l.is_visible AND p.is_authorized;
 UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id = :partner WHERE id IN (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id AS code \\gset
-SELECT id AS member FROM members WHERE partner_id = :partner AND external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE \\gset
-SELECT p.id, q.partner_id FROM partners p LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE p.id = :partner;
+SELECT m.id AS member, p.id AS partner_read FROM members m JOIN partners p ON p.id = m.partner_id LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE m.partner_id = :partner AND m.external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE OF m \\gset
 SELECT id AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
 UPDATE points_lots SET remaining = remaining - 1 WHERE id = :lot;
 UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;

@@ -29,12 +29,11 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.errors import MemberBlocked
 from app.members.models import Member, PointsEntry
-from app.members.service import find_member, refund_points, spend_points
+from app.members.service import lock_member_and_partner, refund_points, spend_points
 from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, member_price, sellable_listing
 from app.partners.models import Listing, Partner
-from app.partners.service import get_partner
 from app.supply.models import Code, Product
 from app.supply.service import (
     Pools,
@@ -263,10 +262,10 @@ def place_order(
     now = now or utcnow()
     sellable = _sellable_listings(session, partner_id, lines)
     claimed = _claim_card_keys(session, partner_id, lines, sellable)  # stock first
-    member = find_member(session, partner_id, member_external_id, for_update=True)
+    # the partner (its quotas) is read with the member, only once the order can be served
+    member, partner = lock_member_and_partner(session, partner_id, member_external_id)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
-    partner = get_partner(session, partner_id)  # its quotas; only once the order can be served
     priced = _price_lines(member, lines, [listing for listing, _ in sellable], now)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)

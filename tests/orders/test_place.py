@@ -237,6 +237,24 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
     assert after == ["insert into account_entries", "insert into idempotency_keys"], after
 
 
+def test_an_order_reads_the_partner_with_the_member_lock(api_a, session, partner_a):
+    """One read for both: the member row locked (on PostgreSQL, only the member's), its
+    partner (quotas, timezone) joined."""
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=1)
+    make_member(session, partner_a, "m1", points=10_000)
+    session.commit()
+    session.expunge_all()
+    with sql_statements(session) as sent:
+        response = _order(api_a, listing.id)
+    assert response.status_code == 201, response.get_json()
+    statements = [" ".join(s.split()) for s in sent]
+    reads = [s for s in statements if " from partners" in s or " from members" in s]
+    assert len(reads) == 1 and " from members join partners " in reads[0], reads
+    if session.get_bind().dialect.name == "postgresql":
+        assert reads[0].endswith("for update of members")
+
+
 def test_direct_recharge_needs_a_valid_account(api_a, session, partner_a):
     fund(session, partner_a)
     product = make_product(session, "网易云音乐", fulfillment_type="direct_recharge")
