@@ -645,7 +645,11 @@ def _claim_statement(shared: bool, fields: tuple[str, ...]) -> Any:
         .with_for_update(skip_locked=True)
     )
     changes: dict[str, Any] = {field: bindparam(f"claim_set_{field}") for field in fields}
-    return update(Code).where(Code.id.in_(pick)).values(changes).returning(Code)
+    # read as a SELECT of its RETURNING rows: the ORM's bulk-UPDATE path (session
+    # synchronization, a statement rebuilt per call) cost a third more for the same SQL
+    return select(Code).from_statement(
+        update(Code).where(Code.id.in_(pick)).values(changes).returning(Code)
+    )
 
 
 def _claim(
@@ -670,7 +674,7 @@ def _claim(
     claimed = session.scalars(
         _claim_statement(allocation_id is None, tuple(changes)),
         params,
-        execution_options={"synchronize_session": False, "populate_existing": True},
+        execution_options={"populate_existing": True},
     ).all()
     # RETURNING keeps no order: hand them out soonest-expiring first, as picked
     return sorted(claimed, key=lambda c: (c.expires_at is None, c.expires_at or now, c.id))
