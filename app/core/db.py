@@ -226,19 +226,19 @@ def _insert_together(connection: Connection, rows: list[tuple[Insert, dict[str, 
     if len(rows) == 1:
         connection.execute(*rows[0])
         return
-    params = {
-        f"r{n}_{column}": value for n, (_, row) in enumerate(rows) for column, value in row.items()
-    }
-    connection.execute(_together(tuple((statement, tuple(row)) for statement, row in rows)), params)
+    statement, names = _together(tuple((statement, tuple(row)) for statement, row in rows))
+    values = [value for _, row in rows for value in row.values()]
+    connection.execute(statement, dict(zip(names, values, strict=True)))
 
 
 @functools.lru_cache(maxsize=256)
-def _together(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Insert:
-    """The statement inserting rows of several tables ((table INSERT, columns) a row): each row
-    a single-row INSERT (multi-row VALUES never enter SQLAlchemy's compiled cache), the last the
-    statement's own, the others in its WITH clause. Built once per shape, with named parameters,
-    so a call neither builds nor compiles anything (building it per call cost three times the
-    separate INSERTs)."""
+def _together(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> tuple[Insert, list[str]]:
+    """The statement inserting rows of several tables ((table INSERT, columns) a row), and its
+    parameter names in the order of the rows' values: each row a single-row INSERT (multi-row
+    VALUES never enter SQLAlchemy's compiled cache), the last the statement's own, the others in
+    its WITH clause. Built once per shape, so a call neither builds nor compiles anything
+    (building it per call cost three times the separate INSERTs)."""
+    names = [f"r{n}_{column}" for n, (_, columns) in enumerate(shape) for column in columns]
     rows = [
         statement.values(
             {
@@ -249,4 +249,4 @@ def _together(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> Insert:
         for n, (statement, columns) in enumerate(shape)
     ]
     *earlier, last = rows
-    return last.add_cte(*(row.cte(f"rows_{n}") for n, row in enumerate(earlier)))
+    return last.add_cte(*(row.cte(f"rows_{n}") for n, row in enumerate(earlier))), names
