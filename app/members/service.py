@@ -186,9 +186,8 @@ def spend_points(
     # and its bookkeeping cost more than the UPDATEs (bench/RESULTS.md)
     balance = member.points_balance - amount
     connection = session.connection()
-    connection.execute(
-        _SPEND_FROM_LOTS, [{"lot_id": lot_id, "taken": take} for lot_id, take in taken]
-    )
+    from_lots = [{"lot_id": lot_id, "taken": take} for lot_id, take in taken]
+    connection.execute(_SPEND_FROM_LOTS, from_lots[0] if len(from_lots) == 1 else from_lots)
     connection.execute(
         _SET_BALANCE, {"member_id": member.id, "new_balance": balance, "changed_at": now}
     )
