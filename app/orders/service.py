@@ -1,8 +1,9 @@
 """Placing and cancelling orders.
 
-`place_order` runs in the caller's single transaction: listings → card-key claim (stock
-first: a sold-out order is refused before anything else) → member → partner → prices → quota
-→ points debit → partner charge (last: its row is the partner's hottest). Any refusal raises
+`place_order` runs in the caller's single transaction: listings (with the partner's pools of
+their products) → card-key claim (stock first: a sold-out order is refused before anything
+else) → member (locked) with its partner → prices → quota → points debit → the order's rows →
+partner charge (last: its row is the partner's hottest). Any refusal raises
 before commit, so nothing is half-written. Prices come from the listings, never from the
 client.
 """
@@ -347,7 +348,7 @@ def place_order(
                     enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
     summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
     # the order's own rows, its audit row and its events are complete and never change in this
-    # transaction: written as they are, in one statement (parents first where it takes more)
+    # transaction: written as they are, in one call (two statements on PostgreSQL)
     audit = audit_row(
         actor,
         "order.created",
