@@ -122,6 +122,8 @@ def list_members(session: Session, partner_id: str, limit: int, cursor: str | No
 
 
 def _entry(member: Member, kind: str, delta: int, **fields: Any) -> PointsEntry:
+    """A ledger entry added to the session, stamped now: the answer that returns it is written
+    before the flush that would apply the column default."""
     member.points_balance += delta
     return PointsEntry(
         partner_id=member.partner_id,
@@ -129,6 +131,7 @@ def _entry(member: Member, kind: str, delta: int, **fields: Any) -> PointsEntry:
         kind=kind,
         delta=delta,
         balance_after=member.points_balance,
+        created_at=utcnow(),
         **fields,
     )
 

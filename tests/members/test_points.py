@@ -115,6 +115,9 @@ def test_points_api_grant_deduct_and_ledger(api_a, partner_a, session):
         headers={"Idempotency-Key": "g"},
     )
     assert grant.status_code == 201
+    # the answer is the entry as stored: its time too, before the commit writes it
+    ledger_first = api_a.get("/api/v1/members/api-m/points/ledger").get_json()["data"][0]
+    assert grant.get_json() == ledger_first and grant.get_json()["created_at"]
     deduct = api_a.post(
         "/api/v1/members/api-m/points",
         json={"type": "deduct", "amount": 100, "reason": "fix"},
