@@ -146,19 +146,26 @@ def test_out_of_stock_writes_nothing(api_a, session, partner_a):
     assert _counts(session) == before
 
 
+def _one_order_statements(api, session, partner, codes=1):
+    """One order of a card-key listing with `codes` in stock, and the SQL it sent (spaces
+    normalized)."""
+    fund(session, partner)
+    listing = sellable_card_key_listing(session, partner, codes=codes)
+    make_member(session, partner, "m1", points=10_000)
+    session.commit()
+    session.expunge_all()  # the request shares this session: nothing may come from its cache
+    with sql_statements(session) as sent:
+        response = _order(api, listing.id)
+    return response, [" ".join(s.split()) for s in sent]
+
+
 def test_a_sold_out_order_is_refused_before_the_member_or_partner_is_read(
     api_a, session, partner_a
 ):
     """A flash sale's losers are most of its requests: refused after one read of the listing
     (with the partner's allocation of its product) and one claim that finds nothing, without
     locking the member or reading the partner."""
-    fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=0)
-    make_member(session, partner_a, "m1", points=10_000)
-    session.commit()
-    session.expunge_all()  # the request shares this session: nothing may come from its cache
-    with sql_statements(session) as statements:
-        response = _order(api_a, listing.id)
+    response, statements = _one_order_statements(api_a, session, partner_a, codes=0)
     assert response.status_code == 409 and response.get_json()["code"] == "out_of_stock"
     claim = next(i for i, s in enumerate(statements) if s.startswith("update codes"))
     reads = [s for s in statements[:claim] if "listings" in s or "allocations" in s]
@@ -210,15 +217,8 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
     """The hot path's budget: each of the order's own rows is inserted complete, never inserted
     early by an autoflush and updated afterwards (a statement more per order); on PostgreSQL
     its rows, audit row and events share statements."""
-    fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=1)
-    make_member(session, partner_a, "m1", points=10_000)
-    session.commit()
-    session.expunge_all()
-    with sql_statements(session) as sent:
-        response = _order(api_a, listing.id)
+    response, statements = _one_order_statements(api_a, session, partner_a)
     assert response.status_code == 201, response.get_json()
-    statements = [" ".join(s.split()) for s in sent]
     postgres = session.get_bind().dialect.name == "postgresql"
     own = ("orders", "order_items", "deliveries", "entitlements", "audit_log", "events")
     for table in (*own, "points_entries"):
@@ -240,15 +240,8 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
 def test_an_order_reads_the_partner_with_the_member_lock(api_a, session, partner_a):
     """One read for both: the member row locked (on PostgreSQL, only the member's), its
     partner (quotas, timezone) joined."""
-    fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=1)
-    make_member(session, partner_a, "m1", points=10_000)
-    session.commit()
-    session.expunge_all()
-    with sql_statements(session) as sent:
-        response = _order(api_a, listing.id)
+    response, statements = _one_order_statements(api_a, session, partner_a)
     assert response.status_code == 201, response.get_json()
-    statements = [" ".join(s.split()) for s in sent]
     reads = [s for s in statements if " from partners" in s or " from members" in s]
     assert len(reads) == 1 and " from members join partners " in reads[0], reads
     if session.get_bind().dialect.name == "postgresql":
