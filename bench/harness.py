@@ -637,7 +637,7 @@ async def flash_sale(
 
 # --- the database ceiling -----------------------------------------------------------------
 
-# The 15 statements of one card-key order, in its order (bench/profile_order.py lists them):
+# The 14 statements of one card-key order, in its order (bench/profile_order.py lists them):
 # same tables, locks, reads and writes, one round trip each, committed.
 PGBENCH_SQL = """\\set m random(0, :members - 1)
 \\set r random(1, 9000000000000000000)
@@ -649,8 +649,7 @@ SELECT l.id, p.id, a.id FROM listings l JOIN products p ON p.id = l.product_id L
 UPDATE codes SET status = 'sold', reserved_at = now(), reserved_for_partner_id = :partner WHERE id IN (SELECT id FROM codes WHERE product_id = :product AND status = 'available' AND allocation_id IS NULL AND (expires_at IS NULL OR expires_at > now()) ORDER BY expires_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id AS code \\gset
 SELECT m.id AS member, p.id AS partner_read FROM members m JOIN partners p ON p.id = m.partner_id LEFT JOIN partner_quotas q ON q.partner_id = p.id WHERE m.partner_id = :partner AND m.external_id = 'm' || lpad(:m::text, 6, '0') FOR UPDATE OF m \\gset
 SELECT id AS lot FROM points_lots WHERE member_id = :member AND remaining > 0 ORDER BY expires_at NULLS LAST, id LIMIT 1 FOR UPDATE \\gset
-UPDATE points_lots SET remaining = remaining - 1 WHERE id = :lot;
-UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;
+WITH l AS (UPDATE points_lots SET remaining = remaining - 1 WHERE id = :lot) UPDATE members SET points_balance = points_balance - 1, updated_at = now() WHERE id = :member;
 INSERT INTO points_entries (id, partner_id, member_id, kind, delta, balance_after, lots, order_id, created_at) VALUES ('pte_pgb' || :r, :partner, :member, 'spend', -1, 0, '[]', 'ord_pgb' || :r, now());
 WITH o AS (INSERT INTO orders (id, partner_id, member_id, status, points_total, cash_total_minor, currency, wholesale_total_minor, points_entry_id, created_at, updated_at) VALUES ('ord_pgb' || :r, :partner, :member, 'fulfilled', 1000, 0, 'CNY', 900, 'pte_pgb' || :r, now(), now())), i AS (INSERT INTO order_items (id, partner_id, order_id, position, listing_id, product_id, quantity, unit_points, unit_cash_minor, unit_wholesale_minor, snapshot) VALUES ('itm_pgb' || :r, :partner, 'ord_pgb' || :r, 0, :listing, :product, 1, 1000, 0, 900, '{"product_name": "bench", "components": []}')) INSERT INTO deliveries (id, partner_id, order_id, item_id, unit, product_id, fulfillment_type, status, code_id, delivered_at, created_at, updated_at) VALUES ('dlv_pgb' || :r, :partner, 'ord_pgb' || :r, 'itm_pgb' || :r, 0, :product, 'card_key', 'delivered', :code, now(), now(), now());
 WITH e AS (INSERT INTO entitlements (id, partner_id, member_id, order_id, delivery_id, product_id, code_id, masked_code, status, valid_from, snapshot, revealed_count, created_at, updated_at) VALUES ('ent_pgb' || :r, :partner, :member, 'ord_pgb' || :r, 'dlv_pgb' || :r, :product, :code, '****1234', 'active', now(), '{}', 0, now(), now())), a AS (INSERT INTO audit_log (id, occurred_at, actor_kind, actor_id, partner_id, action, target_type, target_id, after) VALUES ('aud_pgb' || :r, now(), 'client', 'bench', :partner, 'order.created', 'order', 'ord_pgb' || :r, '{"status": "fulfilled"}')) INSERT INTO events (id, type, partner_id, data, created_at) VALUES ('evt_pgb' || :r, 'order.created', :partner, '{}', now()), ('evt_pgb2' || :r, 'order.fulfilled', :partner, '{}', now()), ('evt_pgb3' || :r, 'entitlement.created', :partner, '{}', now());

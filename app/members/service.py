@@ -43,7 +43,7 @@ _MEMBER_AND_PARTNER_FOR_UPDATE = (
 )
 _SET_BALANCE = (
     update(Member)
-    .where(Member.id == bindparam("member_id"))
+    .where(Member.id == bindparam("spender_id"))
     .values(points_balance=bindparam("new_balance"), updated_at=bindparam("changed_at"))
 )
 _SPEND_FROM_LOTS = (
@@ -51,6 +51,10 @@ _SPEND_FROM_LOTS = (
     .where(PointsLot.id == bindparam("lot_id"))
     .values(remaining=PointsLot.remaining - bindparam("taken"))
 )
+# PostgreSQL: the lot's UPDATE in the WITH clause of the balance's, one round trip (the usual
+# spend takes one lot). No parameter may be named after a column of either table: a Core
+# UPDATE takes such a parameter as a value to SET.
+_SPEND_FROM_ONE_LOT = _SET_BALANCE.add_cte(_SPEND_FROM_LOTS.cte("spent_lot"))
 _SPENDABLE_LOTS = (
     select(PointsLot)
     .where(PointsLot.member_id == bindparam("member_id"), PointsLot.remaining > 0)
@@ -190,10 +194,12 @@ def spend_points(
     balance = member.points_balance - amount
     connection = session.connection()
     from_lots = [{"lot_id": lot_id, "taken": take} for lot_id, take in taken]
-    connection.execute(_SPEND_FROM_LOTS, from_lots[0] if len(from_lots) == 1 else from_lots)
-    connection.execute(
-        _SET_BALANCE, {"member_id": member.id, "new_balance": balance, "changed_at": now}
-    )
+    new_balance = {"spender_id": member.id, "new_balance": balance, "changed_at": now}
+    if len(from_lots) == 1 and connection.dialect.name == "postgresql":
+        connection.execute(_SPEND_FROM_ONE_LOT, {**from_lots[0], **new_balance})
+    else:
+        connection.execute(_SPEND_FROM_LOTS, from_lots[0] if len(from_lots) == 1 else from_lots)
+        connection.execute(_SET_BALANCE, new_balance)
     lots_by_id = {lot.id: lot for lot in usable}
     for lot_id, take in taken:
         set_committed_value(lots_by_id[lot_id], "remaining", lots_by_id[lot_id].remaining - take)
