@@ -214,11 +214,13 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
             connection.execute(statement, rows[0] if len(rows) == 1 else rows)
         return
     chunk: list[tuple[Insert, dict[str, Any]]] = []
+    parameters = 0
     for statement, row in [(s, row) for s, rows in groups.items() for row in rows]:
-        if chunk and sum(len(r) for _, r in chunk) + len(row) > STATEMENT_PARAMETERS:
+        if chunk and parameters + len(row) > STATEMENT_PARAMETERS:
             _insert_together(connection, chunk)
-            chunk = []
+            chunk, parameters = [], 0
         chunk.append((statement, row))
+        parameters += len(row)
     _insert_together(connection, chunk)
 
 
