@@ -46,22 +46,15 @@ def record_event(
 ) -> Event:
     """Stage an event in the caller's transaction; it exists only if that transaction commits,
     and then a dispatch job is enqueued (the periodic dispatch catches any that were missed)."""
-    return record_events(session, [(type_, data)], partner_id)[0]
-
-
-def record_events(
-    session: Session, events: list[tuple[str, dict[str, Any]]], partner_id: str | None = None
-) -> list[Event]:
-    """record_event for several (type, data) at once: one INSERT."""
-    rows = event_rows(session, events, partner_id)
-    insert_rows(session, rows)
-    return rows
+    (event,) = event_rows(session, [(type_, data)], partner_id)
+    insert_rows(session, [event])
+    return event
 
 
 def event_rows(
     session: Session, events: list[tuple[str, dict[str, Any]]], partner_id: str | None = None
 ) -> list[Event]:
-    """The rows record_events writes, for a caller that writes them, in this transaction, with
+    """Events as record_event writes them, for a caller that writes them, in this transaction, with
     rows of its own (one statement for all of them: `insert_rows`); their dispatch is enqueued
     for after the commit."""
     enqueue_after_commit(
