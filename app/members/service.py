@@ -126,15 +126,23 @@ def list_members(session: Session, partner_id: str, limit: int, cursor: str | No
 
 
 def _entry(member: Member, kind: str, delta: int, **fields: Any) -> PointsEntry:
-    """A ledger entry added to the session, stamped now: the answer that returns it is written
-    before the flush that would apply the column default."""
+    """A ledger entry for a movement the unit of work writes (the balance changed on the
+    member)."""
     member.points_balance += delta
+    return _ledger_row(member, kind, delta, member.points_balance, **fields)
+
+
+def _ledger_row(
+    member: Member, kind: str, delta: int, balance_after: int, **fields: Any
+) -> PointsEntry:
+    """Stamped now: the answer that returns an entry is written before the flush that would
+    apply the column default."""
     return PointsEntry(
         partner_id=member.partner_id,
         member_id=member.id,
         kind=kind,
         delta=delta,
-        balance_after=member.points_balance,
+        balance_after=balance_after,
         created_at=utcnow(),
         **fields,
     )
@@ -200,20 +208,12 @@ def spend_points(
     else:
         connection.execute(_SPEND_FROM_LOTS, from_lots[0] if len(from_lots) == 1 else from_lots)
         connection.execute(_SET_BALANCE, new_balance)
-    lots_by_id = {lot.id: lot for lot in usable}
-    for lot_id, take in taken:
-        set_committed_value(lots_by_id[lot_id], "remaining", lots_by_id[lot_id].remaining - take)
+    for lot, (_, take) in zip(usable[: len(taken)], taken, strict=True):
+        set_committed_value(lot, "remaining", lot.remaining - take)
     set_committed_value(member, "points_balance", balance)
     set_committed_value(member, "updated_at", now)
-    entry = PointsEntry(
-        partner_id=member.partner_id,
-        member_id=member.id,
-        kind=kind,
-        delta=-amount,
-        balance_after=balance,
-        reason=reason,
-        order_id=order_id,
-        lots=taken,
+    entry = _ledger_row(
+        member, kind, -amount, balance, reason=reason, order_id=order_id, lots=taken
     )
     insert_rows(session, [entry])
     return entry
