@@ -785,19 +785,16 @@ def create_allocation(
     """Carve `quantity` codes out of the shared pool for one partner."""
     if product.fulfillment_type != "card_key" or product.is_bundle:
         raise ValidationFailed({"product": ["Channel allocations hold card keys only."]})
-    taken = SupplyConflict(
-        "This partner already has an allocation of this product; release it first."
-    )
-    if active_allocation(session, product.id, partner_id) is not None:
-        raise taken
     allocation = Allocation(
         product_id=product.id, partner_id=partner_id, quantity=quantity, is_exclusive=is_exclusive
     )
-    try:  # one created concurrently passed the check too: the unique index refuses this one
+    try:  # the unique index refuses a second active one, even one created at the same moment
         with session.begin_nested():
             session.add(allocation)
     except IntegrityError:
-        raise taken from None
+        raise SupplyConflict(
+            "This partner already has an allocation of this product; release it first."
+        ) from None
     codes = _claim(session, product.id, None, quantity, utcnow(), {"allocation_id": allocation.id})
     if len(codes) < quantity:
         raise OutOfStock(f"Only {len(codes)} shared unit(s) are available to allocate.")
