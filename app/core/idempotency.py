@@ -82,6 +82,9 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")  # built once: every POST runs it
+
+
 def _lock_key(session: Session, scope: str, key: str) -> bool:
     """Take a transaction-scoped lock on (scope, key); False when another transaction holds it."""
     if session.get_bind().dialect.name != "postgresql":
@@ -89,9 +92,6 @@ def _lock_key(session: Session, scope: str, key: str) -> bool:
     digest = hashlib.sha256(f"idempotency:{scope}:{key}".encode()).digest()
     lock_id = int.from_bytes(digest[:8], "big", signed=True)
     return bool(session.execute(_TRY_LOCK, {"k": lock_id}).scalar())
-
-
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")
 
 
 def _replay(record: IdempotencyRecord) -> Response:
