@@ -28,11 +28,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     bindparam,
     delete,
+    func,
+    literal,
     select,
-    text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, PublicIdMixin, insert_rows, utcnow
@@ -82,16 +85,43 @@ def request_fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
-_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:k)")  # built once: every POST runs it
-
-
-def _lock_key(session: Session, scope: str, key: str) -> bool:
-    """Take a transaction-scoped lock on (scope, key); False when another transaction holds it."""
-    if session.get_bind().dialect.name != "postgresql":
-        return True
+def _lock_id(scope: str, key: str) -> int:
     digest = hashlib.sha256(f"idempotency:{scope}:{key}".encode()).digest()
-    lock_id = int.from_bytes(digest[:8], "big", signed=True)
-    return bool(session.execute(_TRY_LOCK, {"k": lock_id}).scalar())
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+# Built once (every POST runs them): statement construction costs more than execution.
+_RECORD = select(IdempotencyRecord).where(
+    IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key")
+)
+# PostgreSQL: the key's transaction-scoped lock and its record in one round trip. The record is
+# read in the statement's snapshot, taken just before the lock: a first request that commits in
+# between is not seen, and this one then runs, but its own record cannot be stored (the unique
+# key refuses it, with nothing of its effect kept) — see run_idempotent.
+_LOCK_AND_RECORD = (
+    select(func.pg_try_advisory_xact_lock(bindparam("lock_id")).label("locked"), IdempotencyRecord)
+    .select_from(select(literal(1).label("one")).subquery("one"))
+    .outerjoin(
+        IdempotencyRecord,
+        and_(
+            IdempotencyRecord.scope == bindparam("scope"),
+            IdempotencyRecord.key == bindparam("key"),
+        ),
+    )
+)
+
+
+def lock_and_find(session: Session, scope: str, key: str) -> tuple[bool, IdempotencyRecord | None]:
+    """Take a transaction-scoped lock on (scope, key) and read its record. The lock is False when
+    another transaction holds it (a PostgreSQL advisory lock; on SQLite every write transaction
+    is already serialized, so there is none to take)."""
+    params = {"scope": scope, "key": key}
+    if session.get_bind().dialect.name != "postgresql":
+        return True, session.scalars(_RECORD, params).first()
+    locked, record = session.execute(
+        _LOCK_AND_RECORD, {**params, "lock_id": _lock_id(scope, key)}
+    ).one()
+    return bool(locked), record
 
 
 def _replay(record: IdempotencyRecord) -> Response:
@@ -102,12 +132,6 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-# Built once (every POST runs it): statement construction costs more than execution.
-_RECORD = select(IdempotencyRecord).where(
-    IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key")
-)
-
-
 def run_idempotent(
     session: Session, scope: str, key: str | None, view: Callable[[], Response]
 ) -> Response:
@@ -116,9 +140,9 @@ def run_idempotent(
     if len(key) > KEY_MAX_LENGTH:
         raise IdempotencyKeyRequired(f"Idempotency-Key is longer than {KEY_MAX_LENGTH} characters.")
     fingerprint = request_fingerprint(request.method, request.path, request.get_data())
-    if not _lock_key(session, scope, key):
+    locked, record = lock_and_find(session, scope, key)
+    if not locked:
         raise IdempotencyInProgress("A request with this Idempotency-Key is still running.")
-    record = session.scalars(_RECORD, {"scope": scope, "key": key}).first()
     if record is not None:
         if record.request_hash != fingerprint:
             raise IdempotencyKeyReused(
@@ -127,25 +151,36 @@ def run_idempotent(
         return _replay(record)
     response = view()
     if response.status_code < 400:
-        insert_rows(
+        _store(
             session,
-            [
-                IdempotencyRecord(
-                    scope=scope,
-                    key=key,
-                    request_hash=fingerprint,
-                    method=request.method,
-                    path=request.path,
-                    response_status=response.status_code,
-                    response_body=response.get_data(as_text=True),
-                    response_headers={
-                        h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
-                    },
-                    expires_at=utcnow() + RETENTION,
-                )
-            ],
+            IdempotencyRecord(
+                scope=scope,
+                key=key,
+                request_hash=fingerprint,
+                method=request.method,
+                path=request.path,
+                response_status=response.status_code,
+                response_body=response.get_data(as_text=True),
+                response_headers={
+                    h: response.headers[h] for h in REPLAYED_HEADERS if h in response.headers
+                },
+                expires_at=utcnow() + RETENTION,
+            ),
         )
     return response
+
+
+def _store(session: Session, record: IdempotencyRecord) -> None:
+    """Store the answer with its effect. Refused by the unique key when a first request with this
+    key committed after this one read (see _LOCK_AND_RECORD): then this one's effect must not
+    stay either (the 409 rolls the whole transaction back; no savepoint: two round trips on every
+    POST for a race of microseconds), and a retry replays."""
+    try:
+        insert_rows(session, [record])
+    except IntegrityError:
+        raise IdempotencyInProgress(
+            "A request with this Idempotency-Key has just completed; retry to read its answer."
+        ) from None
 
 
 IDEMPOTENCY_HEADER_DOC = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ from app.core.audit import AuditLog
 from app.core.idempotency import IdempotencyRecord
 from app.partners.models import Partner
 from tests.core.test_errors import _partner_json
+from tests.factories import sql_statements
 
 
 def _create(platform, slug: str, key: str | None, **overrides):
@@ -47,6 +49,18 @@ def test_same_key_same_body_replays_without_second_effect(platform, session):
         )
         == 1
     )
+
+
+def test_the_keys_lock_and_record_are_read_in_one_statement(platform, session):
+    """Every idempotent POST pays for this read: on PostgreSQL the advisory lock and the record
+    lookup are one round trip."""
+    with sql_statements(session) as sent:
+        assert _create(platform, "p-one-read", "one-read").status_code == 201
+    reads = [s for s in sent if s.startswith("select") and "idempotency_keys" in s]
+    locks = [s for s in sent if "pg_try_advisory_xact_lock" in s]
+    assert len(reads) == 1, reads
+    postgres = session.get_bind().dialect.name == "postgresql"
+    assert locks == (reads if postgres else []), locks
 
 
 def test_key_order_in_json_does_not_matter(platform):
@@ -88,7 +102,7 @@ def test_keys_are_scoped_per_client(client, session):
 @pytest.mark.postgres
 def test_key_held_by_a_running_request_answers_409_in_progress(app, platform, session):
     """Another transaction holds the key's lock (a first request still running)."""
-    from app.core.idempotency import _lock_key
+    from app.core.idempotency import lock_and_find
     from app.extensions import db
 
     scope = f"client:{platform.creds.client_id}"
@@ -97,13 +111,64 @@ def test_key_held_by_a_running_request_answers_409_in_progress(app, platform, se
         with holder.begin():
             from sqlalchemy.orm import Session
 
-            assert _lock_key(Session(bind=holder), scope, "busy-key")
+            assert lock_and_find(Session(bind=holder), scope, "busy-key") == (True, None)
             response = _create(platform, "p-busy", "busy-key")
     finally:
         holder.close()
     assert response.status_code == 409
     assert response.get_json()["code"] == "idempotency_in_progress"
     assert _count(db.session(), Partner, Partner.slug == "p-busy") == 0
+
+
+@pytest.mark.postgres
+def test_a_first_request_committing_after_the_read_keeps_the_only_effect(
+    app, platform, session, monkeypatch
+):
+    """The key's lock and record are read in one statement, whose snapshot precedes the lock: a
+    first request that commits in that gap is not seen. Here the first request's record commits
+    while the second runs; the second must then keep nothing of its effect and answer 409."""
+    from app.core import idempotency
+    from app.extensions import db
+
+    real_lock_and_find = idempotency.lock_and_find
+
+    def first_commits_in_the_gap(session, scope_, key):
+        found = real_lock_and_find(session, scope_, key)
+        with db.engine.begin() as other:  # the first request, committing just after the read
+            other.execute(
+                idempotency.IdempotencyRecord.__table__.insert(),
+                {
+                    "id": "idk_first",
+                    "scope": scope_,
+                    "key": key,
+                    "request_hash": idempotency.request_fingerprint(
+                        "POST",
+                        "/api/v1/platform/partners",
+                        json.dumps(_partner_json("p-gap")).encode(),
+                    ),
+                    "method": "POST",
+                    "path": "/api/v1/platform/partners",
+                    "response_status": 201,
+                    "response_body": "{}",
+                    "response_headers": {},
+                    "created_at": idempotency.utcnow(),
+                    "expires_at": idempotency.utcnow() + idempotency.RETENTION,
+                },
+            )
+        return found
+
+    monkeypatch.setattr(idempotency, "lock_and_find", first_commits_in_the_gap)
+    response = _create(platform, "p-gap", "gap-key")
+    monkeypatch.undo()
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["code"] == "idempotency_in_progress"
+    replay = _create(platform, "p-gap", "gap-key")  # the retry reads the first one's answer
+    assert (replay.status_code, replay.headers["Idempotent-Replayed"]) == (201, "true")
+    db.session.remove()
+    check = db.session()
+    assert _count(check, Partner, Partner.slug == "p-gap") == 0
+    assert _count(check, IdempotencyRecord, IdempotencyRecord.key == "gap-key") == 1
+    assert _count(check, AuditLog, AuditLog.action == "partner.created") == 0
 
 
 @pytest.mark.postgres
