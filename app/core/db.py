@@ -35,7 +35,7 @@ from sqlalchemy.orm import (
     scoped_session,
     sessionmaker,
 )
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, UpdateBase
 
 from app.core.ids import new_id
 
@@ -179,7 +179,13 @@ def _insert_plan(cls: type) -> tuple[Insert, tuple[tuple[str, str, Any], ...]]:
 STATEMENT_PARAMETERS = 50
 
 
-def insert_rows(session: Session, objects: Sequence[Base]) -> None:
+# A statement (an UPDATE or INSERT without RETURNING) and its parameters, to be sent with rows.
+Companion = tuple[UpdateBase, dict[str, Any]]
+
+
+def insert_rows(
+    session: Session, objects: Sequence[Base], companions: Sequence[Companion] = ()
+) -> None:
     """Insert new rows that are complete when created and never change afterwards (ledger and
     audit entries, events, an order's own rows), in the caller's transaction, without the unit
     of work, parents first (the tables in the order first met). On PostgreSQL rows of several
@@ -194,7 +200,11 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
     once, so the rows they refer to must already be in the database or come earlier in the
     same call (not merely added to the session). Column defaults are applied to the objects
     first, so they read as written. The objects stay transient: callers neither add them to
-    the session nor change them afterwards (nothing more would be written)."""
+    the session nor change them afterwards (nothing more would be written).
+
+    `companions` are statements that belong with the rows (a points spend's UPDATEs with its
+    ledger entry): on PostgreSQL in the WITH clause of the first statement, elsewhere run
+    first. Their parameter names must differ from each other's (none starts with `r<n>_`)."""
     groups: dict[Insert, list[dict[str, Any]]] = {}
     for obj in objects:
         statement, columns = _insert_plan(type(obj))
@@ -209,37 +219,52 @@ def insert_rows(session: Session, objects: Sequence[Base]) -> None:
             row[column] = values[attribute]
         groups.setdefault(statement, []).append(row)
     connection = session.connection()
-    if len(groups) == 1 or connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or (len(groups) == 1 and not companions):
+        for companion, values in companions:
+            connection.execute(companion, values)
         for statement, rows in groups.items():
             connection.execute(statement, rows[0] if len(rows) == 1 else rows)
         return
     chunk: list[tuple[Insert, dict[str, Any]]] = []
-    parameters = 0
+    parameters = sum(len(p) for _, p in companions)
     for statement, row in [(s, row) for s, rows in groups.items() for row in rows]:
         if chunk and parameters + len(row) > STATEMENT_PARAMETERS:
-            _insert_together(connection, chunk)
-            chunk, parameters = [], 0
+            _insert_together(connection, chunk, companions)
+            chunk, parameters, companions = [], 0, ()
         chunk.append((statement, row))
         parameters += len(row)
-    _insert_together(connection, chunk)
+    _insert_together(connection, chunk, companions)
 
 
-def _insert_together(connection: Connection, rows: list[tuple[Insert, dict[str, Any]]]) -> None:
-    if len(rows) == 1:
+def _insert_together(
+    connection: Connection,
+    rows: list[tuple[Insert, dict[str, Any]]],
+    companions: Sequence[Companion],
+) -> None:
+    if len(rows) == 1 and not companions:
         connection.execute(*rows[0])
         return
-    statement, names = _together(tuple((statement, tuple(row)) for statement, row in rows))
+    statement, names = _together(
+        tuple((statement, tuple(row)) for statement, row in rows),
+        tuple(companion for companion, _ in companions),
+    )
     values = [value for _, row in rows for value in row.values()]
-    connection.execute(statement, dict(zip(names, values, strict=True)))
+    parameters = dict(zip(names, values, strict=True))
+    for _, companion_parameters in companions:
+        parameters |= companion_parameters
+    connection.execute(statement, parameters)
 
 
 @functools.lru_cache(maxsize=256)
-def _together(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> tuple[Insert, list[str]]:
-    """The statement inserting rows of several tables ((table INSERT, columns) a row), and its
-    parameter names in the order of the rows' values: each row a single-row INSERT (multi-row
-    VALUES never enter SQLAlchemy's compiled cache), the last the statement's own, the others in
-    its WITH clause. Built once per shape, so a call neither builds nor compiles anything
-    (building it per call cost three times the separate INSERTs)."""
+def _together(
+    shape: tuple[tuple[Insert, tuple[str, ...]], ...], companions: tuple[UpdateBase, ...] = ()
+) -> tuple[Insert, list[str]]:
+    """The statement inserting rows of several tables ((table INSERT, columns) a row), with the
+    companion statements, and its parameter names in the order of the rows' values: each row a
+    single-row INSERT (multi-row VALUES never enter SQLAlchemy's compiled cache), the last the
+    statement's own, the companions and the other rows in its WITH clause. Built once per shape,
+    so a call neither builds nor compiles anything (building it per call cost three times the
+    separate INSERTs)."""
     names = [f"r{n}_{column}" for n, (_, columns) in enumerate(shape) for column in columns]
     rows = [
         statement.values(
@@ -251,4 +276,7 @@ def _together(shape: tuple[tuple[Insert, tuple[str, ...]], ...]) -> tuple[Insert
         for n, (statement, columns) in enumerate(shape)
     ]
     *earlier, last = rows
-    return last.add_cte(*(row.cte(f"rows_{n}") for n, row in enumerate(earlier))), names
+    return last.add_cte(
+        *(companion.cte(f"companion_{n}") for n, companion in enumerate(companions)),
+        *(row.cte(f"rows_{n}") for n, row in enumerate(earlier)),
+    ), names

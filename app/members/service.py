@@ -51,10 +51,6 @@ _SPEND_FROM_LOTS = (
     .where(PointsLot.id == bindparam("lot_id"))
     .values(remaining=PointsLot.remaining - bindparam("taken"))
 )
-# PostgreSQL: the lot's UPDATE in the WITH clause of the balance's, one round trip (the usual
-# spend takes one lot). No parameter may be named after a column of either table: a Core
-# UPDATE takes such a parameter as a value to SET.
-_SPEND_FROM_ONE_LOT = _SET_BALANCE.add_cte(_SPEND_FROM_LOTS.cte("spent_lot"))
 _SPENDABLE_LOTS = (
     select(PointsLot)
     .where(PointsLot.member_id == bindparam("member_id"), PointsLot.remaining > 0)
@@ -200,22 +196,23 @@ def spend_points(
     # written here, not by the unit of work: the order path's only flush was these two rows,
     # and its bookkeeping cost more than the UPDATEs (bench/RESULTS.md)
     balance = member.points_balance - amount
-    connection = session.connection()
+    entry = _ledger_row(
+        member, kind, -amount, balance, reason=reason, order_id=order_id, lots=taken
+    )
     from_lots = [{"lot_id": lot_id, "taken": take} for lot_id, take in taken]
-    new_balance = {"spender_id": member.id, "new_balance": balance, "changed_at": now}
-    if len(from_lots) == 1 and connection.dialect.name == "postgresql":
-        connection.execute(_SPEND_FROM_ONE_LOT, {**from_lots[0], **new_balance})
+    new_balance = (
+        _SET_BALANCE,
+        {"spender_id": member.id, "new_balance": balance, "changed_at": now},
+    )
+    if len(from_lots) == 1:  # the usual spend: lot, balance and entry one statement on PostgreSQL
+        insert_rows(session, [entry], [(_SPEND_FROM_LOTS, from_lots[0]), new_balance])
     else:
-        connection.execute(_SPEND_FROM_LOTS, from_lots[0] if len(from_lots) == 1 else from_lots)
-        connection.execute(_SET_BALANCE, new_balance)
+        session.connection().execute(_SPEND_FROM_LOTS, from_lots)
+        insert_rows(session, [entry], [new_balance])
     for lot, (_, take) in zip(usable[: len(taken)], taken, strict=True):
         set_committed_value(lot, "remaining", lot.remaining - take)
     set_committed_value(member, "points_balance", balance)
     set_committed_value(member, "updated_at", now)
-    entry = _ledger_row(
-        member, kind, -amount, balance, reason=reason, order_id=order_id, lots=taken
-    )
-    insert_rows(session, [entry])
     return entry
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.audit import AuditLog
@@ -98,3 +98,27 @@ def test_a_child_without_its_parent_is_refused_and_the_call_rolled_back(session,
         insert_rows(session, [event, orphan])
     session.rollback()
     assert session.get(Event, event.id) is None
+
+
+def test_companion_statements_go_with_the_rows(session, partner_a):
+    """A statement that belongs with the rows (a spend's balance UPDATE with its ledger entry)
+    shares their statement on PostgreSQL, and runs before them elsewhere; both take effect."""
+    member = Member(partner_id=partner_a.id, external_id="ins-c", extra={}, points_balance=5)
+    session.add(member)
+    session.flush()
+    entry = PointsEntry(
+        partner_id=partner_a.id, member_id=member.id, kind="deduct", delta=-2, balance_after=3
+    )
+    new_balance = update(Member).where(Member.id == bindparam("who")).values(points_balance=3)
+    with sql_statements(session) as statements:
+        insert_rows(session, [entry], [(new_balance, {"who": member.id})])
+    writes = [" ".join(s.split()) for s in statements if s.startswith(("insert", "with", "update"))]
+    if session.get_bind().dialect.name == "postgresql":
+        (write,) = writes
+        assert write.startswith("with companion_0 as (update members set ")
+        assert ") insert into points_entries " in write
+    else:
+        assert [" ".join(w.split()[:2]) for w in writes] == ["update members", "insert into"]
+    session.expire_all()
+    assert session.get_one(Member, member.id).points_balance == 3
+    assert session.get_one(PointsEntry, entry.id).balance_after == 3

@@ -229,11 +229,11 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
     if postgres:  # the order's rows, its audit row and its events share two statements
         writes = [s for s in statements if any(f"insert into {t} " in s for t in own)]
         assert len(writes) == 2, writes
-        # and the points taken from one lot and the new balance one more
+        # and the points taken from one lot, the new balance and the ledger entry one more
         (spend,) = [s for s in statements if "update points_lots " in s]
-        assert spend.startswith("with spent_lot as (update points_lots ") and (
-            ") update members set " in spend
-        )
+        assert spend.startswith("with companion_0 as (update points_lots ")
+        assert "companion_1 as (update members set " in spend
+        assert ") insert into points_entries " in spend
     # the partner account row, shared by all of the partner's orders, is locked last: after it
     # only its ledger entry (on PostgreSQL in the charge's own statement) and the idempotency
     # record are written (nothing left to flush)
