@@ -68,29 +68,78 @@ def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, st
     with app.app_context():
         command.upgrade(alembic_config(db_url), "head")
         session = db.session()
-        partner = create_partner(session, actor, {
-            "slug": "bench-dr", "name": "Bench", "kind": "carrier", "status": "active",
-            "branding": {"display_name": "B", "primary_color": "#000000", "accent_color": "#ffffff"},
-            "points": {"unit_name": "pts", "rate": {"points": 100, "value": Money(100)}},
-            "timezone": "Asia/Shanghai"})
+        partner = create_partner(
+            session,
+            actor,
+            {
+                "slug": "bench-dr",
+                "name": "Bench",
+                "kind": "carrier",
+                "status": "active",
+                "branding": {
+                    "display_name": "B",
+                    "primary_color": "#000000",
+                    "accent_color": "#ffffff",
+                },
+                "points": {"unit_name": "pts", "rate": {"points": 100, "value": Money(100)}},
+                "timezone": "Asia/Shanghai",
+            },
+        )
         client = create_client(session, actor, kind="partner", name="bench", partner_id=partner.id)
         top_up(session, actor, partner.id, 10**12, "bench")
-        supplier = service.create_supplier(session, actor, current_vault(), {
-            "name": "Sim", "api_base_url": sim_url,
-            "credentials": {"merchant": "quanyi-demo", "secret": "demo-secret"}})
+        supplier = service.create_supplier(
+            session,
+            actor,
+            current_vault(),
+            {
+                "name": "Sim",
+                "api_base_url": sim_url,
+                "credentials": {"merchant": "quanyi-demo", "secret": "demo-secret"},
+            },
+        )
         today = service.platform_today()
-        service.create_authorization(session, actor, supplier, {
-            "brand": "Bench", "grantor": "B", "valid_from": today.replace(year=today.year - 1),
-            "valid_until": today.replace(year=today.year + 1), "contract_ref": "B"})
-        product = service.create_product(session, actor, {
-            "brand": "Bench", "name": "DR", "category": "music", "fulfillment_type": "direct_recharge",
-            "face_value": Money(1500), "status": "active", "recharge_account_kind": "phone"})
-        service.create_offer(session, actor, product, supplier,
-                             {"supplier_sku": "DR", "cost": Money(1200), "priority": 1})
-        listing = create_listing(session, actor, partner.id,
-                                 {"product_id": product.id, "price_points": 100, "wholesale_minor": 1300})
+        service.create_authorization(
+            session,
+            actor,
+            supplier,
+            {
+                "brand": "Bench",
+                "grantor": "B",
+                "valid_from": today.replace(year=today.year - 1),
+                "valid_until": today.replace(year=today.year + 1),
+                "contract_ref": "B",
+            },
+        )
+        product = service.create_product(
+            session,
+            actor,
+            {
+                "brand": "Bench",
+                "name": "DR",
+                "category": "music",
+                "fulfillment_type": "direct_recharge",
+                "face_value": Money(1500),
+                "status": "active",
+                "recharge_account_kind": "phone",
+            },
+        )
+        service.create_offer(
+            session,
+            actor,
+            product,
+            supplier,
+            {"supplier_sku": "DR", "cost": Money(1200), "priority": 1},
+        )
+        listing = create_listing(
+            session,
+            actor,
+            partner.id,
+            {"product_id": product.id, "price_points": 100, "wholesale_minor": 1300},
+        )
         for i in range(members):
-            member, _ = upsert_member(session, actor, partner.id, f"d{i:05d}", {"phone": "13912345678"})
+            member, _ = upsert_member(
+                session, actor, partner.id, f"d{i:05d}", {"phone": "13912345678"}
+            )
             grant_points(session, member, 10_000, "bench")
         create_endpoint(session, actor, current_vault(), partner.id, hook_url, [])
         session.commit()
@@ -102,13 +151,20 @@ def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, st
 
 async def place_orders(base: str, token: str, listing: str, count: int, rate: float) -> list[str]:
     ids: list[str] = []
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as client:
 
         async def one(i: int) -> None:
-            response = await client.post("/api/v1/orders", headers={"Idempotency-Key": f"dr-{i}"}, json={
-                "member": f"d{i:05d}", "items": [{"listing": listing, "quantity": 1}],
-                "payment": {"points": 100}})
+            response = await client.post(
+                "/api/v1/orders",
+                headers={"Idempotency-Key": f"dr-{i}"},
+                json={
+                    "member": f"d{i:05d}",
+                    "items": [{"listing": listing, "quantity": 1}],
+                    "payment": {"points": 100},
+                },
+            )
             if response.status_code == 201:
                 ids.append(response.json()["id"])
 
@@ -133,41 +189,69 @@ def main() -> None:
     _recreate_database(admin_url)
     sim_port = _free_port()
     sim = subprocess.Popen(
-        [str(Path(sys.executable).parent / "flask"), "supplier-sim", "--port", str(sim_port),
-         "--latency-ms", "200"], cwd=ROOT, env={**os.environ, "DATABASE_URL": db_url},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            str(Path(sys.executable).parent / "flask"),
+            "supplier-sim",
+            "--port",
+            str(sim_port),
+            "--latency-ms",
+            "200",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "DATABASE_URL": db_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     receiver = Receiver()
     ids = seed(db_url, f"http://127.0.0.1:{sim_port}", args.orders, receiver.url)
     stack = Stack(db_url, redis_url, workers=2, threads=8, rq_workers=2)
     stack.start()
     try:
-        token = httpx.post(stack.base + "/oauth/token", data={"grant_type": "client_credentials"},
-                           auth=(ids["client_id"], ids["secret"])).json()["access_token"]
-        order_ids = asyncio.run(place_orders(stack.base, token, ids["listing"], args.orders, args.rate))
+        token = httpx.post(
+            stack.base + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(ids["client_id"], ids["secret"]),
+        ).json()["access_token"]
+        order_ids = asyncio.run(
+            place_orders(stack.base, token, ids["listing"], args.orders, args.rate)
+        )
         deadline = time.monotonic() + 120
         from sqlalchemy import create_engine, text
 
         engine = create_engine(db_url)
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                left = conn.execute(text("SELECT count(*) FROM orders WHERE status = 'processing'")).scalar_one()
+                left = conn.execute(
+                    text("SELECT count(*) FROM orders WHERE status = 'processing'")
+                ).scalar_one()
             if left == 0:
                 break
             time.sleep(0.5)
         while time.monotonic() < deadline:  # then until every webhook has gone out
             with engine.connect() as conn:
-                waiting = conn.execute(text(
-                    "SELECT (SELECT count(*) FROM events WHERE dispatched_at IS NULL)"
-                    " + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')"
-                )).scalar_one()
+                waiting = conn.execute(
+                    text(
+                        "SELECT (SELECT count(*) FROM events WHERE dispatched_at IS NULL)"
+                        " + (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending')"
+                    )
+                ).scalar_one()
             if waiting == 0:
                 break
             time.sleep(0.5)
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT extract(epoch FROM (d.delivered_at - o.created_at)) * 1000 FROM deliveries d "
-                "JOIN orders o ON o.id = d.order_id WHERE d.status = 'delivered'")).scalars().all()
-            statuses = dict(conn.execute(text("SELECT status, count(*) FROM orders GROUP BY status")).all())
+            rows = (
+                conn.execute(
+                    text(
+                        "SELECT extract(epoch FROM (d.delivered_at - o.created_at)) * 1000 FROM deliveries d "
+                        "JOIN orders o ON o.id = d.order_id WHERE d.status = 'delivered'"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            statuses = dict(
+                conn.execute(text("SELECT status, count(*) FROM orders GROUP BY status")).all()
+            )
         engine.dispose()
     finally:
         stack.stop()
@@ -177,21 +261,33 @@ def main() -> None:
     span = (receiver.arrivals[-1] - receiver.arrivals[0]) if len(receiver.arrivals) > 1 else 0.0
 
     def pct(p: float) -> float | None:
-        return round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1) if latencies else None
+        return (
+            round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1)
+            if latencies
+            else None
+        )
 
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "orders_placed": len(order_ids), "order_statuses": statuses,
-        "supplier_latency_ms": 200, "rq_workers": 2, "rate_per_second": args.rate,
-        "order_to_fulfilled_ms": {"p50": pct(0.5), "p99": pct(0.99),
-                                  "mean": round(statistics.fmean(latencies), 1) if latencies else None},
+        "orders_placed": len(order_ids),
+        "order_statuses": statuses,
+        "supplier_latency_ms": 200,
+        "rq_workers": 2,
+        "rate_per_second": args.rate,
+        "order_to_fulfilled_ms": {
+            "p50": pct(0.5),
+            "p99": pct(0.99),
+            "mean": round(statistics.fmean(latencies), 1) if latencies else None,
+        },
         "webhooks_received": len(receiver.arrivals),
         "webhooks_per_second": round(len(receiver.arrivals) / span, 1) if span else None,
         "goal": "p99 < 2000 ms",
     }
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"fulfillment-{result['when'].replace(':', '')}.json").write_text(json.dumps(result, indent=2))
+    (out / f"fulfillment-{result['when'].replace(':', '')}.json").write_text(
+        json.dumps(result, indent=2)
+    )
     print(json.dumps(result, indent=2))
 
 
