@@ -8,9 +8,11 @@ writers are serialized, which is what makes embedded mode correct (not fast) und
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -19,13 +21,13 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
-    bindparam,
     create_engine,
     event,
     insert,
     inspect,
 )
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -35,7 +37,7 @@ from sqlalchemy.orm import (
     scoped_session,
     sessionmaker,
 )
-from sqlalchemy.sql.dml import Insert, UpdateBase
+from sqlalchemy.sql.dml import UpdateBase
 
 from app.core.ids import new_id
 
@@ -163,21 +165,12 @@ def dialect_insert(session: Session, model: Any) -> Any:
     return sqlite_insert(model)
 
 
-@functools.cache
-def _insert_plan(cls: type) -> tuple[Insert, tuple[tuple[str, str, Any], ...]]:
-    """The INSERT of a mapped class's table and, per column, (attribute, column, default)."""
-    mapper: Mapper[Any] = inspect(cls)
-    columns = tuple(
-        (prop.key, prop.columns[0].key, prop.columns[0].default) for prop in mapper.column_attrs
-    )
-    return insert(cast(Table, mapper.local_table)), columns  # declarative: always a Table
-
-
 # psycopg parses a statement's placeholders once and caches the result only for statements of
-# at most 50 parameters (and 4 KB); a longer one is parsed again on every execution, which
-# costs more than the round trip a merge saves (bench/RESULTS.md).
+# at most 50 parameters and 4 KB; a longer one is parsed again on every execution, which costs
+# more than the round trip a merge saves (bench/RESULTS.md). A row is one parameter on
+# PostgreSQL and about 110 characters of SQL: a statement takes at most STATEMENT_ROWS rows.
 STATEMENT_PARAMETERS = 50
-
+STATEMENT_ROWS = 30
 
 # A statement (an UPDATE or INSERT without RETURNING) and its parameters, to be sent with rows.
 Companion = tuple[UpdateBase, dict[str, Any]]
@@ -188,26 +181,29 @@ def insert_rows(
 ) -> None:
     """Insert new rows that are complete when created and never change afterwards (ledger and
     audit entries, events, an order's own rows), in the caller's transaction, without the unit
-    of work, parents first (the tables in the order first met). On PostgreSQL rows of several
-    tables share statements (each row an INSERT, all but the last in the WITH clause) of up to
-    STATEMENT_PARAMETERS parameters; elsewhere each table's rows are one INSERT.
+    of work, parents first (in the order given). On PostgreSQL every row is one JSON parameter
+    (`json_populate_record` of its table's row type) and rows of any tables share one
+    statement (each an INSERT, all but the last in the WITH clause), up to STATEMENT_ROWS rows
+    and STATEMENT_PARAMETERS parameters; elsewhere each table's rows are one INSERT.
 
     Why: on the order path the unit of work's bookkeeping for such rows (state tracking,
     dependency sorting, fetching defaults back) cost a fifth of the request's Python — more
     than the INSERTs themselves — and each statement is a round trip with its own Python and
-    PostgreSQL costs (bench/RESULTS.md). Rows may share a statement with the rows they refer
-    to: PostgreSQL checks foreign keys at the end of the statement. The rows are written at
-    once, so the rows they refer to must already be in the database or come earlier in the
+    PostgreSQL costs (bench/RESULTS.md); a column a parameter kept an order's rows to two
+    statements under psycopg's parse cache. Rows may share a statement with the rows they
+    refer to: PostgreSQL checks foreign keys at the end of the statement. The rows are written
+    at once, so the rows they refer to must already be in the database or come earlier in the
     same call (not merely added to the session). Column defaults are applied to the objects
     first, so they read as written. The objects stay transient: callers neither add them to
-    the session nor change them afterwards (nothing more would be written).
+    the session nor change them afterwards (nothing more would be written). A JSON column's
+    None is stored as SQL NULL on PostgreSQL (the unit of work stores JSON null; both read None).
 
     `companions` are statements that belong with the rows (a points spend's UPDATEs with its
     ledger entry): on PostgreSQL in the WITH clause of the first statement, elsewhere run
-    first. Their parameter names must differ from each other's (none starts with `r<n>_`)."""
-    groups: dict[Insert, list[dict[str, Any]]] = {}
+    first. Their parameter names must differ from each other's and from `r<n>`."""
+    rows: list[tuple[Table, dict[str, Any]]] = []
     for obj in objects:
-        statement, columns = _insert_plan(type(obj))
+        table, columns = _insert_plan(type(obj))
         values = obj.__dict__
         row = {}
         for attribute, column, default in columns:
@@ -217,66 +213,97 @@ def insert_rows(
                     value = default.arg(None) if default.is_callable else default.arg
                 setattr(obj, attribute, value)
             row[column] = values[attribute]
-        groups.setdefault(statement, []).append(row)
+        rows.append((table, row))
     connection = session.connection()
-    if connection.dialect.name != "postgresql" or (len(groups) == 1 and not companions):
+    if connection.dialect.name != "postgresql":
         for companion, values in companions:
             connection.execute(companion, values)
-        for statement, rows in groups.items():
-            connection.execute(statement, rows[0] if len(rows) == 1 else rows)
+        groups: dict[Table, list[dict[str, Any]]] = {}
+        for table, row in rows:
+            groups.setdefault(table, []).append(row)
+        for table, group in groups.items():
+            connection.execute(insert(table), group[0] if len(group) == 1 else group)
         return
-    chunk: list[tuple[Insert, dict[str, Any]]] = []
-    parameters = sum(len(p) for _, p in companions)
-    for statement, row in [(s, row) for s, rows in groups.items() for row in rows]:
-        if chunk and parameters + len(row) > STATEMENT_PARAMETERS:
-            _insert_together(connection, chunk, companions)
-            chunk, parameters, companions = [], 0, ()
-        chunk.append((statement, row))
-        parameters += len(row)
-    _insert_together(connection, chunk, companions)
+    room = STATEMENT_PARAMETERS - sum(len(values) for _, values in companions)
+    for start in range(0, len(rows), min(room, STATEMENT_ROWS)):
+        chunk = rows[start : start + min(room, STATEMENT_ROWS)]
+        sql, parameters = _rows_statement(
+            connection.dialect,
+            tuple(table for table, _ in chunk),
+            tuple(companion for companion, _ in companions),
+        )
+        parameters = {**parameters}  # the companions' own values (a literal in SET)
+        parameters |= {f"r{n}": _row_json(table, row) for n, (table, row) in enumerate(chunk)}
+        for _, values in companions:
+            parameters |= values
+        connection.exec_driver_sql(sql, parameters)
+        companions, room = (), STATEMENT_PARAMETERS
 
 
-def _insert_together(
-    connection: Connection,
-    rows: list[tuple[Insert, dict[str, Any]]],
-    companions: Sequence[Companion],
-) -> None:
-    if len(rows) == 1 and not companions:
-        connection.execute(*rows[0])
-        return
-    statement, names = _together(
-        tuple((statement, tuple(row)) for statement, row in rows),
-        tuple(companion for companion, _ in companions),
+@functools.cache
+def _insert_plan(cls: type) -> tuple[Table, tuple[tuple[str, str, Any], ...]]:
+    """A mapped class's table and, per column, (attribute, column, default)."""
+    mapper: Mapper[Any] = inspect(cls)
+    columns = tuple(
+        (prop.key, prop.columns[0].key, prop.columns[0].default) for prop in mapper.column_attrs
     )
-    values = [value for _, row in rows for value in row.values()]
-    parameters = dict(zip(names, values, strict=True))
-    for _, companion_parameters in companions:
-        parameters |= companion_parameters
-    connection.execute(statement, parameters)
+    return cast(Table, mapper.local_table), columns  # declarative: always a Table
 
 
 @functools.lru_cache(maxsize=256)
-def _together(
-    shape: tuple[tuple[Insert, tuple[str, ...]], ...], companions: tuple[UpdateBase, ...] = ()
-) -> tuple[Insert, list[str]]:
-    """The statement inserting rows of several tables ((table INSERT, columns) a row), with the
-    companion statements, and its parameter names in the order of the rows' values: each row a
-    single-row INSERT (multi-row VALUES never enter SQLAlchemy's compiled cache), the last the
-    statement's own, the companions and the other rows in its WITH clause. Built once per shape,
-    so a call neither builds nor compiles anything (building it per call cost three times the
-    separate INSERTs)."""
-    names = [f"r{n}_{column}" for n, (_, columns) in enumerate(shape) for column in columns]
-    rows = [
-        statement.values(
-            {
-                column: bindparam(f"r{n}_{column}", type_=statement.table.c[column].type)
-                for column in columns
-            }
+def _rows_statement(
+    dialect: Dialect, tables: tuple[Table, ...], companions: tuple[UpdateBase, ...]
+) -> tuple[str, dict[str, Any]]:
+    """The SQL inserting one JSON row (`%(r<n>)s`) into each of `tables`, with the companion
+    statements, and the companions' literal values: the last row's INSERT the statement's own,
+    the companions and the other rows in its WITH clause. Built once per shape (a call neither
+    builds nor compiles anything) and sent as it is: the rows' values are JSON, the companions'
+    parameters plain values (a companion sets every column it changes: no Python-side
+    defaults run here)."""
+    compiled = [c.compile(dialect=dialect) for c in companions]
+    if any(c.insert_prefetch or c.update_prefetch for c in compiled):
+        raise ValueError("a companion statement must set the columns its defaults would")
+
+    def row(n: int, table: Table) -> str:
+        return (
+            f"INSERT INTO {table.name} SELECT * FROM "
+            f"json_populate_record(NULL::{table.name}, %(r{n})s::json)"
         )
-        for n, (statement, columns) in enumerate(shape)
-    ]
-    *earlier, last = rows
-    return last.add_cte(
-        *(companion.cte(f"companion_{n}") for n, companion in enumerate(companions)),
-        *(row.cte(f"rows_{n}") for n, row in enumerate(earlier)),
-    ), names
+
+    ctes = ", ".join(
+        [f"companion_{n} AS ({c})" for n, c in enumerate(compiled)]
+        + [f"rows_{n} AS ({row(n, table)})" for n, table in enumerate(tables[:-1])]
+    )
+    last = row(len(tables) - 1, tables[-1])
+    literals = {
+        name: value for c in compiled for name, value in c.params.items() if value is not None
+    }
+    return (f"WITH {ctes} {last}" if ctes else last), literals
+
+
+def _row_json(table: Table, row: dict[str, Any]) -> str:
+    """A row as the JSON object json_populate_record reads (its column types bound first)."""
+    return _ROW_ENCODER.encode(
+        {
+            column: _bind_value(table.c[column].type, value) if value is not None else None
+            for column, value in row.items()
+        }
+    )
+
+
+def _bind_value(column_type: Any, value: Any) -> Any:
+    if isinstance(column_type, TypeDecorator):
+        return column_type.process_bind_param(value, _POSTGRESQL)
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"insert_rows cannot write {type(value).__name__} as JSON")
+
+
+_ROW_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
+_POSTGRESQL = postgresql.dialect()

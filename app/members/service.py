@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.audit import Actor, changed_fields, record_audit
-from app.core.db import insert_rows, utcnow
+from app.core.db import Companion, insert_rows, utcnow
 from app.core.errors import ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
@@ -178,6 +178,23 @@ def spend_points(
 ) -> PointsEntry:
     """Take `amount` from the lots that expire soonest (never from expired ones), or raise
     InsufficientPoints and take nothing. `member` must be locked by the caller."""
+    entry, companions = stage_spend(session, member, amount, reason, order_id, kind, now)
+    insert_rows(session, [entry], companions)
+    return entry
+
+
+def stage_spend(
+    session: Session,
+    member: Member,
+    amount: int,
+    reason: str | None,
+    order_id: str | None = None,
+    kind: str = "spend",
+    now: datetime | None = None,
+) -> tuple[PointsEntry, list[Companion]]:
+    """spend_points without its write: the ledger entry and the statements that take the points
+    from the lots and set the balance, for the caller to write with its own rows in one
+    statement (insert_rows: an order's rows). Until then the objects already read as spent."""
     if amount <= 0:
         raise ValueError("spend amount must be positive")
     now = now or utcnow()
@@ -193,27 +210,25 @@ def spend_points(
         left -= take
         if left == 0:
             break
-    # written here, not by the unit of work: the order path's only flush was these two rows,
-    # and its bookkeeping cost more than the UPDATEs (bench/RESULTS.md)
+    # written by the caller's insert_rows, not by the unit of work: the order path's only flush
+    # was these rows, and its bookkeeping cost more than the UPDATEs (bench/RESULTS.md)
     balance = member.points_balance - amount
     entry = _ledger_row(
         member, kind, -amount, balance, reason=reason, order_id=order_id, lots=taken
     )
     from_lots = [{"lot_id": lot_id, "taken": take} for lot_id, take in taken]
-    new_balance = (
-        _SET_BALANCE,
-        {"spender_id": member.id, "new_balance": balance, "changed_at": now},
-    )
-    if len(from_lots) == 1:  # the usual spend: lot, balance and entry one statement on PostgreSQL
-        insert_rows(session, [entry], [(_SPEND_FROM_LOTS, from_lots[0]), new_balance])
+    companions: list[Companion] = [
+        (_SET_BALANCE, {"spender_id": member.id, "new_balance": balance, "changed_at": now})
+    ]
+    if len(from_lots) == 1:  # the usual spend: lot, balance and entry one statement
+        companions.insert(0, (_SPEND_FROM_LOTS, from_lots[0]))
     else:
         session.connection().execute(_SPEND_FROM_LOTS, from_lots)
-        insert_rows(session, [entry], [new_balance])
     for lot, (_, take) in zip(usable[: len(taken)], taken, strict=True):
         set_committed_value(lot, "remaining", lot.remaining - take)
     set_committed_value(member, "points_balance", balance)
     set_committed_value(member, "updated_at", now)
-    return entry
+    return entry, companions
 
 
 def refund_points(

@@ -2,8 +2,8 @@
 
 `place_order` runs in the caller's single transaction: listings (with the partner's pools of
 their products) → card-key claim (stock first: a sold-out order is refused before anything
-else) → member (locked) with its partner → prices → quota → points debit → the order's rows →
-partner charge (last: its row is the partner's hottest). Any refusal raises before commit, so
+else) → member (locked) with its partner → prices → quota → points debit written with the
+order's rows → partner charge (last: its row is the partner's hottest). Any refusal raises before commit, so
 nothing is half-written. Prices come from the listings, never from the client.
 """
 
@@ -20,7 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.billing.service import charge_order, refund_order
 from app.core.audit import Actor, audit_row, record_audit
-from app.core.db import insert_rows, utcnow
+from app.core.db import Companion, insert_rows, utcnow
 from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
@@ -29,7 +29,7 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.errors import MemberBlocked
 from app.members.models import Member, PointsEntry
-from app.members.service import lock_member_and_partner, refund_points, spend_points
+from app.members.service import lock_member_and_partner, refund_points, stage_spend
 from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, member_price, sellable_listing
@@ -296,10 +296,13 @@ def place_order(
     quotas.consume(
         session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
     )
+    spent: list[PointsEntry] = []
+    spending: list[Companion] = []
     if points:
-        order.points_entry_id = spend_points(
+        entry, spending = stage_spend(
             session, member, points, f"order {order.id}", order.id, now=now
-        ).id
+        )
+        order.points_entry_id, spent = entry.id, [entry]
     for position, p in enumerate(priced):
         item = OrderItem(
             partner_id=partner_id,
@@ -346,8 +349,9 @@ def place_order(
                 for delivery in deliveries:  # the fulfillment engine takes them from here
                     enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
     summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
-    # the order's own rows, its audit row and its events are complete and never change in this
-    # transaction: written as they are, in one call (two statements on PostgreSQL)
+    # the points taken, the order's own rows, its audit row and its events are complete and
+    # never change in this transaction: written as they are, in one call (one statement on
+    # PostgreSQL)
     audit = audit_row(
         actor,
         "order.created",
@@ -374,7 +378,9 @@ def place_order(
         ],
         partner_id,
     )
-    insert_rows(session, [order, *items, *all_deliveries, *entitlements, audit, *events])
+    insert_rows(
+        session, [*spent, order, *items, *all_deliveries, *entitlements, audit, *events], spending
+    )
     # what the answer shows is known: no reloading it from the database
     set_committed_value(order, "member", member)
     set_committed_value(order, "items", items)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core.audit import AuditLog
-from app.core.db import STATEMENT_PARAMETERS, insert_rows
+from app.core.db import STATEMENT_PARAMETERS, STATEMENT_ROWS, insert_rows, utcnow
 from app.members.models import Member, PointsEntry
 from app.webhooks.models import Event
 from tests.factories import sql_statements
@@ -22,11 +24,14 @@ def test_tables_in_first_met_order_with_defaults_applied(session, partner_a):
     with sql_statements(session) as statements:
         insert_rows(session, rows)
     writes = [" ".join(s.split()) for s in statements if s.startswith(("insert", "with"))]
-    if session.get_bind().dialect.name == "postgresql":  # 24 parameters: one statement
-        (write,) = writes  # the events in the WITH clause, the audit row its own INSERT
+    if session.get_bind().dialect.name == "postgresql":  # one statement, a JSON row each
+        (write,) = writes  # in the order given: the last row the statement's own INSERT
         assert write.startswith("with rows_0 as (insert into events ")
-        assert write.count("insert into events ") == 2 and ") insert into audit_log " in write
-    else:  # one INSERT per table
+        assert "rows_1 as (insert into audit_log " in write and write.count("%(") == 3
+        assert write.endswith(
+            ") insert into events select * from json_populate_record(null::events, %(r2)s::json)"
+        )
+    else:  # one INSERT per table, in the order first met
         assert [" ".join(w.split()[:3]) for w in writes] == [
             "insert into events",
             "insert into audit_log",
@@ -44,25 +49,52 @@ def test_tables_in_first_met_order_with_defaults_applied(session, partner_a):
     assert session.get(AuditLog, rows[1].id) is not None
 
 
-def test_on_postgresql_statements_keep_to_the_parameters_psycopg_caches(session, partner_a):
-    """Rows of several tables share statements of at most STATEMENT_PARAMETERS parameters (a
-    longer one is parsed again on every execution); every row is written once."""
+def test_on_postgresql_statements_keep_to_what_psycopg_caches(session, partner_a):
+    """Rows share statements of at most STATEMENT_ROWS rows, STATEMENT_PARAMETERS parameters
+    and 4 KB (psycopg parses a longer one again on every execution); every row is written
+    once."""
     rows = [
         AuditLog(actor_kind="system", actor_id="t", action="y", target_type="t", target_id="1"),
-        *(Event(type=f"d.{n}", data={"n": n}, partner_id=partner_a.id) for n in range(12)),
+        *(Event(type=f"d.{n}", data={"n": n}, partner_id=partner_a.id) for n in range(40)),
     ]
     with sql_statements(session) as statements:
         insert_rows(session, rows)
     writes = [s for s in statements if s.startswith(("insert", "with"))]
-    if session.get_bind().dialect.name == "postgresql":  # 12 + 12 × 6 parameters
-        assert len(writes) == 2
-        assert all(s.count("%(") <= STATEMENT_PARAMETERS for s in writes)
-        assert sum(s.count("insert into events ") for s in writes) == 12
+    if session.get_bind().dialect.name == "postgresql":  # a row a parameter
+        assert [s.count("%(") for s in writes] == [STATEMENT_ROWS, 41 - STATEMENT_ROWS]
+        assert STATEMENT_ROWS <= STATEMENT_PARAMETERS and all(len(s) <= 4096 for s in writes)
+        assert sum(s.count("insert into events ") for s in writes) == 40
     else:
         assert len(writes) == 2  # one per table
     session.commit()
     stored = session.scalars(select(Event.data).where(Event.type.like("d.%"))).all()
-    assert sorted(d["n"] for d in stored) == list(range(12))
+    assert sorted(d["n"] for d in stored) == list(range(40))
+
+
+def test_values_read_back_as_written(session, partner_a):
+    """On PostgreSQL the rows travel as JSON: text, timestamps (to the microsecond), JSON
+    documents and a JSON column's None come back as they were given."""
+    when = datetime(2026, 11, 30, 23, 59, 58, 123456, tzinfo=UTC)
+    audit = AuditLog(
+        occurred_at=when,
+        actor_kind="system",
+        actor_id='测试 "quoted" \\ back',
+        action="z",
+        target_type="t",
+        target_id="1",
+        before=None,
+        after={"名": ["张三", 1, 2.5, True, None]},
+    )
+    insert_rows(session, [audit])
+    session.commit()
+    session.expire_all()
+    stored = session.get_one(AuditLog, audit.id)
+    assert (stored.occurred_at, stored.actor_id, stored.before, stored.after) == (
+        when,
+        audit.actor_id,
+        None,
+        {"名": ["张三", 1, 2.5, True, None]},
+    )
 
 
 def test_rolled_back_with_the_transaction(session, partner_a):
@@ -73,7 +105,7 @@ def test_rolled_back_with_the_transaction(session, partner_a):
 
 
 def test_a_parent_and_its_children_in_one_call(session, partner_a):
-    """Parents first (the tables in the order first met), and an attribute is written to its
+    """Parents first (as given), and an attribute is written to its
     column (Member.extra is `metadata`)."""
     member = Member(partner_id=partner_a.id, external_id="ins-1", extra={"k": "v"})
     entries = [
@@ -109,14 +141,21 @@ def test_companion_statements_go_with_the_rows(session, partner_a):
     entry = PointsEntry(
         partner_id=partner_a.id, member_id=member.id, kind="deduct", delta=-2, balance_after=3
     )
-    new_balance = update(Member).where(Member.id == bindparam("who")).values(points_balance=3)
+    new_balance = (
+        update(Member)
+        .where(Member.id == bindparam("who"))
+        .values(points_balance=3, updated_at=bindparam("at"))
+    )
     with sql_statements(session) as statements:
-        insert_rows(session, [entry], [(new_balance, {"who": member.id})])
+        insert_rows(session, [entry], [(new_balance, {"who": member.id, "at": utcnow()})])
     writes = [" ".join(s.split()) for s in statements if s.startswith(("insert", "with", "update"))]
     if session.get_bind().dialect.name == "postgresql":
         (write,) = writes
         assert write.startswith("with companion_0 as (update members set ")
-        assert ") insert into points_entries " in write
+        assert write.endswith(
+            "insert into points_entries select * from json_populate_record("
+            "null::points_entries, %(r0)s::json)"
+        )
     else:
         assert [" ".join(w.split()[:2]) for w in writes] == ["update members", "insert into"]
     session.expire_all()
