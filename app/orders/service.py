@@ -3,8 +3,9 @@
 `place_order` runs in the caller's single transaction: listings (with the partner's pools of
 their products) → card-key claim (stock first: a sold-out order is refused before anything
 else) → member (locked) with its partner → prices → quota → points debit written with the
-order's rows → partner charge (last: its row is the partner's hottest). Any refusal raises before commit, so
-nothing is half-written. Prices come from the listings, never from the client.
+order's rows → partner charge (last: its row is the partner's hottest). Any refusal raises
+before commit, so nothing is half-written. Prices come from the listings, never from the
+client.
 """
 
 from __future__ import annotations
