@@ -26,7 +26,6 @@ from sqlalchemy import (
     insert,
     inspect,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -215,7 +214,7 @@ def insert_rows(
             row[column] = values[attribute]
         rows.append((table, row))
     connection = session.connection()
-    if connection.dialect.name != "postgresql":
+    if connection.dialect.name != "postgresql" or not rows:
         for companion, values in companions:
             connection.execute(companion, values)
         groups: dict[Table, list[dict[str, Any]]] = {}
@@ -224,20 +223,20 @@ def insert_rows(
         for table, group in groups.items():
             connection.execute(insert(table), group[0] if len(group) == 1 else group)
         return
-    room = STATEMENT_PARAMETERS - sum(len(values) for _, values in companions)
-    for start in range(0, len(rows), min(room, STATEMENT_ROWS)):
-        chunk = rows[start : start + min(room, STATEMENT_ROWS)]
-        sql, parameters = _rows_statement(
-            connection.dialect,
+    dialect = connection.dialect
+    while rows:  # the companions go with the first statement
+        room = STATEMENT_PARAMETERS - sum(len(values) for _, values in companions)
+        chunk, rows = rows[: min(room, STATEMENT_ROWS)], rows[min(room, STATEMENT_ROWS) :]
+        sql, literals = _rows_statement(
+            dialect,
             tuple(table for table, _ in chunk),
             tuple(companion for companion, _ in companions),
         )
-        parameters = {**parameters}  # the companions' own values (a literal in SET)
-        parameters |= {f"r{n}": _row_json(table, row) for n, (table, row) in enumerate(chunk)}
+        parameters = {f"r{n}": _row_json(dialect, t, row) for n, (t, row) in enumerate(chunk)}
         for _, values in companions:
             parameters |= values
-        connection.exec_driver_sql(sql, parameters)
-        companions, room = (), STATEMENT_PARAMETERS
+        connection.exec_driver_sql(sql, {**literals, **parameters})
+        companions = ()
 
 
 @functools.cache
@@ -281,19 +280,19 @@ def _rows_statement(
     return (f"WITH {ctes} {last}" if ctes else last), literals
 
 
-def _row_json(table: Table, row: dict[str, Any]) -> str:
+def _row_json(dialect: Dialect, table: Table, row: dict[str, Any]) -> str:
     """A row as the JSON object json_populate_record reads (its column types bound first)."""
     return _ROW_ENCODER.encode(
         {
-            column: _bind_value(table.c[column].type, value) if value is not None else None
+            column: _bind_value(dialect, table.c[column].type, value) if value is not None else None
             for column, value in row.items()
         }
     )
 
 
-def _bind_value(column_type: Any, value: Any) -> Any:
+def _bind_value(dialect: Dialect, column_type: Any, value: Any) -> Any:
     if isinstance(column_type, TypeDecorator):
-        return column_type.process_bind_param(value, _POSTGRESQL)
+        return column_type.process_bind_param(value, dialect)
     return value
 
 
@@ -306,4 +305,3 @@ def _json_default(value: Any) -> Any:
 
 
 _ROW_ENCODER = json.JSONEncoder(default=_json_default, ensure_ascii=False, separators=(",", ":"))
-_POSTGRESQL = postgresql.dialect()
