@@ -664,12 +664,13 @@ UPDATE codes SET status = 'available', reserved_at = NULL, reserved_for_partner_
 WHERE id IN (SELECT code_id FROM d)"""
 
 
-def _give_back_codes(db_url: str) -> None:
+def _execute(db_url: str, sql: str) -> None:
+    """One statement, committed, on a connection of its own (the stack holds the others)."""
     from sqlalchemy import create_engine, text
 
-    engine = create_engine(db_url)
-    with engine.begin() as conn:
-        conn.execute(text(GIVE_BACK_CODES))
+    engine = create_engine(db_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(sql))
     engine.dispose()
 
 
@@ -721,7 +722,7 @@ def pgbench(
             url.path.lstrip("/"),
         ]
         out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        _give_back_codes(db_url)
+        _execute(db_url, GIVE_BACK_CODES)
         if out.returncode != 0:
             return {"error": out.stderr.strip()[-500:]}
         tps = float(re.search(r"tps = ([\d.]+)", out.stdout).group(1))  # type: ignore[union-attr]
@@ -786,15 +787,6 @@ def interleaved_ratios(
     }
 
 
-def analyze(db_url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
-
-
 def warm_up(base: str, token: str, order: Any, db_url: str, profile: Profile) -> None:
     """Orders for one step, then ANALYZE: a live mall's order tables (orders, deliveries,
     idempotency keys…) hold history and have statistics. Analyzed empty, as seeded, they were
@@ -803,7 +795,7 @@ def warm_up(base: str, token: str, order: Any, db_url: str, profile: Profile) ->
     check by sequential scan, slower with every order of the run until autovacuum analyzed
     them. ANALYZE invalidates those plans."""
     asyncio.run(closed_loop(base, token, order, profile.fixed_concurrency, profile.step_seconds))
-    analyze(db_url)
+    _execute(db_url, "ANALYZE")
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -827,7 +819,7 @@ def main() -> None:
         ).scalar_one()
         pg_version = conn.execute(text("SHOW server_version")).scalar_one()
     engine.dispose()
-    analyze(db_url)  # a live database has statistics; a fresh load has none
+    _execute(db_url, "ANALYZE")  # a live database has statistics; a fresh load has none
     print(f"seeded in {time.perf_counter() - t0:.1f}s", flush=True)
 
     stack = Stack(db_url, redis_url, workers, threads)
