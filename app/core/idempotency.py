@@ -35,10 +35,11 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, PublicIdMixin, insert_rows, utcnow
+from app.core.db import Base, PublicIdMixin, insert_rows, read_rows, utcnow
 from app.core.errors import Conflict, DomainError
 
 RETENTION = timedelta(hours=24)
@@ -91,7 +92,14 @@ def _lock_id(scope: str, key: str) -> int:
 
 
 # Built once (every POST runs them): statement construction costs more than execution.
-_RECORD = select(IdempotencyRecord).where(
+# Columns, not the entity: a replay needs only these (read_rows).
+_ANSWER = (
+    IdempotencyRecord.request_hash,
+    IdempotencyRecord.response_status,
+    IdempotencyRecord.response_body,
+    IdempotencyRecord.response_headers,
+)
+_RECORD = select(*_ANSWER).where(
     IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key")
 )
 # PostgreSQL: the key's transaction-scoped lock and its record in one round trip. The record is
@@ -99,7 +107,7 @@ _RECORD = select(IdempotencyRecord).where(
 # between is not seen, and this one then runs, but its own record cannot be stored (the unique
 # key refuses it, with nothing of its effect kept) — see run_idempotent.
 _LOCK_AND_RECORD = (
-    select(func.pg_try_advisory_xact_lock(bindparam("lock_id")).label("locked"), IdempotencyRecord)
+    select(func.pg_try_advisory_xact_lock(bindparam("lock_id")).label("locked"), *_ANSWER)
     .select_from(select(literal(1).label("one")).subquery("one"))
     .outerjoin(
         IdempotencyRecord,
@@ -111,20 +119,21 @@ _LOCK_AND_RECORD = (
 )
 
 
-def lock_and_find(session: Session, scope: str, key: str) -> tuple[bool, IdempotencyRecord | None]:
-    """Take a transaction-scoped lock on (scope, key) and read its record. The lock is False when
-    another transaction holds it (a PostgreSQL advisory lock; on SQLite every write transaction
-    is already serialized, so there is none to take)."""
+def lock_and_find(
+    session: Session, scope: str, key: str
+) -> tuple[bool, Row[*tuple[Any, ...]] | None]:
+    """Take a transaction-scoped lock on (scope, key) and read its recorded answer (`_ANSWER`).
+    The lock is False when another transaction holds it (a PostgreSQL advisory lock; on SQLite
+    every write transaction is already serialized, so there is none to take)."""
     params = {"scope": scope, "key": key}
     if session.get_bind().dialect.name != "postgresql":
-        return True, session.scalars(_RECORD, params).first()
-    locked, record = session.execute(
-        _LOCK_AND_RECORD, {**params, "lock_id": _lock_id(scope, key)}
-    ).one()
-    return bool(locked), record
+        rows = read_rows(session, _RECORD, params)
+        return True, rows[0] if rows else None
+    (row,) = read_rows(session, _LOCK_AND_RECORD, {**params, "lock_id": _lock_id(scope, key)})
+    return bool(row.locked), row if row.request_hash is not None else None
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def _replay(record: Row[*tuple[Any, ...]]) -> Response:
     response = Response(record.response_body, status=record.response_status)
     for name, value in record.response_headers.items():
         response.headers[name] = value

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app.core.audit import Actor, changed_fields, record_audit
-from app.core.db import Companion, insert_rows, utcnow
+from app.core.db import Companion, insert_rows, read_rows, utcnow
 from app.core.errors import ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
@@ -52,7 +53,7 @@ _SPEND_FROM_LOTS = (
     .values(remaining=PointsLot.remaining - bindparam("taken"))
 )
 _SPENDABLE_LOTS = (
-    select(PointsLot)
+    select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at)
     .where(PointsLot.member_id == bindparam("member_id"), PointsLot.remaining > 0)
     .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
     .with_for_update()
@@ -198,7 +199,7 @@ def stage_spend(
     if amount <= 0:
         raise ValueError("spend amount must be positive")
     now = now or utcnow()
-    lots = session.scalars(_SPENDABLE_LOTS, {"member_id": member.id}).all()
+    lots = read_rows(session, _SPENDABLE_LOTS, {"member_id": member.id})
     usable = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     if sum(lot.remaining for lot in usable) < amount:
         raise InsufficientPoints(f"The member has fewer than {amount} usable points.")
@@ -225,7 +226,9 @@ def stage_spend(
     else:
         session.connection().execute(_SPEND_FROM_LOTS, from_lots)
     for lot, (_, take) in zip(usable[: len(taken)], taken, strict=True):
-        set_committed_value(lot, "remaining", lot.remaining - take)
+        loaded = session.identity_map.get(identity_key(PointsLot, lot.id))
+        if loaded is not None:  # read earlier in this session: it reads as spent too
+            set_committed_value(loaded, "remaining", lot.remaining - take)
     set_committed_value(member, "points_balance", balance)
     set_committed_value(member, "updated_at", now)
     return entry, companions

@@ -90,6 +90,15 @@ def test_spending_takes_soonest_expiring_grants_first(session, partner_a):
     assert spend.balance_after == 150
 
 
+def test_points_granted_but_not_yet_flushed_can_be_spent_at_once(session, partner_a):
+    # the spend reads the lots as rows (read_rows), not through an ORM query's autoflush
+    member = make_member(session, partner_a, "pending")
+    service.grant_points(session, member, 80, "welcome", None)
+    assert session.new  # the grant is only staged
+    spend = service.spend_points(session, member, 80, "order")
+    assert spend.balance_after == 0 and spend.lots[0][1] == 80
+
+
 def test_expired_points_leave_through_a_ledger_entry_once(app, session, partner_a):
     member = make_member(session, partner_a, "exp")
     service.grant_points(session, member, 70, "old", utcnow() - timedelta(seconds=1))
