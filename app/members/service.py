@@ -22,7 +22,8 @@ from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
 from app.members.errors import InsufficientPoints, MemberNotFound
 from app.members.models import Member, PointsEntry, PointsLot
-from app.partners.models import Partner
+from app.partners.models import Partner, PartnerQuota
+from app.partners.quotas import LIMIT_COLUMNS, Limits
 
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MEMBER_FIELDS = ("display_name", "tier", "status", "phone", "extra")
@@ -37,9 +38,10 @@ _MEMBER = select(Member).where(
     Member.partner_id == bindparam("partner_id"), Member.external_id == bindparam("external_id")
 )
 _MEMBER_FOR_UPDATE = _MEMBER.with_for_update()
-_MEMBER_AND_PARTNER_FOR_UPDATE = (
-    _MEMBER.add_columns(Partner)
+_MEMBER_AND_LIMITS_FOR_UPDATE = (
+    _MEMBER.add_columns(*LIMIT_COLUMNS)
     .join(Partner, Partner.id == Member.partner_id)
+    .outerjoin(PartnerQuota, PartnerQuota.partner_id == Member.partner_id)
     .with_for_update(of=Member.__table__)
 )
 _SET_BALANCE = (
@@ -70,18 +72,18 @@ def find_member(
     return member
 
 
-def lock_member_and_partner(
+def lock_member_for_order(
     session: Session, partner_id: str, external_id: str
-) -> tuple[Member, Partner]:
-    """The member, locked (find_member(for_update=True)), and its partner read with it, not
-    locked: an order needs both (the partner's quotas and timezone), and one read costs less
-    than two."""
+) -> tuple[Member, Limits]:
+    """The member, locked (find_member(for_update=True)), and its partner's limits read with it:
+    an order needs both, and one read costs less than two."""
     row = session.execute(
-        _MEMBER_AND_PARTNER_FOR_UPDATE, {"partner_id": partner_id, "external_id": external_id}
+        _MEMBER_AND_LIMITS_FOR_UPDATE, {"partner_id": partner_id, "external_id": external_id}
     ).first()
     if row is None:
         raise MemberNotFound(f"No member {external_id!r}.")
-    return row[0], row[1]
+    member, *limits = row
+    return member, Limits(partner_id, *limits)
 
 
 def upsert_member(

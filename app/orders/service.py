@@ -2,10 +2,10 @@
 
 `place_order` runs in the caller's single transaction: listings (with the partner's pools of
 their products) → card-key claim (stock first: a sold-out order is refused before anything
-else) → member (locked) with its partner → prices → quota → points debit written with the
-order's rows → partner charge (last: its row is the partner's hottest). Any refusal raises
-before commit, so nothing is half-written. Prices come from the listings, never from the
-client.
+else) → member (locked) with its partner's limits → prices → quota → points debit written
+with the order's rows → partner charge (last: its row is the partner's hottest). Any refusal
+raises before commit, so nothing is half-written. Prices come from the listings, never from
+the client.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.errors import MemberBlocked
 from app.members.models import Member, PointsEntry
-from app.members.service import lock_member_and_partner, refund_points, stage_spend
+from app.members.service import lock_member_for_order, refund_points, stage_spend
 from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, member_price, sellable_listing
@@ -263,8 +263,8 @@ def place_order(
     now = now or utcnow()
     sellable = _sellable_listings(session, partner_id, lines)
     claimed = _claim_card_keys(session, partner_id, lines, sellable)  # stock first
-    # the partner (its quotas) is read with the member, only once the order can be served
-    member, partner = lock_member_and_partner(session, partner_id, member_external_id)
+    # the partner's limits are read with the member, only once the order can be served
+    member, limits = lock_member_for_order(session, partner_id, member_external_id)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
     priced = _price_lines(member, lines, [listing for listing, _ in sellable], now)
@@ -295,7 +295,7 @@ def place_order(
     all_deliveries: list[Delivery] = []
     entitlements: list[Entitlement] = []
     quotas.consume(
-        session, partner, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
+        session, limits, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
     )
     spent: list[PointsEntry] = []
     spending: list[Companion] = []

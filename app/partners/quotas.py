@@ -8,6 +8,7 @@ days and months in the partner's timezone. Counters exist only for limits that a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,9 +34,29 @@ class QuotaExceeded(DomainError):
     status, code, title = 422, "quota_exceeded", "Quota exceeded"
 
 
-def quota_for(partner: Partner) -> PartnerQuota:
-    """The partner's limits; none set when it has no quota row."""
-    return partner.quota or PartnerQuota(partner_id=partner.id)
+@dataclass(frozen=True)
+class Limits:
+    """A partner's caps (None: not set) and the timezone its days and months are counted in:
+    what an order checks. Read as columns with the order's member (`LIMIT_COLUMNS`), so an order
+    loads neither the partner nor its quota as entities (nor the partner's branding)."""
+
+    partner_id: str
+    timezone: str
+    monthly_spend_cap_minor: int | None = None
+    listing_daily_units: int | None = None
+    member_listing_daily_units: int | None = None
+    member_listing_monthly_units: int | None = None
+    member_daily_orders: int | None = None
+
+    @classmethod
+    def of(cls, partner: Partner) -> Limits:
+        quota = partner.quota
+        caps = {f: getattr(quota, f) if quota else None for f in QUOTA_FIELDS}
+        return cls(partner.id, partner.timezone, **caps)
+
+
+# Limits(partner_id, *these) from a query that joins the partner and outer-joins its quota.
+LIMIT_COLUMNS = (Partner.timezone, *(getattr(PartnerQuota, f) for f in QUOTA_FIELDS))
 
 
 def set_quota(
@@ -64,8 +85,8 @@ def set_quota(
     return quota
 
 
-def periods(partner: Partner, now: datetime) -> tuple[str, str]:
-    local = now.astimezone(ZoneInfo(partner.timezone))
+def periods(timezone: str, now: datetime) -> tuple[str, str]:
+    local = now.astimezone(ZoneInfo(timezone))
     return local.strftime("%Y-%m-%d"), local.strftime("%Y-%m")
 
 
@@ -81,26 +102,25 @@ def _bump(session: Session, partner_id: str, key: str, amount: int) -> int:
 
 def consume(
     session: Session,
-    partner: Partner,
+    limits: Limits,
     member_id: str,
     units_by_listing: dict[str, int],
     spend_minor: int,
     now: datetime,
 ) -> None:
     """Count one order against every limit that is set, or raise QuotaExceeded."""
-    quota = quota_for(partner)
-    day, month = periods(partner, now)
+    day, month = periods(limits.timezone, now)
     checks: list[tuple[str, int, int | None, str]] = [
         (
             f"spend:{month}",
             spend_minor,
-            quota.monthly_spend_cap_minor,
+            limits.monthly_spend_cap_minor,
             "monthly wholesale spend cap",
         ),
         (
             f"member:{member_id}:orders:{day}",
             1,
-            quota.member_daily_orders,
+            limits.member_daily_orders,
             "orders per member per day",
         ),
     ]
@@ -109,26 +129,26 @@ def consume(
             (
                 f"listing:{listing_id}:{day}",
                 units,
-                quota.listing_daily_units,
+                limits.listing_daily_units,
                 "units per listing per day",
             ),
             (
                 f"member:{member_id}:listing:{listing_id}:{day}",
                 units,
-                quota.member_listing_daily_units,
+                limits.member_listing_daily_units,
                 "units per member per listing per day",
             ),
             (
                 f"member:{member_id}:listing:{listing_id}:{month}",
                 units,
-                quota.member_listing_monthly_units,
+                limits.member_listing_monthly_units,
                 "units per member per listing per month",
             ),
         ]
     for key, amount, cap, label in checks:
         if cap is None:
             continue
-        if _bump(session, partner.id, key, amount) > cap:
+        if _bump(session, limits.partner_id, key, amount) > cap:
             raise QuotaExceeded(f"This order would exceed the {label} ({cap}).", limit=label)
 
 
@@ -142,16 +162,20 @@ def release(
     when: datetime,
 ) -> None:
     """Give back what a cancelled unit consumed (counters of the order's own periods)."""
-    quota = quota_for(partner)
-    day, month = periods(partner, when)
+    limits = Limits.of(partner)
+    day, month = periods(partner.timezone, when)
     give_back = [
-        (f"spend:{month}", spend_minor, quota.monthly_spend_cap_minor),
-        (f"listing:{listing_id}:{day}", units, quota.listing_daily_units),
-        (f"member:{member_id}:listing:{listing_id}:{day}", units, quota.member_listing_daily_units),
+        (f"spend:{month}", spend_minor, limits.monthly_spend_cap_minor),
+        (f"listing:{listing_id}:{day}", units, limits.listing_daily_units),
+        (
+            f"member:{member_id}:listing:{listing_id}:{day}",
+            units,
+            limits.member_listing_daily_units,
+        ),
         (
             f"member:{member_id}:listing:{listing_id}:{month}",
             units,
-            quota.member_listing_monthly_units,
+            limits.member_listing_monthly_units,
         ),
     ]
     for key, amount, cap in give_back:
@@ -161,8 +185,8 @@ def release(
 
 def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:
     """What the partner has used of its partner-wide limits in the current periods."""
-    quota = quota_for(partner)
-    day, month = periods(partner, now)
+    limits = Limits.of(partner)
+    day, month = periods(partner.timezone, now)
     spent = session.scalar(
         select(UsageCounter.value).where(
             UsageCounter.partner_id == partner.id, UsageCounter.key == f"spend:{month}"
@@ -173,7 +197,7 @@ def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:
         "month": month,
         "monthly_spend": {
             "used_minor": int(spent or 0),
-            "cap_minor": quota.monthly_spend_cap_minor,
+            "cap_minor": limits.monthly_spend_cap_minor,
         },
-        "limits": {f: getattr(quota, f) for f in QUOTA_FIELDS},
+        "limits": {f: getattr(limits, f) for f in QUOTA_FIELDS},
     }

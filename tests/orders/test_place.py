@@ -437,6 +437,25 @@ def test_monthly_spend_cap(api_a, platform, session, shop, partner_a):
     }
 
 
+def test_an_order_reads_each_of_the_partners_limits_into_its_own_field(session):
+    # read as columns with the member (positional): each cap set to a value of its own
+    from app.members.service import lock_member_for_order
+    from app.partners.quotas import QUOTA_FIELDS, Limits, set_quota
+
+    partner = make_partner(session, "limits-partner", timezone="Europe/Paris")
+    make_member(session, partner, "limits-member")
+    assert lock_member_for_order(session, partner.id, "limits-member")[1] == Limits(
+        partner.id, "Europe/Paris"
+    )  # no quota row: no limits
+    set_quota(session, TEST_ACTOR, partner.id, {f: i + 1 for i, f in enumerate(QUOTA_FIELDS)})
+    session.commit()
+    member, limits = lock_member_for_order(session, partner.id, "limits-member")
+    assert member.external_id == "limits-member"
+    assert limits == Limits.of(partner)
+    assert [getattr(limits, f) for f in QUOTA_FIELDS] == [1, 2, 3, 4, 5]
+    assert limits.timezone == "Europe/Paris"
+
+
 def test_month_of_an_order_is_the_partners_month(session):
     from datetime import UTC, datetime
 
@@ -444,7 +463,7 @@ def test_month_of_an_order_is_the_partners_month(session):
 
     partner = make_partner(session, "tz-partner")
     late_november_in_shanghai = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)  # 23:30 CST
-    assert periods(partner, late_november_in_shanghai) == ("2026-11-30", "2026-11")
+    assert periods(partner.timezone, late_november_in_shanghai) == ("2026-11-30", "2026-11")
 
 
 def test_direct_recharge_capacity_is_consumed_and_returned(api_a, session, partner_a):
