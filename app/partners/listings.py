@@ -147,8 +147,8 @@ def sellable_listing(session: Session, partner_id: str, listing_id: str) -> tupl
     ).first()
     if row is None:
         raise NotFound("Listing not found.")
-    listing, allocation = row
-    return listing, Pools(allocation)
+    listing, allocation_id, is_exclusive = row
+    return listing, Pools(allocation_id, bool(is_exclusive))
 
 
 def _sellable() -> list[Any]:
@@ -163,7 +163,7 @@ def _sellable() -> list[Any]:
 
 # Built once (every order runs it): statement construction costs more than execution.
 _SELLABLE_LISTING = (
-    select(Listing, Allocation)
+    select(Listing, Allocation.id, Allocation.is_exclusive)
     .outerjoin(
         Allocation,
         and_(

@@ -504,16 +504,21 @@ AVAILABLE_CAP = 1000  # availability reads exact below this, and this at or abov
 class Pools:
     """Where a partner's card keys of one product come from, in order: its allocation, then
     the shared pool unless the allocation is exclusive. The allocation and the catalog's
-    availability counts read them alike."""
+    availability counts read them alike. Two values, not the Allocation: an order reads them
+    as columns with its listing."""
 
-    allocation: Allocation | None
+    allocation_id: str | None = None
+    is_exclusive: bool = False
+
+    @classmethod
+    def of(cls, allocation: Allocation | None) -> Pools:
+        return cls(allocation.id, allocation.is_exclusive) if allocation else cls()
 
     @property
     def ids(self) -> list[str | None]:
         """Allocation ids to draw from; None is the shared pool."""
-        own: list[str | None] = [self.allocation.id] if self.allocation else []
-        shared = self.allocation is None or not self.allocation.is_exclusive
-        return own + ([None] if shared else [])
+        own: list[str | None] = [self.allocation_id] if self.allocation_id else []
+        return own + ([] if self.is_exclusive else [None])
 
 
 def _in_pool(allocation_id: str | None) -> Any:
@@ -547,7 +552,7 @@ def availability(
             )
         ).all()
         own = {a.product_id: a for a in allocations}
-        pools = {pid: Pools(own.get(pid)) for pid in card_keys}
+        pools = {pid: Pools.of(own.get(pid)) for pid in card_keys}
         now = utcnow()
         bounded = [
             select(
@@ -701,7 +706,7 @@ def allocate_codes(
         raise ValueError("quantity must be positive")
     now = utcnow()
     if pools is None:
-        pools = Pools(active_allocation(session, product.id, partner_id))
+        pools = Pools.of(active_allocation(session, product.id, partner_id))
     changes = {"status": status, "reserved_at": now, "reserved_for_partner_id": partner_id}
     picked: list[Code] = []
     for allocation_id in pools.ids:
