@@ -23,7 +23,7 @@ from app.core.tenancy import scoped
 from app.members.errors import InsufficientPoints, MemberNotFound
 from app.members.models import Member, PointsEntry, PointsLot
 from app.partners.models import Partner, PartnerQuota
-from app.partners.quotas import LIMIT_COLUMNS, Limits
+from app.partners.quotas import LIMIT_COLUMNS, QUOTA_FIELDS, Limits
 
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MEMBER_FIELDS = ("display_name", "tier", "status", "phone", "extra")
@@ -82,8 +82,8 @@ def lock_member_for_order(
     ).first()
     if row is None:
         raise MemberNotFound(f"No member {external_id!r}.")
-    member, *limits = row
-    return member, Limits(partner_id, *limits)
+    member, timezone, *caps = row
+    return member, Limits(partner_id, timezone, **dict(zip(QUOTA_FIELDS, caps, strict=True)))
 
 
 def upsert_member(

@@ -34,7 +34,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     points_rate_currency: Mapped[str] = mapped_column(String(3), default="CNY")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
 
-    # loaded with the partner: every order checks it, most partners have none
+    # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")
 
     @property

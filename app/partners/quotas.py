@@ -55,7 +55,8 @@ class Limits:
         return cls(partner.id, partner.timezone, **caps)
 
 
-# Limits(partner_id, *these) from a query that joins the partner and outer-joins its quota.
+# The timezone, then the caps in QUOTA_FIELDS order, from a query that joins the partner and
+# outer-joins its quota (lock_member_for_order).
 LIMIT_COLUMNS = (Partner.timezone, *(getattr(PartnerQuota, f) for f in QUOTA_FIELDS))
 
 
