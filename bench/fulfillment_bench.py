@@ -28,7 +28,13 @@ from werkzeug.wrappers import Request, Response
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Stack, _database_urls, _free_port, _recreate_database  # noqa: E402
+from bench.harness import (  # noqa: E402
+    Stack,
+    _database_urls,
+    _free_port,
+    _recreate_database,
+    seed_partner,
+)
 
 
 class Receiver:
@@ -50,8 +56,6 @@ def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, st
     from alembic import command
 
     from app import create_app
-    from app.auth.service import create_client
-    from app.billing.service import top_up
     from app.core.audit import Actor
     from app.core.cli import alembic_config
     from app.core.money import Money
@@ -59,7 +63,6 @@ def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, st
     from app.extensions import db
     from app.members.service import grant_points, upsert_member
     from app.partners.listings import create_listing
-    from app.partners.service import create_partner
     from app.supply import service
     from app.webhooks.service import create_endpoint
 
@@ -68,46 +71,15 @@ def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, st
     with app.app_context():
         command.upgrade(alembic_config(db_url), "head")
         session = db.session()
-        partner = create_partner(
+        partner, client, supplier = seed_partner(
             session,
             actor,
-            {
-                "slug": "bench-dr",
-                "name": "Bench",
-                "kind": "carrier",
-                "status": "active",
-                "branding": {
-                    "display_name": "B",
-                    "primary_color": "#000000",
-                    "accent_color": "#ffffff",
-                },
-                "points": {"unit_name": "pts", "rate": {"points": 100, "value": Money(100)}},
-                "timezone": "Asia/Shanghai",
-            },
-        )
-        client = create_client(session, actor, kind="partner", name="bench", partner_id=partner.id)
-        top_up(session, actor, partner.id, 10**12, "bench")
-        supplier = service.create_supplier(
-            session,
-            actor,
-            current_vault(),
+            "bench-dr",
+            "carrier",
             {
                 "name": "Sim",
                 "api_base_url": sim_url,
                 "credentials": {"merchant": "quanyi-demo", "secret": "demo-secret"},
-            },
-        )
-        today = service.platform_today()
-        service.create_authorization(
-            session,
-            actor,
-            supplier,
-            {
-                "brand": "Bench",
-                "grantor": "B",
-                "valid_from": today.replace(year=today.year - 1),
-                "valid_until": today.replace(year=today.year + 1),
-                "contract_ref": "B",
             },
         )
         product = service.create_product(

@@ -268,14 +268,61 @@ class Stack:
 # --- the data ---------------------------------------------------------------------------
 
 
+def seed_partner(
+    session: Any, actor: Any, slug: str, kind: str, supplier_data: dict[str, Any]
+) -> tuple[Any, Any, Any]:
+    """A funded benchmark partner with an API client, and a supplier authorized for the
+    "Bench" brand (the seeds of this harness and of bench/fulfillment_bench.py): returns
+    (partner, issued client, supplier)."""
+    from app.auth.service import create_client
+    from app.billing.service import top_up
+    from app.core.money import Money
+    from app.core.vault import current_vault
+    from app.partners.service import create_partner
+    from app.supply import service
+
+    partner = create_partner(
+        session,
+        actor,
+        {
+            "slug": slug,
+            "name": f"Bench {kind}",
+            "kind": kind,
+            "status": "active",
+            "branding": {
+                "display_name": "Bench",
+                "primary_color": "#000000",
+                "accent_color": "#ffffff",
+            },
+            "points": {"unit_name": "pts", "rate": {"points": 100, "value": Money(100)}},
+            "timezone": "Asia/Shanghai",
+        },
+    )
+    client = create_client(session, actor, kind="partner", name="bench", partner_id=partner.id)
+    top_up(session, actor, partner.id, 10**12, "bench funds")
+    supplier = service.create_supplier(session, actor, current_vault(), supplier_data)
+    today = service.platform_today()
+    service.create_authorization(
+        session,
+        actor,
+        supplier,
+        {
+            "brand": "Bench",
+            "grantor": "Bench",
+            "valid_from": today.replace(year=today.year - 1),
+            "valid_until": today.replace(year=today.year + 1),
+            "contract_ref": "B-1",
+        },
+    )
+    return partner, client, supplier
+
+
 def seed(db_url: str, profile: Profile) -> dict[str, Any]:
     """Partner, platform and partner clients, a 10,000-listing catalog, members with points,
     stock for the order and flash-sale listings. Bulk rows go in with executemany."""
     from sqlalchemy import insert
 
     from app import create_app
-    from app.auth.service import create_client
-    from app.billing.service import top_up
     from app.core.audit import Actor
     from app.core.cli import alembic_config
     from app.core.db import utcnow
@@ -285,7 +332,6 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
     from app.extensions import db
     from app.members.models import Member, PointsEntry, PointsLot
     from app.partners.models import Listing
-    from app.partners.service import create_partner
     from app.supply import imports, service
     from app.supply.models import Product
 
@@ -296,40 +342,8 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
 
         command.upgrade(alembic_config(db_url), "head")
         session = db.session()
-        partner = create_partner(
-            session,
-            actor,
-            {
-                "slug": "bench-bank",
-                "name": "Bench Bank",
-                "kind": "bank",
-                "status": "active",
-                "branding": {
-                    "display_name": "Bench",
-                    "primary_color": "#000000",
-                    "accent_color": "#ffffff",
-                },
-                "points": {"unit_name": "pts", "rate": {"points": 100, "value": Money(100)}},
-                "timezone": "Asia/Shanghai",
-            },
-        )
-        client = create_client(session, actor, kind="partner", name="bench", partner_id=partner.id)
-        top_up(session, actor, partner.id, 10**12, "bench funds")
-        supplier = service.create_supplier(
-            session, actor, current_vault(), {"name": "Bench Supplier"}
-        )
-        today = service.platform_today()
-        service.create_authorization(
-            session,
-            actor,
-            supplier,
-            {
-                "brand": "Bench",
-                "grantor": "Bench",
-                "valid_from": today.replace(year=today.year - 1),
-                "valid_until": today.replace(year=today.year + 1),
-                "contract_ref": "B-1",
-            },
+        partner, client, supplier = seed_partner(
+            session, actor, "bench-bank", "bank", {"name": "Bench Supplier"}
         )
 
         def product(name: str) -> Product:
