@@ -241,7 +241,8 @@ def insert_rows(
     dialect = connection.dialect
     while rows:  # the companions go with the first statement
         room = STATEMENT_PARAMETERS - sum(len(values) for _, values in companions)
-        chunk, rows = rows[: min(room, STATEMENT_ROWS)], rows[min(room, STATEMENT_ROWS) :]
+        size = min(room, STATEMENT_ROWS)
+        chunk, rows = rows[:size], rows[size:]
         sql, literals = _rows_statement(
             dialect,
             tuple(table for table, _ in chunk),
