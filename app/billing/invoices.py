@@ -18,7 +18,7 @@ from app.billing.models import AccountEntry, Invoice, InvoiceImmutable, InvoiceL
 from app.billing.plans import plan_for, plan_values
 from app.billing.service import account_for, post_entry
 from app.core.audit import Actor, record_audit, record_changes
-from app.core.db import utcnow
+from app.core.db import inline_count, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.orders.models import Order, OrderItem
@@ -268,7 +268,7 @@ def generate_invoice(
             Invoice.partner_id == partner.id, Invoice.kind == "invoice", Invoice.period == period
         )
         .order_by(Invoice.revision.desc())
-        .limit(1)
+        .limit(inline_count(1))
     ).first()
     if latest is not None and latest.status in ("issued", "paid"):
         return latest, False

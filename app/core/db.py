@@ -17,10 +17,12 @@ from typing import Any, TypeVarTuple, cast
 
 from sqlalchemy import (
     DateTime,
+    Integer,
     MetaData,
     String,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -38,6 +40,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import BindParameter
 
 from app.core.ids import new_id
 
@@ -52,6 +55,16 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def inline_count(value: int | None = None, name: str | None = None) -> BindParameter[int]:
+    """A LIMIT written into the SQL text when the statement runs, not sent as a parameter
+    (`name`: its value comes with the statement's parameters). PostgreSQL plans a prepared
+    statement's cached generic plan for an unknown LIMIT as a tenth of the rows; against that
+    the one-row custom plan always wins, so the statement was planned afresh on every run
+    (400 µs of the database's CPU an order, more than running it). One prepared statement per
+    count keeps a good plan each; the counts are few (order quantities, page sizes)."""
+    return bindparam(name, value, type_=Integer, literal_execute=True)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

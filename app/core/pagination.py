@@ -15,6 +15,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
+from app.core.db import inline_count
 from app.core.errors import ValidationFailed
 from app.core.ids import ID_RE
 
@@ -57,7 +58,7 @@ def paginate(
     """Run `stmt` one page at a time, ordered by `id_column` descending."""
     if cursor:
         stmt = stmt.where(id_column < decode_cursor(cursor))
-    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(limit + 1)))
+    rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(inline_count(limit + 1))))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)

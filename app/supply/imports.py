@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit
-from app.core.db import utcnow
+from app.core.db import inline_count, utcnow
 from app.core.errors import NotFound
 from app.core.ids import new_id
 from app.core.pagination import Page, paginate
@@ -268,7 +268,7 @@ def reseal_batch(session: Session, vault: Vault, limit: int = 500) -> int:
     codes = session.scalars(
         select(Code)
         .where(Code.key_id != vault.current_key_id)
-        .limit(limit)
+        .limit(inline_count(limit))
         .with_for_update(skip_locked=True)
     ).all()
     for code in codes:
@@ -284,7 +284,7 @@ def reseal_batch(session: Session, vault: Vault, limit: int = 500) -> int:
             Supplier.credentials_key_id.is_not(None),
             Supplier.credentials_key_id != vault.current_key_id,
         )
-        .limit(limit)
+        .limit(inline_count(limit))
         .with_for_update(skip_locked=True)
     ).all()
     for supplier in suppliers:

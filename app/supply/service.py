@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.sql.elements import BindParameter
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
-from app.core.db import UTCDateTime, utcnow
+from app.core.db import UTCDateTime, inline_count, utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
@@ -563,7 +563,7 @@ def availability(
                     _available(pid, now)
                     .where(_in_pool(aid))
                     .with_only_columns(Code.id)
-                    .limit(AVAILABLE_CAP)
+                    .limit(inline_count(AVAILABLE_CAP))
                     .subquery()
                 )
                 .scalar_subquery()
@@ -646,7 +646,7 @@ def _claim_statement(shared: bool, fields: tuple[str, ...]) -> Any:
         .where(in_pool)
         .with_only_columns(Code.id)
         .order_by(Code.expires_at.asc().nulls_last(), Code.id)
-        .limit(bindparam("claim_limit"))
+        .limit(inline_count(name="claim_limit"))
         .with_for_update(skip_locked=True)
     )
     changes: dict[str, Any] = {field: bindparam(f"claim_set_{field}") for field in fields}
@@ -758,7 +758,9 @@ def check_low_stock(session: Session, product: Product) -> None:
     if product.fulfillment_type == "card_key":
         available = _count(
             session,
-            _available(product.id, utcnow()).with_only_columns(Code.id).limit(threshold + 1),
+            _available(product.id, utcnow())
+            .with_only_columns(Code.id)
+            .limit(inline_count(threshold + 1)),
         )
     elif product.stock_capacity is None:
         return

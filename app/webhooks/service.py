@@ -23,7 +23,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import SYSTEM, Actor, record_audit
-from app.core.db import insert_rows, utcnow
+from app.core.db import inline_count, insert_rows, utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
@@ -262,7 +262,7 @@ def dispatch_events(
         select(Event)
         .where(Event.dispatched_at.is_(None))
         .order_by(Event.id)
-        .limit(limit)
+        .limit(inline_count(limit))
         .with_for_update(skip_locked=True)
     ).all()
     if not events:
@@ -413,7 +413,7 @@ def retry_due(session: Session, now: datetime) -> int:
             WebhookDelivery.status == "pending",
             or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
         )
-        .limit(1000)
+        .limit(inline_count(1000))
     ).all()
     for delivery in due:
         delivery.next_attempt_at = now + FIRST_RETRY  # claimed; the attempt sets the real next

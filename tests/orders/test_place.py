@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from app.billing.models import AccountEntry, PartnerAccount
 from app.core.audit import AuditLog
@@ -245,6 +245,46 @@ def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
         assert heads[:2] == ["update partner_accounts set", "insert into account_entries"]
     after = [s for s in heads[1 if postgres else 2 :] if not s.startswith("release savepoint")]
     assert after == ["insert into idempotency_keys"], after
+
+
+def test_repeated_orders_keep_their_cached_plans(api_a, session, partner_a):
+    """PostgreSQL plans each of the order's statements once per connection, not on every order:
+    a statement it plans afresh every time (a custom plan, forever) costs it more than running
+    the statement does. psycopg prepares a statement on its sixth run, and PostgreSQL tries five
+    custom plans before it settles on its cached generic one, so a dozen orders show any
+    statement that never does, over a pool of a few thousand codes, analyzed (the planner
+    judges a generic plan by the table's statistics)."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's plan cache")
+    orders = 12
+    fund(session, partner_a)
+    listing = sellable_card_key_listing(session, partner_a, codes=orders)
+    batch_id, key_id = session.execute(
+        select(Code.batch_id, Code.key_id).where(Code.product_id == listing.product_id).limit(1)
+    ).one()
+    session.execute(
+        text(
+            "INSERT INTO codes (id, batch_id, product_id, status, key_id, code_blob, fingerprint,"
+            " last4, created_at) SELECT 'cod_pool' || g, :batch, :product, 'available', :key,"
+            " decode(md5(g::text), 'hex'), md5(g::text) || md5('pool' || g::text), 'POOL',"
+            " now() FROM generate_series(1, 3000) g"
+        ),
+        {"batch": batch_id, "product": listing.product_id, "key": key_id},
+    )
+    session.execute(text("ANALYZE codes"))
+    make_member(session, partner_a, "m1", points=1000 * orders)
+    for n in range(orders):
+        assert _order(api_a, listing.id, key=f"k{n}").status_code == 201
+    planned = session.execute(
+        text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+    ).all()
+    assert any(generic for _, generic, _ in planned), planned  # the order's statements are there
+    replanned = [
+        " ".join(sql.split())[:80]
+        for sql, generic, custom in planned
+        if not generic and custom >= 5
+    ]
+    assert not replanned, replanned
 
 
 def test_an_order_reads_the_partner_with_the_member_lock(api_a, session, partner_a):
