@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from app.core.db import Base
 
@@ -36,3 +38,20 @@ def test_partner_logo_is_served_but_not_its_definition(client):
     assert logo.status_code == 200 and logo.mimetype == "image/svg+xml"
     hidden = client.get("/static/partners/jinhai-bank/partner.yaml")
     assert hidden.status_code == 404 and hidden.mimetype == "application/problem+json"
+
+
+def test_claimed_and_dispatched_tables_are_vacuumed_after_a_few_thousand_dead_rows(session):
+    """Orders claim codes from the head of one index range and dispatches read the head of
+    another: the entries they leave behind must not wait for a fifth of the table to die."""
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's autovacuum settings")
+    options = dict(
+        session.execute(
+            text("SELECT relname, reloptions FROM pg_class WHERE relname IN ('codes', 'events')")
+        ).all()
+    )
+    for table in ("codes", "events"):
+        assert set(options[table]) >= {
+            "autovacuum_vacuum_scale_factor=0",
+            "autovacuum_vacuum_threshold=5000",
+        }, table
