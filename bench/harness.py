@@ -24,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -294,7 +295,7 @@ class AutovacuumStandIn:
 
         self.engine = create_engine(db_url, isolation_level="AUTOCOMMIT")
         self.stopping = threading.Event()
-        self.done: dict[str, int] = {}
+        self.done: Counter[str] = Counter()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
@@ -337,7 +338,7 @@ class AutovacuumStandIn:
                         else "ANALYZE"
                     )
                     conn.execute(text(f'{verb} "{table}"'))
-                    self.done[f"{table}: {verb}"] = self.done.get(f"{table}: {verb}", 0) + 1
+                    self.done[f"{table}: {verb}"] += 1
 
     def _run(self) -> None:
         while not self.stopping.wait(self.naptime):
@@ -349,7 +350,7 @@ class AutovacuumStandIn:
         if self.thread.is_alive():
             self.thread.join()
         self.engine.dispose()
-        return self.done
+        return dict(self.done)
 
 
 # --- the data ---------------------------------------------------------------------------
