@@ -70,10 +70,12 @@ def machine_cpu_seconds() -> float:
 PROCESS_GROUPS = (("gunicorn", "server"), ("rq", "rq_worker"), ("postgres", "postgresql"))
 
 
-def cpu_by_group() -> dict[str, float]:
+def cpu_by_group() -> tuple[dict[str, float], dict[int, float]]:
     """CPU seconds used so far by the processes alive now, grouped: the web server, the RQ
-    workers, PostgreSQL (its backends) and this load driver."""
+    workers, PostgreSQL (its backends) and this load driver; and the web server's by process
+    (its master and each worker)."""
     out = dict.fromkeys([g for _, g in PROCESS_GROUPS] + ["driver"], 0.0)
+    server: dict[int, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -90,8 +92,10 @@ def cpu_by_group() -> dict[str, float]:
         for needle, group in PROCESS_GROUPS:
             if needle in cmdline.split(" ", 1)[0] or f"/{needle} " in cmdline:
                 out[group] += seconds
+                if group == "server":
+                    server[int(proc.name)] = seconds
                 break
-    return out
+    return out, server
 
 
 class CpuMeter:
@@ -99,15 +103,22 @@ class CpuMeter:
     throughput on a shared, noisy machine, and it shows where the time goes."""
 
     def __init__(self) -> None:
-        self.machine, self.groups = machine_cpu_seconds(), cpu_by_group()
+        self.machine = machine_cpu_seconds()
+        self.groups, self.server = cpu_by_group()
 
-    def per_request_ms(self, requests: int) -> dict[str, float]:
+    def per_request_ms(self, requests: int) -> dict[str, Any]:
+        """Also the share of the web server's CPU its busiest process took: 1 / workers when
+        the load was spread evenly, 1.0 when one worker (one GIL, one core at most) served
+        everything (the load driver's `closed_loop` is built to avoid that)."""
         n = max(requests, 1)
         machine = machine_cpu_seconds() - self.machine
-        after = cpu_by_group()
-        out = {"machine_cpu_ms": round(machine * 1000 / n, 2)}
+        after, server = cpu_by_group()
+        out: dict[str, Any] = {"machine_cpu_ms": round(machine * 1000 / n, 2)}
         for group, before in self.groups.items():
             out[f"{group}_cpu_ms"] = round((after[group] - before) * 1000 / n, 2)
+        used = [seconds - self.server.get(pid, 0.0) for pid, seconds in server.items()]
+        if sum(used) > 0:
+            out["busiest_server_process_share"] = round(max(used) / sum(used), 2)
         return out
 
 
@@ -608,31 +619,47 @@ async def _send(
         return "transport_error", b""
 
 
+# Clients of a closed loop join this far apart. All at once, their kept-alive connections
+# were often all accepted by one gunicorn worker (the first to wake drains the listen queue),
+# which then served everything on one core under its GIL while the other worker idled: the
+# floor measured 231–612 req/s in consecutive 3 s steps, against 529–621 with the clients
+# joining 10 ms apart (bench/RESULTS.md). A busy worker is slow to accept, so a joining
+# client's connection goes to a less busy one.
+JOIN_GAP_SECONDS = 0.01
+
+
 async def closed_loop(base: str, token: str, make: Any, concurrency: int, seconds: float) -> Run:
-    """`concurrency` clients, each sending its next request as soon as the last one answered."""
+    """`concurrency` clients, each sending its next request as soon as the last one answered;
+    they join JOIN_GAP_SECONDS apart, and the run is measured from when the last has joined."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     async with _client(base, token, concurrency, 60) as client:
-        stop = time.perf_counter() + seconds
+        joined = time.perf_counter() + JOIN_GAP_SECONDS * (concurrency - 1)
+        stop = joined + seconds
 
-        async def worker() -> None:
-            while time.perf_counter() < stop:
+        async def worker(position: int) -> None:
+            await asyncio.sleep(JOIN_GAP_SECONDS * position)
+            while (started := time.perf_counter()) < stop:
                 method, path, kwargs = make()
-                started = time.perf_counter()
                 key, _ = await _send(client, method, path, kwargs)
-                latencies.append((time.perf_counter() - started) * 1000)
-                statuses[key] = statuses.get(key, 0) + 1
+                if started >= joined:
+                    latencies.append((time.perf_counter() - started) * 1000)
+                    statuses[key] = statuses.get(key, 0) + 1
 
-        started, meter = time.perf_counter(), CpuMeter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        async def meter() -> CpuMeter:
+            await asyncio.sleep(joined - time.perf_counter())
+            return CpuMeter()
+
+        metering = asyncio.ensure_future(meter())
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+        elapsed, meter_from_join = time.perf_counter() - joined, await metering
     return Run(
         concurrency,
         len(latencies),
         elapsed,
         statuses,
         latencies,
-        meter.per_request_ms(len(latencies)),
+        meter_from_join.per_request_ms(len(latencies)),
     )
 
 
@@ -885,6 +912,12 @@ def interleaved_ratios(
                 **({"db_limit_error": db["error"]} if "error" in db else {}),
                 "order_machine_cpu_ms": order_run.cpu.get("machine_cpu_ms"),
                 "floor_machine_cpu_ms": floor_run.cpu.get("machine_cpu_ms"),
+                "order_busiest_server_process_share": order_run.cpu.get(
+                    "busiest_server_process_share"
+                ),
+                "floor_busiest_server_process_share": floor_run.cpu.get(
+                    "busiest_server_process_share"
+                ),
             }
         )
 
@@ -1028,6 +1061,11 @@ def main() -> None:
     print(f"\nresults: {path.relative_to(ROOT)}  (total {time.perf_counter() - t0:.0f}s)")
 
 
+def _span(values: list[float | None]) -> str:
+    known = [v for v in values if v is not None]
+    return f"{min(known)}–{max(known)}" if known else "not measured"
+
+
 def markdown(report: dict[str, Any]) -> str:
     r, m = report["results"], report["machine"]
     lines = [
@@ -1079,6 +1117,11 @@ def markdown(report: dict[str, Any]) -> str:
         f"order_card_key / db_limit ≥ {DB_LIMIT_TARGET} needs order_card_key / floor ≥ "
         f"{report['ratios']['order/floor_for_db_target']} in this run (its own target: "
         f"{FLOOR_TARGET})",
+        "- the busiest gunicorn process's share of the server's CPU in the rounds (even: "
+        f"{round(1 / m['gunicorn_workers'], 2)}): floor "
+        + _span([r["floor_busiest_server_process_share"] for r in report["ratios"]["rounds"]])
+        + ", order_card_key "
+        + _span([r["order_busiest_server_process_share"] for r in report["ratios"]["rounds"]]),
         f"- ratios from the sweeps alone (minutes apart): {report['sweep_ratios']}",
         "- autovacuum stand-in (this server's autovacuum is off; runs per table): "
         f"{report['autovacuum_stand_in'] or 'nothing ran'}",
