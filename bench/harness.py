@@ -623,22 +623,29 @@ async def _send(
 # were often all accepted by one gunicorn worker (the first to wake drains the listen queue),
 # which then served everything on one core under its GIL while the other worker idled: the
 # floor measured 231–612 req/s in consecutive 3 s steps, against 529–621 with the clients
-# joining 10 ms apart (bench/RESULTS.md). A busy worker is slow to accept, so a joining
-# client's connection goes to a less busy one.
+# joining 10 ms apart (bench/connection_spread.py, bench/RESULTS.md). A busy worker is slow to
+# accept, so a joining client's connection goes to a less busy one.
 JOIN_GAP_SECONDS = 0.01
 
 
-async def closed_loop(base: str, token: str, make: Any, concurrency: int, seconds: float) -> Run:
+async def closed_loop(
+    base: str,
+    token: str,
+    make: Any,
+    concurrency: int,
+    seconds: float,
+    join_gap: float = JOIN_GAP_SECONDS,
+) -> Run:
     """`concurrency` clients, each sending its next request as soon as the last one answered;
-    they join JOIN_GAP_SECONDS apart, and the run is measured from when the last has joined."""
+    they join `join_gap` apart, and the run is measured from when the last has joined."""
     latencies: list[float] = []
     statuses: dict[str, int] = {}
     async with _client(base, token, concurrency, 60) as client:
-        joined = time.perf_counter() + JOIN_GAP_SECONDS * (concurrency - 1)
+        joined = time.perf_counter() + join_gap * (concurrency - 1)
         stop = joined + seconds
 
         async def worker(position: int) -> None:
-            await asyncio.sleep(JOIN_GAP_SECONDS * position)
+            await asyncio.sleep(join_gap * position)
             while (started := time.perf_counter()) < stop:
                 method, path, kwargs = make()
                 key, _ = await _send(client, method, path, kwargs)
