@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import (  # noqa: E402
@@ -52,11 +50,7 @@ def main() -> None:
     stack.start()
     throughput: dict[float, list[float]] = {0.0: [], JOIN_GAP_SECONDS: []}
     try:
-        token = httpx.post(
-            stack.base + "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(ids["client_id"], ids["client_secret"]),
-        ).json()["access_token"]
+        token = stack.token(ids["client_id"], ids["client_secret"])
         for _ in range(pairs):
             line = []
             for gap, runs in throughput.items():

@@ -179,11 +179,7 @@ def main() -> None:
     stack = Stack(db_url, redis_url, workers=2, threads=8, rq_workers=2)
     stack.start()
     try:
-        token = httpx.post(
-            stack.base + "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(ids["client_id"], ids["secret"]),
-        ).json()["access_token"]
+        token = stack.token(ids["client_id"], ids["secret"])
         order_ids = asyncio.run(
             place_orders(stack.base, token, ids["listing"], args.orders, args.rate)
         )

@@ -211,6 +211,15 @@ class Stack:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def token(self, client_id: str, client_secret: str) -> str:
+        """An access token for the client (client credentials grant)."""
+        response = httpx.post(
+            self.base + "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, client_secret),
+        )
+        return str(response.json()["access_token"])
+
     def start(self) -> None:
         bin_dir = Path(sys.executable).parent
         self.procs.append(
@@ -987,11 +996,7 @@ def main() -> None:
     autovacuum.start()
     results: dict[str, Any] = {}
     try:
-        token = httpx.post(
-            stack.base + "/oauth/token",
-            data={"grant_type": "client_credentials"},
-            auth=(ids["client_id"], ids["client_secret"]),
-        ).json()["access_token"]
+        token = stack.token(ids["client_id"], ids["client_secret"])
         make = order_requests(ids["listings"]["order"], 0, profile.order_members)
         warm_up(stack.base, token, make, db_url, profile)
         results["floor"] = sweep(stack.base, token, floor_request, profile)
