@@ -631,7 +631,7 @@ async def _send(
 # Clients of a closed loop join this far apart. All at once, their kept-alive connections
 # were often all accepted by one gunicorn worker (the first to wake drains the listen queue),
 # which then served everything on one core under its GIL while the other worker idled: the
-# floor measured 231–612 req/s in consecutive 3 s steps, against 529–621 with the clients
+# floor measured 226–559 req/s in alternate 3 s steps, against 462–575 with the clients
 # joining 10 ms apart (bench/connection_spread.py, bench/RESULTS.md). A busy worker is slow to
 # accept, so a joining client's connection goes to a less busy one.
 JOIN_GAP_SECONDS = 0.01
@@ -666,7 +666,7 @@ async def closed_loop(
             await asyncio.sleep(joined - time.perf_counter())
             return CpuMeter()
 
-        metering = asyncio.ensure_future(meter())
+        metering = asyncio.create_task(meter())
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
         elapsed, meter_from_join = time.perf_counter() - joined, await metering
     return Run(
