@@ -1,30 +1,100 @@
 """Profile `POST /api/v1/orders` (one card key) in-process on the benchmark dataset:
 SQL statements per order (each one printed once), then a pyinstrument profile of N orders;
-with `--catalog`, the same for `GET /api/v1/catalog?limit=20` (10,000 listings).
+with `--catalog`, the same for `GET /api/v1/catalog?limit=20` (10,000 listings). With
+`--sections`, no profiler: the CPU time (this thread's, so waits on PostgreSQL and Redis are
+left out) of each of the order's parts (`SECTIONS`), over N orders and then over N floor
+requests (`GET /api/v1/partner`), twice each. A profiler's per-call cost falls on the
+call-heavy parts and skews their shares; these figures are what the parts cost as they run.
 
-    .venv/bin/python bench/profile_order.py [N] [--catalog]
+    .venv/bin/python bench/profile_order.py [N] [--catalog | --sections]
 
 Uses TEST_DATABASE_URL / TEST_REDIS_URL like the harness, and its `quanyi_bench` database
 (recreated and seeded here)."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import QUICK, _database_urls, _recreate_database, seed  # noqa: E402
 
+# (module, attribute as the caller looks it up, label): the order's parts, timed where they
+# are called from. The floor runs the first and the last too.
+SECTIONS = (
+    ("app.auth.service", "find_token", "token check (first statement)"),
+    ("app.core.idempotency", "lock_and_find", "idempotency lock + lookup"),
+    ("app.orders.schemas", "OrderCreateSchema.load", "request body load"),
+    ("app.orders.service", "sellable_listing", "listing read (entity)"),
+    ("app.orders.service", "allocate_codes", "card-key claim (entities)"),
+    ("app.orders.service", "lock_member_for_order", "member read (entity)"),
+    ("app.orders.service", "stage_spend", "points-lot read (Core rows)"),
+    ("app.orders.service", "event_rows", "event rows built"),
+    ("app.orders.service", "audit_row", "audit row built"),
+    ("app.orders.service", "insert_rows", "order's rows written"),
+    ("app.orders.service", "charge_order", "partner charge"),
+    ("app.orders.schemas", "OrderSchema.dump", "answer dumped"),
+    ("app.core.idempotency", "_store", "idempotency record written"),
+    ("sqlalchemy.orm.session", "Session.commit", "commit (+ after-commit enqueue)"),
+)
+
+
+def time_sections(spent: dict[str, float]) -> None:
+    """Wrap each of SECTIONS so that its thread CPU time adds up in `spent` (a section called
+    inside another counts for the outer one only)."""
+    inside: list[str] = []
+    for module_name, attribute, label in SECTIONS:
+        owner: Any = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, _timed(getattr(owner, name), label, spent, inside))
+
+
+def _timed(
+    func: Callable[..., Any], label: str, spent: dict[str, float], inside: list[str]
+) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if inside:
+            return func(*args, **kwargs)
+        inside.append(label)
+        started = time.thread_time()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            spent[label] += time.thread_time() - started
+            inside.pop()
+
+    return timed
+
+
+def report_sections(
+    label: str, requests: int, run: Callable[[int], None], spent: dict[str, float]
+) -> None:
+    for attempt in range(2):
+        spent.clear()
+        started = time.thread_time()
+        for n in range(requests):
+            run(requests * (attempt + 1) + n)
+        total = (time.thread_time() - started) / requests * 1e6
+        print(f"{label}, pass {attempt + 1}: {total:.0f} µs of CPU a request (client included)")
+        for section, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+            print(f"  {section:34s} {seconds / requests * 1e6:6.0f} µs")
+
 
 def main() -> None:
     numbers = [a for a in sys.argv[1:] if a.isdigit()]
     orders = int(numbers[0]) if numbers else 300
     catalog = "--catalog" in sys.argv
+    sections = "--sections" in sys.argv
     admin_url, db_url = _database_urls()
     _recreate_database(admin_url)
     ids = seed(db_url, QUICK)
@@ -41,9 +111,11 @@ def main() -> None:
     from app.extensions import db
 
     app = create_app()
-    with app.app_context():
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:  # type: ignore[union-attr]
-            conn.execute(text("ANALYZE"))
+    with (
+        app.app_context(),
+        db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn,  # type: ignore[union-attr]
+    ):
+        conn.execute(text("ANALYZE"))
     http = app.test_client()
     token = http.post(
         "/oauth/token",
@@ -70,6 +142,10 @@ def main() -> None:
         )
         assert response.status_code == 201, response.get_json()
 
+    def floor(_n: int) -> None:
+        answer = http.get("/api/v1/partner", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.get_json()
+
     statements: list[str] = []
 
     def count(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
@@ -84,6 +160,12 @@ def main() -> None:
     print(f"{len(statements)} statements for one {'catalog page' if catalog else 'order'}:")
     for statement, times in Counter(statements).items():
         print(f"  {times} × {statement}")
+    if sections:
+        spent: dict[str, float] = defaultdict(float)
+        time_sections(spent)
+        report_sections("order_card_key", orders, order, spent)
+        report_sections("floor", orders, floor, spent)
+        return
     profiler = Profiler(interval=0.0005)
     t0 = time.perf_counter()
     profiler.start()
