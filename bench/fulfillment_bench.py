@@ -18,12 +18,17 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
+from werkzeug.wrappers import Response
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,10 +51,9 @@ class Receiver:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
 
-    @Request.application
-    def app(self, request: Request) -> Response:
+    def app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         self.arrivals.append(time.perf_counter())
-        return Response("ok")
+        return Response("ok")(environ, start_response)
 
 
 def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, str]:
@@ -217,7 +221,7 @@ def main() -> None:
                 .scalars()
                 .all()
             )
-            statuses = dict(
+            statuses: dict[str, int] = dict(
                 conn.execute(text("SELECT status, count(*) FROM orders GROUP BY status")).all()
             )
         engine.dispose()

@@ -322,8 +322,8 @@ class AutovacuumStandIn:
         from sqlalchemy import text
 
         with self.engine.connect() as conn:
-            settings = dict(
-                conn.execute(
+            settings: dict[str, str] = dict(
+                conn.execute(  # type: ignore[arg-type]
                     text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names)"),
                     {"names": ["autovacuum", "autovacuum_naptime", *_AUTOVACUUM_SETTINGS]},
                 ).all()
@@ -1028,7 +1028,11 @@ def main() -> None:
             token,
             make,
             lambda: pgbench(
-                db_url, ids, profile.order_members, profile.fixed_concurrency, profile.step_seconds
+                db_url,
+                ids,
+                profile.order_members,
+                profile.fixed_concurrency,
+                round(profile.step_seconds),
             ),
             profile,
         )
@@ -1045,7 +1049,7 @@ def main() -> None:
         )
 
     order = fixed_rps("order_card_key")
-    report = {
+    report: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "profile": asdict(profile),
         "machine": {

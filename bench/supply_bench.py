@@ -19,6 +19,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from sqlalchemy import create_engine, text
@@ -157,8 +158,9 @@ def main() -> None:
         small = bench_allocation(session, 10_000)
         large = bench_allocation(session, big)
         db.session.remove()
+    assert db.engine is not None  # bound by _setup_app
     db.engine.dispose()
-    result = {
+    result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cores": os.cpu_count(), "python": platform.python_version()},
         "import_codes_per_second": round(rate),
