@@ -322,12 +322,13 @@ class AutovacuumStandIn:
         from sqlalchemy import text
 
         with self.engine.connect() as conn:
-            settings: dict[str, str] = dict(
-                conn.execute(  # type: ignore[arg-type]
+            settings: dict[str, str] = {
+                name: setting
+                for name, setting in conn.execute(
                     text("SELECT name, setting FROM pg_settings WHERE name = ANY(:names)"),
                     {"names": ["autovacuum", "autovacuum_naptime", *_AUTOVACUUM_SETTINGS]},
-                ).all()
-            )
+                )
+            }
         self.server = {name: float(settings[name]) for name in _AUTOVACUUM_SETTINGS}
         self.naptime = float(settings["autovacuum_naptime"])
         if settings["autovacuum"] != "on":

@@ -2,8 +2,8 @@
 SQL statements per order (each one printed once), then a pyinstrument profile of N orders;
 with `--catalog`, the same for `GET /api/v1/catalog?limit=20` (10,000 listings). With
 `--sections`, no profiler: the CPU time (this thread's, so waits on PostgreSQL and Redis are
-left out) of each of the order's parts (`SECTIONS`), over N orders and then over N floor
-requests (`GET /api/v1/partner`), twice each. A profiler's per-call cost falls on the
+left out) of each of the order's parts (`SECTIONS`), over N orders (or catalog pages) and
+then over N floor requests (the harness's), twice each. A profiler's per-call cost falls on the
 call-heavy parts and skews their shares; these figures are what the parts cost as they run.
 
     .venv/bin/python bench/profile_order.py [N] [--catalog | --sections]
@@ -25,7 +25,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import QUICK, _database_urls, _recreate_database, seed  # noqa: E402
+from bench.harness import (  # noqa: E402
+    QUICK,
+    _database_urls,
+    _recreate_database,
+    floor_request,
+    seed,
+)
 
 # (module, attribute as the caller looks it up, label): the order's parts, timed where they
 # are called from. The floor runs the first and the last too.
@@ -143,7 +149,8 @@ def main() -> None:
         assert response.status_code == 201, response.get_json()
 
     def floor(_n: int) -> None:
-        answer = http.get("/api/v1/partner", headers={"Authorization": f"Bearer {token}"})
+        method, path, _ = floor_request()
+        answer = http.open(path, method=method, headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200, answer.get_json()
 
     statements: list[str] = []
@@ -163,7 +170,7 @@ def main() -> None:
     if sections:
         spent: dict[str, float] = defaultdict(float)
         time_sections(spent)
-        report_sections("order_card_key", orders, order, spent)
+        report_sections("catalog" if catalog else "order_card_key", orders, order, spent)
         report_sections("floor", orders, floor, spent)
         return
     profiler = Profiler(interval=0.0005)
