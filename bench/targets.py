@@ -1,0 +1,141 @@
+"""The issue's targets, judged from a benchmark report: met or not, each with what was measured.
+
+Two kinds. A *check* is correctness under load (the flash sale sells exactly its units, each
+code once; no answer is a 5xx or any other refusal where every request should succeed): a
+miss fails the run, whatever the machine's speed. A *goal* is speed (ratios to the floors,
+latencies, the drain): reported as met or not, never failing the run, because this machine's
+speed drifts by tens of percent and the issue asks where we stand, honestly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+FLOOR_TARGET = 0.35  # order_card_key / floor
+DB_LIMIT_TARGET = 0.25  # order_card_key / db_limit
+ORDER_P99_AT_HALF_PEAK_MS = 150.0
+FLASH_DRAIN_SECONDS = 10.0
+CATALOG_P99_MS = 50.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    target: str
+    measured: str
+    met: bool
+    is_check: bool  # correctness: a miss fails the run
+
+
+_FLASH_SALE_AUDIT = text(
+    """
+    SELECT
+      (SELECT count(*) FROM codes WHERE product_id = :product AND status = 'sold') AS sold,
+      (SELECT count(*) FROM entitlements WHERE product_id = :product) AS entitlements,
+      (SELECT count(DISTINCT code_id) FROM entitlements WHERE product_id = :product)
+        AS distinct_codes
+    """
+)
+
+
+def audit_flash_sale(connection: Connection, product_id: str) -> dict[str, int]:
+    """What the database holds after the flash sale, whatever the answers said: codes sold,
+    entitlements handed out, and distinct codes among them (fewer means a code went twice)."""
+    row = connection.execute(_FLASH_SALE_AUDIT, {"product": product_id}).one()
+    return {
+        "sold": row.sold,
+        "entitlements": row.entitlements,
+        "distinct_codes": row.distinct_codes,
+    }
+
+
+def refusals(scenario: dict[str, Any]) -> dict[str, int]:
+    """A swept scenario's answers that were not 2xx, by status, over every run it made."""
+    refused: dict[str, int] = {}
+    for step in [
+        *scenario["steps"],
+        *([scenario["at_half_peak"]] if "at_half_peak" in scenario else []),
+    ]:
+        for status, n in step["statuses"].items():
+            if not status.startswith("2"):
+                refused[status] = refused.get(status, 0) + n
+    return refused
+
+
+def verdicts(report: dict[str, Any]) -> list[Verdict]:
+    """Every target of the issue, in the order it lists them, after the checks."""
+    r, units = report["results"], report["profile"]["flash_units"]
+    fs, audit = r["flash_sale"], r["flash_sale"].get("audit", {})
+    out = [
+        Verdict(
+            f"flash sale: exactly {units} successes",
+            f"{fs['successes']} of {fs['buyers']} buyers",
+            fs["successes"] == units,
+            True,
+        ),
+        Verdict("flash sale: no 5xx", str(fs["5xx"]), fs["5xx"] == 0, True),
+        Verdict(
+            f"flash sale: {units} codes sold, each once (database)",
+            f"{audit.get('sold')} sold, {audit.get('entitlements')} entitlements, "
+            f"{audit.get('distinct_codes')} distinct codes",
+            audit.get("sold") == audit.get("entitlements") == audit.get("distinct_codes") == units,
+            True,
+        ),
+    ]
+    for name in ("floor", "catalog", "order_card_key"):
+        refused = refusals(r[name])
+        out.append(Verdict(f"{name}: every answer 2xx", str(refused or 0), not refused, True))
+    ratios = report["ratios"]
+    by_floor, by_db = ratios["order_card_key/floor"], ratios["order_card_key/db_limit"]
+    spread = ", ".join(f"{x['order/floor']} / {x['order/db_limit']}" for x in ratios["rounds"])
+    half = r["order_card_key"]["at_half_peak"]
+    catalog = r["catalog"]["steps"][0]
+    out += [
+        Verdict(
+            f"order_card_key ≥ {FLOOR_TARGET} × floor (median of rounds)",
+            f"{by_floor} (rounds, floor / db_limit: {spread})",
+            by_floor is not None and by_floor >= FLOOR_TARGET,
+            False,
+        ),
+        Verdict(
+            f"order_card_key ≥ {DB_LIMIT_TARGET} × db_limit (median of rounds)",
+            str(by_db),
+            by_db is not None and by_db >= DB_LIMIT_TARGET,
+            False,
+        ),
+        Verdict(
+            f"order_card_key p99 at half of peak < {ORDER_P99_AT_HALF_PEAK_MS:.0f} ms",
+            f"{half['p99_ms']} ms ({half['concurrency']})",
+            half["p99_ms"] < ORDER_P99_AT_HALF_PEAK_MS,
+            False,
+        ),
+        Verdict(
+            f"flash sale drained < {FLASH_DRAIN_SECONDS:.0f} s",
+            f"{fs['drain_seconds']} s",
+            fs["drain_seconds"] < FLASH_DRAIN_SECONDS,
+            False,
+        ),
+        Verdict(
+            f"catalog p99 < {CATALOG_P99_MS:.0f} ms at 10,000 listings (lowest concurrency)",
+            f"{catalog['p99_ms']} ms at c={catalog['concurrency']}",
+            catalog["p99_ms"] < CATALOG_P99_MS,
+            False,
+        ),
+    ]
+    return out
+
+
+def verdict_table(judged: list[Verdict]) -> str:
+    lines = ["| target | kind | measured | status |", "|---|---|---|---|"]
+    for v in judged:
+        status = "met" if v.met else ("**FAILED**" if v.is_check else "**not met**")
+        kind = "check" if v.is_check else "goal"
+        lines.append(f"| {v.target} | {kind} | {v.measured} | {status} |")
+    return "\n".join(lines)
+
+
+def failed_checks(judged: list[Verdict]) -> list[Verdict]:
+    """The correctness checks that failed: a run with any of these exits non-zero."""
+    return [v for v in judged if v.is_check and not v.met]
