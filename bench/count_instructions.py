@@ -15,7 +15,6 @@ request of each kind; PostgreSQL and Redis run outside and are not counted. Take
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -26,42 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-WARM_UP = 10
+from bench.inprocess import in_process_requests, seeded_database  # noqa: E402
 
 
 def _requests(ids_file: str, floors: int, orders: int, first_member: int) -> None:
     """The measured process: start-up, token, warm-up, then `floors` and `orders` requests."""
-    ids = json.loads(Path(ids_file).read_text())
-    from app import create_app
-
-    http = create_app().test_client()
-    token = http.post(
-        "/oauth/token",
-        data={"grant_type": "client_credentials"},
-        auth=(ids["client_id"], ids["client_secret"]),
-    ).get_json()["access_token"]
-    auth = {"Authorization": f"Bearer {token}"}
-    members = iter(range(first_member, first_member + WARM_UP + orders))
-
-    def floor() -> None:
-        assert http.get("/api/v1/partner", headers=auth).status_code == 200
-
-    def order() -> None:
-        n = next(members)
-        response = http.post(
-            "/api/v1/orders",
-            json={
-                "member": f"m{n:06d}",
-                "items": [{"listing": ids["listings"]["order"], "quantity": 1}],
-                "payment": {"points": 1000},
-            },
-            headers={**auth, "Idempotency-Key": f"count-{os.getpid()}-{n}"},
-        )
-        assert response.status_code == 201, response.get_json()
-
-    for _ in range(WARM_UP):
-        floor()
-        order()
+    floor, order = in_process_requests(json.loads(Path(ids_file).read_text()), first_member)
     for _ in range(floors):
         floor()
     for _ in range(orders):
@@ -92,24 +61,8 @@ def _counted(ids_file: str, floors: int, orders: int, first_member: int) -> int:
 
 
 def main() -> None:
-    from bench.harness import QUICK, _database_urls, _recreate_database, seed
-
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    admin_url, db_url = _database_urls()
-    _recreate_database(admin_url)
-    ids = seed(db_url, QUICK)
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(db_url)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("ANALYZE"))
-    engine.dispose()
-    os.environ.update(
-        DATABASE_URL=db_url,
-        REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        QUANYI_RATE_LIMIT="10000000 per minute",
-        LOG_LEVEL="WARNING",
-    )
+    ids = seeded_database()
     with tempfile.NamedTemporaryFile("w", suffix=".json") as ids_file:
         json.dump(ids, ids_file)
         ids_file.flush()
