@@ -64,7 +64,7 @@ class Profile:
 
 
 FULL = Profile("full", 10, [1, 4, 8, 16, 32, 64], 16, 10_000, 12_000, 1_000, 100, 15, 5)
-QUICK = Profile("quick", 3, [4, 16, 32], 16, 10_000, 3_000, 1_000, 100, 5, 3)
+QUICK = Profile("quick", 3, [1, 4, 16], 16, 10_000, 3_000, 1_000, 100, 5, 3)
 
 
 def machine_cpu_seconds() -> float:

@@ -95,7 +95,7 @@ def verdicts(report: dict[str, Any]) -> list[Verdict]:
     out += [
         Verdict(
             f"order_card_key ≥ {FLOOR_TARGET} × floor (median of rounds)",
-            f"{by_floor} (rounds, floor / db_limit: {spread})",
+            f"{by_floor} (rounds, ÷ floor / ÷ db_limit: {spread})",
             by_floor is not None and by_floor >= FLOOR_TARGET,
             False,
         ),
