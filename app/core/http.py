@@ -11,7 +11,12 @@ from typing import Any
 from flask import Flask, Response, current_app, g, request
 
 from app.core.audit import Actor
-from app.core.errors import UnsupportedMediaType, handle_domain_error, problem
+from app.core.errors import (
+    UnsupportedMediaType,
+    ValidationFailed,
+    handle_domain_error,
+    problem,
+)
 
 log = logging.getLogger("quanyi.http")
 
@@ -54,8 +59,49 @@ def _check_media_type() -> Response | None:
     return handle_domain_error(UnsupportedMediaType(f"Send the body as {expected}."))
 
 
+NUL = "\x00"
+NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _reject_nul_characters() -> Response | None:
+    """422 for a NUL character in anything a request hands to a query: the path, the query
+    string, the Idempotency-Key, HTTP Basic's client id, a JSON or form body. PostgreSQL's text
+    cannot hold one (the statement would fail: a 500) where SQLite would store it, so it is
+    refused before anything reads it, the same on both. A JSON body is parsed for this only
+    when its bytes hold the escape `\\u0000`."""
+    basic = request.authorization
+    parts = {
+        "path": NUL in request.path,
+        "query": b"%00" in request.query_string,
+        "Idempotency-Key": NUL in request.headers.get("Idempotency-Key", ""),
+        "Authorization": basic is not None and NUL in (basic.username or ""),
+        "body": (
+            request.is_json
+            and b"\\u0000" in request.get_data(cache=True)
+            and _holds_nul(request.get_json(silent=True))
+        )
+        or (
+            request.mimetype == "application/x-www-form-urlencoded"
+            and _holds_nul(request.form.to_dict(flat=False))
+        ),
+    }
+    errors = {part: [NUL_MESSAGE] for part, holds in parts.items() if holds}
+    return handle_domain_error(ValidationFailed(errors)) if errors else None
+
+
 def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> None:
     app.before_request(_check_media_type)
+    app.before_request(_reject_nul_characters)
 
     @app.after_request
     def _finish_transaction(response: Response) -> Response:

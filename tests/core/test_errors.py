@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -123,3 +124,69 @@ def test_a_partial_update_with_half_a_money_is_422(platform, partner_a):
     )
     assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
     assert "amount" in str(answer.get_json()["errors"])
+
+
+def _suppliers(session) -> int:
+    from sqlalchemy import func, select
+
+    from app.supply.models import Supplier
+
+    return session.scalar(select(func.count()).select_from(Supplier))
+
+
+@pytest.mark.parametrize(
+    ("who", "method", "path", "kwargs", "part"),
+    [
+        ("api", "GET", "/api/v1/orders/ord_%00", {}, "path"),
+        ("api", "GET", "/api/v1/catalog?q=%00", {}, "query"),
+        ("platform", "POST", "/api/v1/platform/suppliers", {"json": {"name": "a\x00"}}, "body"),
+        (
+            "api",
+            "POST",
+            "/api/v1/orders",
+            {
+                "json": {"member": "m1", "items": [{"listing": "lst_\x00"}], "payment": {}},
+                "headers": {"Idempotency-Key": "k"},
+            },
+            "body",
+        ),
+        (
+            "api",
+            "POST",
+            "/api/v1/orders",
+            {"json": {}, "headers": {"Idempotency-Key": "k\x00"}},
+            "Idempotency-Key",
+        ),
+    ],
+)
+def test_a_nul_character_is_422_and_writes_nothing(
+    session, platform, api_a, who, method, path, kwargs, part
+):
+    """PostgreSQL cannot store U+0000 in text: without this check these answered 500 there."""
+    before = _suppliers(session)
+    user = platform if who == "platform" else api_a
+    body = _problem(user.call(method, path, **kwargs), 422, "validation_error")
+    assert list(body["errors"]) == [part]
+    assert _suppliers(session) == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "part"),
+    [
+        (
+            {"headers": {"Authorization": "Basic " + base64.b64encode(b"cli\0:x").decode()}},
+            "Authorization",
+        ),
+        ({"data": {"client_id": "cli\x00", "client_secret": "x"}}, "body"),
+    ],
+)
+def test_a_nul_character_in_client_credentials_is_422(client, kwargs, part):
+    data = {"grant_type": "client_credentials", **kwargs.pop("data", {})}
+    response = client.post("/oauth/token", data=data, **kwargs)
+    assert list(_problem(response, 422, "validation_error")["errors"]) == [part]
+
+
+def test_the_text_backslash_u0000_is_not_a_nul_character(session, platform):
+    response = platform.post("/api/v1/platform/suppliers", json={"name": "\\u0000 supplies"})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["name"] == "\\u0000 supplies"
