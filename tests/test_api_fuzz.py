@@ -5,11 +5,12 @@ sends that the spec allows (and, in negative mode, what it does not), the answer
 from __future__ import annotations
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 EXAMPLES = 10
+SEED = 20261202
 
 
 def test_no_operation_answers_5xx_or_a_non_problem_error(app, platform, api_a):
@@ -25,9 +26,11 @@ def test_no_operation_answers_5xx_or_a_non_problem_error(app, platform, api_a):
                 max_examples=EXAMPLES,
                 deadline=None,
                 database=None,
-                derandomize=True,  # the same cases every run: a red CI is reproducible
                 suppress_health_check=list(HealthCheck),
             )
+            # the same cases every run, wherever the clone lies (with derandomize, a clone in
+            # another folder drew other cases), so a red CI is reproducible here
+            @seed(SEED)
             @given(case=operation.as_strategy(generation_mode=mode))
             def call(case) -> None:
                 response = case.call(headers=headers)  # noqa: B023 - called in this iteration
