@@ -56,6 +56,10 @@ class Conflict(DomainError):
     status, code, title = 409, "conflict", "Conflict"
 
 
+# PostgreSQL's text cannot hold U+0000 (SQLite's can): input holding it is refused, on both.
+NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
+
+
 class ValidationFailed(DomainError):
     """A semantic check on otherwise well-formed input; `errors` maps field → messages."""
 

@@ -12,6 +12,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.core.audit import Actor
 from app.core.errors import (
+    NUL_MESSAGE,
     UnsupportedMediaType,
     ValidationFailed,
     handle_domain_error,
@@ -60,7 +61,6 @@ def _check_media_type() -> Response | None:
 
 
 NUL = "\x00"
-NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
 
 
 def _holds_nul(value: Any) -> bool:

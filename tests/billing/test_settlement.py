@@ -11,6 +11,7 @@ import pytest
 
 from app.billing import invoices, plans
 from app.core.db import utcnow
+from app.core.errors import NUL_MESSAGE
 from app.fulfillment import service as engine
 from app.fulfillment.models import Delivery
 from app.fulfillment.suppliers.base import FAILED, SUCCESS, StatusReport, SubmitResult
@@ -156,6 +157,22 @@ def test_a_bad_statement_is_refused_whole(session, month, platform):
         content_type="multipart/form-data",
     )
     assert no_dates.status_code == 422 and "from" in no_dates.get_json()["errors"]
+
+
+def test_a_statement_holding_a_nul_character_is_refused(session, month, platform):
+    """PostgreSQL cannot store U+0000 in the report: this answered 500 there."""
+    supplier, d = month
+    statement = f"reference,status,amount\n{d[0]}\x00,success,20.00\n"
+    answer = platform.post(
+        f"/api/v1/platform/suppliers/{supplier.id}/reconciliations",
+        query_string=_range(),
+        data={"file": (io.BytesIO(statement.encode()), "s.csv")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+    assert answer.get_json()["errors"] == {"file": [NUL_MESSAGE]}
+    listed = platform.get(f"/api/v1/platform/suppliers/{supplier.id}/reconciliations")
+    assert listed.get_json()["data"] == []
 
 
 def test_settlement_owes_deliveries_at_offer_cost_and_late_successes(session, month, platform):

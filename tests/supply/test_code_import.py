@@ -102,6 +102,7 @@ def test_upload_by_api_creates_a_batch_with_counts(platform, session):
         (b"GOOD-0001\n,password-only\n", 2, "missing code"),
         (b"GOOD-0001\nGOOD-0002,pw,31/12/2099\n", 2, "ISO date"),
         (b"GOOD-0001\nA,B,2099-01-01,extra\n", 2, "too many columns"),
+        (b"GOOD-0001\nGOOD-000\x00\n", 2, "NUL character"),
     ],
 )
 def test_bad_csv_is_a_problem_naming_the_line_and_writes_nothing(
