@@ -9,7 +9,14 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate
 from app.billing.invoices import PERIOD_RE
 from app.billing.models import ENTRY_KINDS, INVOICE_STATUSES
 from app.billing.settlement import DISCREPANCIES, GROUPS
-from app.core.money import Money, MoneySchema, StrictInteger, money_field
+from app.core.money import (
+    LEDGER_MAX_MINOR,
+    LedgerMoneySchema,
+    Money,
+    MoneySchema,
+    StrictInteger,
+    money_field,
+)
 from app.core.pagination import PageArgsSchema
 from app.partners.schemas import validate_timezone
 
@@ -25,14 +32,14 @@ class AccountSchema(Schema):
 
 
 class TopUpSchema(Schema):
-    amount = fields.Nested(MoneySchema, required=True)
+    amount = fields.Nested(LedgerMoneySchema, required=True)
     reason = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
 class CreditLimitSchema(Schema):
-    credit_limit = fields.Nested(MoneySchema, required=True)
+    credit_limit = fields.Nested(LedgerMoneySchema, required=True)
     low_balance_threshold = fields.Nested(
-        MoneySchema,
+        LedgerMoneySchema,
         allow_none=True,
         metadata={"description": "partner.balance_low when balance + credit falls below it"},
     )
@@ -50,7 +57,7 @@ class AccountEntrySchema(Schema):
 
 
 class SignedMoneySchema(MoneySchema):
-    amount = StrictInteger(required=True, strict=True)
+    amount = StrictInteger(required=True, strict=True, maximum=LEDGER_MAX_MINOR)
 
 
 class AdjustmentSchema(Schema):
@@ -69,10 +76,10 @@ class EntryQuerySchema(PageArgsSchema):
 class BillingPlanSchema(Schema):
     """Fees on top of wholesale; rates in basis points (150 = 1.5 %)."""
 
-    monthly_fee = fields.Nested(MoneySchema, load_default=None)
+    monthly_fee = fields.Nested(LedgerMoneySchema, load_default=None)
     per_order_fee = fields.Nested(MoneySchema, load_default=None)
     wholesale_fee_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
-    minimum_commitment = fields.Nested(MoneySchema, load_default=None)
+    minimum_commitment = fields.Nested(LedgerMoneySchema, load_default=None)
     vat_rate_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
     timezone = fields.String(load_default=None, validate=validate_timezone)
 
@@ -182,7 +189,7 @@ class InvoicePaymentSchema(Schema):
 
 class CreditNoteSchema(Schema):
     amount = fields.Nested(
-        MoneySchema, required=True, metadata={"description": "before VAT (VAT is added)"}
+        LedgerMoneySchema, required=True, metadata={"description": "before VAT (VAT is added)"}
     )
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
 

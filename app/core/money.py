@@ -38,8 +38,23 @@ class Money:
         return {"amount": self.amount, "currency": self.currency}
 
 
+# An integer a request writes lands in a PostgreSQL `integer` column unless it is an amount of
+# a ledger (a partner account, a plan's fees, a cap on spend): those are `bigint`, and an amount
+# stays far enough below its limit that balances and totals can add it up.
+INTEGER_MAX = 2**31 - 1
+LEDGER_MAX_MINOR = 10**15
+
+
 class StrictInteger(fields.Integer):
-    """An integer that refuses floats and numeric strings (1.0, "1"): amounts are exact."""
+    """An integer that refuses floats and numeric strings (1.0, "1"): amounts are exact. It is
+    bounded by the column it is written to (`maximum`, either sign): an overflowing value is a
+    422 here instead of a failed statement (a 500) on PostgreSQL."""
+
+    def __init__(self, *args: Any, maximum: int = INTEGER_MAX, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators.append(
+            validate.Range(min=-maximum, max=maximum, error="Must be between {min} and {max}.")
+        )
 
     def _validated(self, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -57,6 +72,14 @@ class MoneySchema(Schema):
         if "amount" not in data:
             raise ValidationError({"amount": ["Missing data for required field."]})
         return Money(data["amount"], data.get("currency", "CNY"))
+
+
+class LedgerMoneySchema(MoneySchema):
+    """Money written to a `bigint` ledger column (top-ups, credit limits, fees, caps)."""
+
+    amount = StrictInteger(
+        required=True, strict=True, validate=validate.Range(min=0), maximum=LEDGER_MAX_MINOR
+    )
 
 
 def money_field(attribute: str) -> fields.Function:

@@ -5,7 +5,7 @@ from zoneinfo import available_timezones
 from marshmallow import Schema, ValidationError, fields, validate
 
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
-from app.core.money import MoneySchema, StrictInteger
+from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -121,7 +121,9 @@ class ListingUpdateSchema(ListingSchema):
 
 
 class QuotaSchema(Schema):
-    monthly_spend_cap_minor = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    monthly_spend_cap_minor = StrictInteger(
+        allow_none=True, validate=validate.Range(min=0), maximum=LEDGER_MAX_MINOR
+    )
     listing_daily_units = StrictInteger(allow_none=True, validate=validate.Range(min=0))
     member_listing_daily_units = StrictInteger(allow_none=True, validate=validate.Range(min=0))
     member_listing_monthly_units = StrictInteger(allow_none=True, validate=validate.Range(min=0))

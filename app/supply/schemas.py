@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.core.money import MoneySchema, StrictInteger
+from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
 from app.supply.models import (
     ACCOUNT_KINDS,
     CATEGORIES,
@@ -27,7 +27,9 @@ class SupplierSchema(Schema):
         metadata={"description": "API credentials; stored encrypted, never returned"},
     )
     has_credentials = fields.Function(lambda s: s.credentials_blob is not None, dump_only=True)
-    low_balance_threshold_minor = StrictInteger(allow_none=True, validate=validate.Range(min=0))
+    low_balance_threshold_minor = StrictInteger(
+        allow_none=True, validate=validate.Range(min=0), maximum=LEDGER_MAX_MINOR
+    )
     balance_minor = fields.Integer(dump_only=True, allow_none=True)
     balance_checked_at = fields.DateTime(dump_only=True, allow_none=True)
     status = fields.String(load_default="active", validate=validate.OneOf(SUPPLIER_STATUSES))

@@ -190,3 +190,36 @@ def test_the_text_backslash_u0000_is_not_a_nul_character(session, platform):
     response = platform.post("/api/v1/platform/suppliers", json={"name": "\\u0000 supplies"})
     assert response.status_code == 201, response.get_json()
     assert response.get_json()["name"] == "\\u0000 supplies"
+
+
+PRODUCT = {"brand": "优酷", "name": "月卡", "category": "video", "fulfillment_type": "card_key"}
+
+
+@pytest.mark.parametrize(
+    ("amount", "status"),
+    [(2**31 - 1, 201), (2**31, 422), (10**30, 422)],
+)
+def test_an_amount_beyond_its_integer_column_is_422(session, platform, amount, status):
+    """A product's face value is a PostgreSQL integer: 2**31 answered 500 there."""
+    body = {**PRODUCT, "face_value": {"amount": amount, "currency": "CNY"}}
+    response = platform.post("/api/v1/platform/products", json=body)
+    assert response.status_code == status, response.get_json()
+    if status == 422:
+        assert _problem(response, 422, "validation_error")["errors"] == {
+            "face_value": {"amount": ["Must be between -2147483647 and 2147483647."]}
+        }
+
+
+@pytest.mark.parametrize(("amount", "status"), [(2**31, 201), (10**15, 201), (10**15 + 1, 422)])
+def test_a_ledger_amount_may_pass_an_integer_but_not_its_bound(
+    session, platform, partner_a, amount, status
+):
+    """Top-ups land in bigint columns: more than an integer holds, less than a bigint sum."""
+    response = platform.post(
+        f"/api/v1/platform/partners/{partner_a.id}/account/top-ups",
+        json={"amount": {"amount": amount}},
+        headers={"Idempotency-Key": f"top-up-{amount}"},
+    )
+    assert response.status_code == status, response.get_json()
+    if status == 422:
+        assert list(_problem(response, 422, "validation_error")["errors"]) == ["amount"]
