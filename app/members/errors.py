@@ -7,6 +7,10 @@ class InsufficientPoints(DomainError):
     status, code, title = 422, "insufficient_points", "Insufficient points"
 
 
+class PointsBalanceLimit(DomainError):
+    status, code, title = 422, "points_balance_limit", "Points balance limit"
+
+
 class MemberBlocked(DomainError):
     status, code, title = 403, "member_blocked", "Member blocked"
 

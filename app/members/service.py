@@ -18,9 +18,10 @@ from sqlalchemy.orm.util import identity_key
 from app.core.audit import Actor, changed_fields, record_audit
 from app.core.db import Companion, insert_rows, read_rows, utcnow
 from app.core.errors import ValidationFailed
+from app.core.money import INTEGER_MAX
 from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
-from app.members.errors import InsufficientPoints, MemberNotFound
+from app.members.errors import InsufficientPoints, MemberNotFound, PointsBalanceLimit
 from app.members.models import Member, PointsEntry, PointsLot
 from app.partners.models import Partner, PartnerQuota
 from app.partners.quotas import LIMIT_COLUMNS, QUOTA_FIELDS, Limits
@@ -126,7 +127,12 @@ def list_members(session: Session, partner_id: str, limit: int, cursor: str | No
 
 def _entry(member: Member, kind: str, delta: int, **fields: Any) -> PointsEntry:
     """A ledger entry for a movement the unit of work writes (the balance changed on the
-    member)."""
+    member). Raises PointsBalanceLimit where the balance would outgrow its column (a failed
+    commit otherwise, which a retry cannot mend)."""
+    if member.points_balance + delta > INTEGER_MAX:
+        raise PointsBalanceLimit(
+            f"The balance would pass {INTEGER_MAX} points.", balance=member.points_balance
+        )
     member.points_balance += delta
     return _ledger_row(member, kind, delta, member.points_balance, **fields)
 

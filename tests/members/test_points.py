@@ -166,3 +166,23 @@ def test_member_upsert_and_validation(api_a):
     assert api_a.get("/api/v1/members/nobody").get_json()["code"] == "member_not_found"
     listed = api_a.get("/api/v1/members").get_json()["data"]
     assert [m["external_id"] for m in listed] == ["u-1"]
+
+
+def test_a_grant_past_what_a_balance_holds_is_422_and_keeps_the_balance(api_a, partner_a, session):
+    """The balance is a PostgreSQL integer: the third grant of 10**9 failed at commit (503,
+    'retry') there."""
+    make_member(session, partner_a, "rich")
+
+    def grant(key: str, amount: int):
+        return api_a.post(
+            "/api/v1/members/rich/points",
+            json={"type": "grant", "amount": amount, "reason": "x"},
+            headers={"Idempotency-Key": key},
+        )
+
+    assert grant("g1", 10**9).status_code == 201
+    assert grant("g2", 10**9).status_code == 201
+    refused = grant("g3", 10**9)
+    assert refused.status_code == 422 and refused.get_json()["code"] == "points_balance_limit"
+    assert grant("g4", 2**31 - 1 - 2 * 10**9).get_json()["balance_after"] == 2**31 - 1
+    assert api_a.get("/api/v1/members/rich").get_json()["points_balance"] == 2**31 - 1
