@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.billing.invoices import fees_of
 from app.billing.models import Invoice, Reconciliation, ReconciliationItem
 from app.core.audit import Actor, record_audit
-from app.core.errors import NUL_MESSAGE, NotFound, ValidationFailed
+from app.core.errors import NUL, NUL_MESSAGE, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.fulfillment.models import Delivery
 from app.orders.models import Order, OrderItem
@@ -229,7 +229,7 @@ def parse_statement(raw: bytes) -> list[StatementRow]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ValidationFailed({"file": ["Not UTF-8 text."]}) from None
-    if "\x00" in text:
+    if NUL in text:
         raise ValidationFailed({"file": [NUL_MESSAGE]})
     reader = csv.DictReader(io.StringIO(text))
     header = {(name or "").strip() for name in reader.fieldnames or []}

@@ -57,6 +57,7 @@ class Conflict(DomainError):
 
 
 # PostgreSQL's text cannot hold U+0000 (SQLite's can): input holding it is refused, on both.
+NUL = "\x00"
 NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
 
 

@@ -12,6 +12,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.core.audit import Actor
 from app.core.errors import (
+    NUL,
     NUL_MESSAGE,
     UnsupportedMediaType,
     ValidationFailed,
@@ -58,9 +59,6 @@ def _check_media_type() -> Response | None:
             return None
         expected = "application/json"
     return handle_domain_error(UnsupportedMediaType(f"Send the body as {expected}."))
-
-
-NUL = "\x00"
 
 
 def _holds_nul(value: Any) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit
 from app.core.db import inline_count, utcnow
-from app.core.errors import NUL_MESSAGE, NotFound
+from app.core.errors import NUL, NUL_MESSAGE, NotFound
 from app.core.ids import new_id
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
@@ -66,7 +66,7 @@ def parse_code_csv(raw: bytes) -> list[CodeRow]:
             line.decode("utf-8")
         except UnicodeDecodeError:
             raise CodeImportRejected([{"line": number, "message": "not UTF-8 text"}]) from None
-        if b"\x00" in line:
+        if NUL.encode() in line:
             raise CodeImportRejected([{"line": number, "message": NUL_MESSAGE}])
     text = raw.decode("utf-8-sig")
     rows: list[CodeRow] = []
