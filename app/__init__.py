@@ -49,6 +49,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.fulfillment.routes import platform_blp as fulfillment_platform_blp
     from app.members.cli import members_cli
     from app.orders.routes import blp as mall_blp
+    from app.partners.assets import blp as partner_assets_blp
     from app.partners.cli import partners_cli, platform_cli
     from app.partners.routes import blp as partner_blp
     from app.partners.routes import platform_blp
@@ -100,7 +101,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         billing_platform_blp,
     ):
         api.register_blueprint(blueprint)
-    for public in (health_blp, assets_blp):
+    for public in (health_blp, assets_blp, partner_assets_blp):
         app.register_blueprint(public)
         limiter.exempt(public)
     register_error_handlers(app)

@@ -33,13 +33,6 @@ def test_openapi_is_served_with_docs_from_local_assets(client):
     assert client.get("/api/v1/docs/assets/swagger-ui-bundle.js").status_code == 200
 
 
-def test_partner_logo_is_served_but_not_its_definition(client):
-    logo = client.get("/static/partners/jinhai-bank/logo.svg")
-    assert logo.status_code == 200 and logo.mimetype == "image/svg+xml"
-    hidden = client.get("/static/partners/jinhai-bank/partner.yaml")
-    assert hidden.status_code == 404 and hidden.mimetype == "application/problem+json"
-
-
 def test_claimed_and_dispatched_tables_are_vacuumed_after_a_few_thousand_dead_rows(session):
     """Orders claim codes from the head of one index range and dispatches read the head of
     another: the entries they leave behind must not wait for a fifth of the table to die."""
