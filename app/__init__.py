@@ -47,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.fulfillment.cli import fulfillment_cli, supplier_sim_command
     from app.fulfillment.routes import blp as callbacks_blp
     from app.fulfillment.routes import platform_blp as fulfillment_platform_blp
+    from app.invariants import invariants_cli
     from app.members.cli import members_cli
     from app.orders.routes import blp as mall_blp
     from app.partners.assets import blp as partner_assets_blp
@@ -120,6 +121,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         members_cli,
         fulfillment_cli,
         billing_cli,
+        invariants_cli,
         supplier_sim_command,
     ):
         app.cli.add_command(group)

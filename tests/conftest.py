@@ -25,6 +25,7 @@ from app.core.cli import alembic_config
 from app.core.db import Base
 from app.core.logging import JsonFormatter
 from app.extensions import db as database
+from app.invariants import ledger_problems
 from tests.factories import PLAINTEXT_CODES, ApiUser, make_client, make_partner
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -125,6 +126,7 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
     if request.node.get_closest_marker("postgres"):
         try:
             yield database.session()
+            _assert_books_balance(request)
         finally:
             database.session.remove()
             _empty_all_tables()
@@ -134,6 +136,7 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
     database.session.configure(bind=conn, join_transaction_mode="create_savepoint")
     try:
         yield database.session()
+        _assert_books_balance(request)
     finally:
         database.session.remove()
         outer.rollback()
@@ -141,6 +144,16 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
         database.session.configure(
             bind=database.engine, join_transaction_mode="conditional_savepoint"
         )
+
+
+def _assert_books_balance(request: pytest.FixtureRequest) -> None:
+    """After every test, whatever it did: each points ledger and partner account balances
+    (`flask invariants check`)."""
+    if request.node.get_closest_marker("ledger_rows_by_hand"):
+        return
+    database.session.rollback()  # what the test left uncommitted is not the books
+    problems = ledger_problems(database.session())
+    assert not problems, "ledgers out of balance:\n" + "\n".join(problems)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ partner can never spend past balance + credit."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.billing.models import AccountEntry, PartnerAccount
@@ -18,8 +18,11 @@ class InsufficientPartnerBalance(DomainError):
 
 
 def account_for(session: Session, partner_id: str, for_update: bool = False) -> PartnerAccount:
-    """The partner's account, opened on first use (race-free: INSERT … ON CONFLICT DO NOTHING)."""
+    """The partner's account, opened on first use (race-free: INSERT … ON CONFLICT DO NOTHING).
+    Locked, it is re-read: a copy loaded earlier in the session would keep a stale balance."""
     stmt = select(PartnerAccount).where(PartnerAccount.partner_id == partner_id)
+    if for_update:
+        stmt = stmt.execution_options(populate_existing=True)
     account = session.scalars(stmt.with_for_update() if for_update else stmt).first()
     if account is None:
         now = utcnow()
@@ -37,6 +40,26 @@ def account_for(session: Session, partner_id: str, for_update: bool = False) -> 
         )
         account = session.scalars(stmt.with_for_update() if for_update else stmt).one()
     return account
+
+
+def account_mismatches(session: Session) -> list[str]:
+    """Accounts whose balance is not the sum of their ledger entries (the invariant every
+    movement keeps); empty when the books balance."""
+    entries = (
+        select(AccountEntry.partner_id, func.sum(AccountEntry.amount_minor).label("total"))
+        .group_by(AccountEntry.partner_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(PartnerAccount.partner_id, PartnerAccount.balance_minor, entries.c.total)
+        .outerjoin(entries, entries.c.partner_id == PartnerAccount.partner_id)
+        .where(PartnerAccount.balance_minor != func.coalesce(entries.c.total, 0))
+        .order_by(PartnerAccount.partner_id)
+    ).all()
+    return [
+        f"account {partner_id}: balance {balance} != entries {total or 0}"
+        for partner_id, balance, total in rows
+    ]
 
 
 def _move(

@@ -7,10 +7,14 @@ that turns anything (HTTP errors, validation errors, domain errors, crashes) int
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, g, json, request
 from marshmallow import Schema, fields
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("quanyi.errors")
@@ -155,6 +159,70 @@ def handle_domain_error(error: DomainError) -> Response:
     )
 
 
+def is_transient_conflict(error: BaseException) -> bool:
+    """A deadlock or serialization failure: PostgreSQL rolled the transaction back, and the
+    same request may simply run again."""
+    return isinstance(error, DBAPIError) and isinstance(
+        error.orig, (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+    )
+
+
+def is_database_down(error: BaseException) -> bool:
+    """The database cannot be reached (refused, reset, shutting down): not a fault of the
+    request. Connection failures carry no SQLSTATE, or one of class 08 or 57P."""
+    if not isinstance(error, DBAPIError):
+        return False
+    state = getattr(error.orig, "sqlstate", None)
+    return error.connection_invalidated or (
+        isinstance(error.orig, psycopg.OperationalError)
+        and (state is None or state.startswith(("08", "57P")))
+    )
+
+
+class _OncePerInterval:
+    """Log an outage once per interval, not once per request (a storm of identical lines)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.last = seconds, float("-inf")
+        self.lock = threading.Lock()
+
+    def due(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last < self.seconds:
+                return False
+            self.last = now
+            return True
+
+
+_DATABASE_DOWN_LOG = _OncePerInterval(30.0)
+
+
+def handle_database_error(error: DBAPIError) -> Response:
+    """503 with Retry-After for what a retry mends (a lost lock race, the database away);
+    anything else is a fault of ours (500)."""
+    if is_transient_conflict(error):
+        log.warning("transaction rolled back by the database: %s", type(error.orig).__name__)
+        return problem(
+            503,
+            "retry",
+            "Try again",
+            "The request lost a race with another one; nothing was written. Retry it.",
+            headers={"Retry-After": "1"},
+        )
+    if is_database_down(error):
+        if _DATABASE_DOWN_LOG.due():
+            log.error("database unreachable: %s", type(error.orig).__name__)
+        return problem(
+            503,
+            "dependency_down",
+            "Service unavailable",
+            "The database is unreachable; nothing was written. Retry shortly.",
+            headers={"Retry-After": "5"},
+        )
+    return handle_unexpected(error)
+
+
 def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -165,6 +233,7 @@ def handle_unexpected(error: Exception) -> Response:
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)
 
 

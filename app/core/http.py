@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
+from sqlalchemy.exc import DBAPIError
 
 from app.core.audit import Actor
 from app.core.errors import (
@@ -17,12 +18,14 @@ from app.core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
     handle_domain_error,
+    is_transient_conflict,
     problem,
 )
 
 log = logging.getLogger("quanyi.http")
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+REPEATABLE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
 
 def request_actor() -> Actor:
@@ -97,9 +100,34 @@ def _reject_nul_characters() -> Response | None:
     return handle_domain_error(ValidationFailed(errors)) if errors else None
 
 
+def _may_run_twice() -> bool:
+    """Idempotent by method, or a POST carrying an Idempotency-Key."""
+    return request.method in REPEATABLE_METHODS or bool(request.headers.get("Idempotency-Key"))
+
+
+def _retry_transient_conflicts(app: Flask, session_factory: Callable[[], Any]) -> None:
+    """A deadlock or serialization failure rolled the request's transaction back: run an
+    idempotent request once more before answering 503 `retry` (the lock order makes this
+    rare; a client should not see the race it lost)."""
+    dispatch = app.dispatch_request
+
+    def dispatch_with_one_retry() -> Any:
+        try:
+            return dispatch()
+        except DBAPIError as error:
+            if not is_transient_conflict(error) or not _may_run_twice():
+                raise
+            session_factory().rollback()
+            log.warning("transaction rolled back by the database; running the request again")
+            return dispatch()
+
+    app.dispatch_request = dispatch_with_one_retry  # type: ignore[method-assign]
+
+
 def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> None:
     app.before_request(_check_media_type)
     app.before_request(_reject_nul_characters)
+    _retry_transient_conflicts(app, session_factory)
 
     @app.after_request
     def _finish_transaction(response: Response) -> Response:

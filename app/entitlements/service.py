@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.audit import Actor, record_audit
 from app.core.errors import Conflict
@@ -39,7 +41,15 @@ def reveal(
     if entitlement.status != "active":
         raise NothingToReveal(f"This entitlement is {entitlement.status}.")
     code, password = reveal_code(vault, session.get_one(Code, entitlement.code_id))
-    entitlement.revealed_count += 1
+    # counted in the database (concurrent reveals each get their own number), then read back
+    reveal_number = session.execute(
+        update(Entitlement)
+        .where(Entitlement.id == entitlement.id)
+        .values(revealed_count=Entitlement.revealed_count + 1)
+        .returning(Entitlement.revealed_count)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    set_committed_value(entitlement, "revealed_count", reveal_number)
     record_audit(
         session,
         actor,
@@ -51,7 +61,7 @@ def reveal(
             "client_id": actor.id,
             "ip": actor.ip,
             "masked_code": entitlement.masked_code,
-            "reveal_number": entitlement.revealed_count,
+            "reveal_number": reveal_number,
         },
     )
     return entitlement, code, password

@@ -2,15 +2,23 @@
 
 Every points movement locks the member row first (SELECT … FOR UPDATE), so movements of one
 member are serialized while different members proceed in parallel; points never go negative.
+A lock always re-reads the row (populate_existing): a member loaded earlier in the session
+(an order's eager `member`) would otherwise keep the balance it had before the lock, and the
+next movement would write that stale balance back. Locks follow the order in
+app/orders/service.py: member, then its points lots (by id).
+
+Invariant (`ledger_mismatches`): balance = sum of ledger deltas = sum of lots' remaining, and
+no lot holds more than it was granted.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
@@ -38,12 +46,19 @@ def _snapshot(m: Member) -> dict[str, Any]:
 _MEMBER = select(Member).where(
     Member.partner_id == bindparam("partner_id"), Member.external_id == bindparam("external_id")
 )
-_MEMBER_FOR_UPDATE = _MEMBER.with_for_update()
+_MEMBER_FOR_UPDATE = _MEMBER.with_for_update().execution_options(populate_existing=True)
 _MEMBER_AND_LIMITS_FOR_UPDATE = (
     _MEMBER.add_columns(*LIMIT_COLUMNS)
     .join(Partner, Partner.id == Member.partner_id)
     .outerjoin(PartnerQuota, PartnerQuota.partner_id == Member.partner_id)
     .with_for_update(of=Member.__table__)
+    .execution_options(populate_existing=True)
+)
+_MEMBER_BY_ID_FOR_UPDATE = (
+    select(Member)
+    .where(Member.id == bindparam("member_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
 )
 _SET_BALANCE = (
     update(Member)
@@ -73,6 +88,12 @@ def find_member(
     return member
 
 
+def lock_member(session: Session, member_id: str) -> Member:
+    """The member by id, locked and re-read (its balance is the committed one, not a copy
+    loaded before the lock); this session's own changes are flushed first, never lost."""
+    return session.scalars(_MEMBER_BY_ID_FOR_UPDATE, {"member_id": member_id}).one()
+
+
 def lock_member_for_order(
     session: Session, partner_id: str, external_id: str
 ) -> tuple[Member, Limits]:
@@ -91,7 +112,7 @@ def upsert_member(
     session: Session, actor: Actor, partner_id: str, external_id: str, data: dict[str, Any]
 ) -> tuple[Member, bool]:
     """Create or update by the partner's own id; returns (member, created)."""
-    if not EXTERNAL_ID_RE.match(external_id):
+    if not EXTERNAL_ID_RE.fullmatch(external_id):
         raise ValidationFailed({"external_id": ["1 to 128 of A-Z a-z 0-9 _ . : @ -"]})
     member = session.scalars(
         scoped(Member, partner_id).where(Member.external_id == external_id)
@@ -245,17 +266,46 @@ def stage_spend(
 def refund_points(
     session: Session, member: Member, spend: PointsEntry, amount: int, reason: str
 ) -> PointsEntry:
-    """Give back up to `amount` of a spend into the lots it came from (latest-expiring first,
-    so what stays spent is what would have expired first)."""
+    """Give back up to `amount` of an order's spend into the lots it came from, latest-expiring
+    (and never-expiring) lots first, so what stays spent is what would have expired first.
+    Each lot gets back at most what the spend took from it less what earlier refunds of the
+    same order gave it, so any number of partial refunds returns exactly what each lot gave and
+    never more than a lot was granted. `member` must be locked by the caller (lock_member)."""
+    if spend.order_id is None:
+        raise ValueError("only an order's spend is refunded")
+    refunded: Counter[str] = Counter()
+    for lots in session.scalars(
+        select(PointsEntry.lots).where(
+            PointsEntry.member_id == member.id,
+            PointsEntry.kind == "refund",
+            PointsEntry.order_id == spend.order_id,
+        )
+    ):
+        refunded.update({lot_id: given for lot_id, given in lots})
+    owed = {lot_id: taken - refunded[lot_id] for lot_id, taken in spend.lots}
+    lots = session.scalars(
+        select(PointsLot)
+        .where(PointsLot.id.in_([lot_id for lot_id, left in owed.items() if left > 0]))
+        .order_by(PointsLot.id)  # the lock order of lots
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
     restore = []
     left = amount
-    for lot_id, taken in sorted(spend.lots, key=lambda pair: pair[0], reverse=True):
-        if left == 0:
+    latest_expiring_first = sorted(
+        lots, key=lambda lot: (lot.expires_at is None, lot.expires_at or datetime.min), reverse=True
+    )
+    for lot in latest_expiring_first:
+        give = min(owed[lot.id], left)
+        if give == 0:
             break
-        lot = session.get_one(PointsLot, lot_id, with_for_update=True)
-        give = min(taken, left)
-        lot.remaining += give
-        restore.append([lot_id, give])
+        session.execute(
+            update(PointsLot)
+            .where(PointsLot.id == lot.id)
+            .values(remaining=PointsLot.remaining + give)
+            .execution_options(synchronize_session=False)
+        )
+        restore.append([lot.id, give])
         left -= give
     entry = _entry(
         member, "refund", amount - left, reason=reason, order_id=spend.order_id, lots=restore
@@ -279,7 +329,7 @@ def expire_points(
         stmt = stmt.where(PointsLot.partner_id == partner_id)
     total = 0
     for member_id in session.scalars(stmt).all():
-        member = session.get_one(Member, member_id, with_for_update=True)
+        member = lock_member(session, member_id)
         lots = session.scalars(
             select(PointsLot)
             .where(
@@ -287,7 +337,9 @@ def expire_points(
                 PointsLot.remaining > 0,
                 PointsLot.expires_at <= now,
             )
+            .order_by(PointsLot.id)
             .with_for_update()
+            .execution_options(populate_existing=True)
         ).all()
         for lot in lots:
             session.add(
@@ -302,6 +354,39 @@ def expire_points(
             total += lot.remaining
             lot.remaining = 0
     return total
+
+
+def ledger_mismatches(session: Session) -> list[str]:
+    """Members whose balance differs from their ledger or their lots, and lots holding more
+    than was granted or less than nothing; empty when every points ledger balances."""
+    entries = (
+        select(PointsEntry.member_id, func.sum(PointsEntry.delta).label("total"))
+        .group_by(PointsEntry.member_id)
+        .subquery()
+    )
+    lots = (
+        select(PointsLot.member_id, func.sum(PointsLot.remaining).label("total"))
+        .group_by(PointsLot.member_id)
+        .subquery()
+    )
+    entries_total = func.coalesce(entries.c.total, 0)
+    lots_total = func.coalesce(lots.c.total, 0)
+    members = session.execute(
+        select(Member.id, Member.points_balance, entries_total, lots_total)
+        .outerjoin(entries, entries.c.member_id == Member.id)
+        .outerjoin(lots, lots.c.member_id == Member.id)
+        .where((Member.points_balance != entries_total) | (Member.points_balance != lots_total))
+        .order_by(Member.id)
+    ).all()
+    bad_lots = session.execute(
+        select(PointsLot.id, PointsLot.amount, PointsLot.remaining)
+        .where((PointsLot.remaining > PointsLot.amount) | (PointsLot.remaining < 0))
+        .order_by(PointsLot.id)
+    ).all()
+    return [
+        f"member {member_id}: balance {balance}, entries {by_entries}, lots {by_lots}"
+        for member_id, balance, by_entries, by_lots in members
+    ] + [f"lot {lot_id}: remaining {left} of {amount}" for lot_id, amount, left in bad_lots]
 
 
 def ledger(

@@ -43,6 +43,9 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     cash_payment_ref: Mapped[str | None] = mapped_column(String(120))
     points_entry_id: Mapped[str | None] = mapped_column(String(40))
     cancelled_at: Mapped[datetime | None]
+    # the quota counters this order counted (quotas.consume), so a refund gives back exactly
+    # those, whatever the caps are by then
+    quota_usage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
     items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.position", lazy="selectin")
     member: Mapped[Member] = relationship(lazy="joined")

@@ -1,11 +1,19 @@
 """Placing and cancelling orders.
 
+LOCK ORDER. Every path that locks more than one of these rows takes them in this order, and
+within a kind by id (or counter key), so two transactions never wait for each other in a
+circle (a deadlock: placing and refunding once took counters and capacity the other way round):
+
+    order → its deliveries → codes → member → points lots → quota counters
+          → product capacity → partner account
+
 `place_order` runs in the caller's single transaction: listings (with the partner's pools of
 their products) → card-key claim (stock first: a sold-out order is refused before anything
-else) → member (locked) with its partner's limits → prices → quota → points debit written
-with the order's rows → partner charge (last: its row is the partner's hottest). Any refusal
-raises before commit, so nothing is half-written. Prices come from the listings, never from
-the client.
+else) → member (locked) with its partner's limits → prices → points debit (lots locked; the
+rows written with the order's) → quota counters → direct-recharge capacity → partner charge
+(last: its row is the partner's hottest). Any refusal raises before commit, so nothing is
+half-written. Prices come from the listings, never from the client. `refund_units` (cancels,
+failed units) follows the same order from the member on.
 """
 
 from __future__ import annotations
@@ -30,7 +38,12 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.errors import MemberBlocked
 from app.members.models import Member, PointsEntry
-from app.members.service import lock_member_for_order, refund_points, stage_spend
+from app.members.service import (
+    lock_member,
+    lock_member_for_order,
+    refund_points,
+    stage_spend,
+)
 from app.orders.models import Order, OrderItem
 from app.partners import quotas
 from app.partners.listings import Price, member_price, sellable_listing
@@ -190,6 +203,8 @@ def _check_totals(
                 "The total changed since the client computed it.", current_total=total
             )
     paid_cash = payment.get("cash")
+    if paid_cash is not None and paid_cash.currency != currency:
+        raise PaymentMismatch(f"Pay the cash part in {currency}.", current_total=total)
     if payment.get("points", 0) != points or (paid_cash.amount if paid_cash else 0) != cash:
         raise PaymentMismatch("Pay exactly the order total.", current_total=total)
     if cash and not payment.get("cash_payment_ref"):
@@ -294,9 +309,6 @@ def place_order(
     items: list[OrderItem] = []
     all_deliveries: list[Delivery] = []
     entitlements: list[Entitlement] = []
-    quotas.consume(
-        session, limits, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
-    )
     spent: list[PointsEntry] = []
     spending: list[Companion] = []
     if points:
@@ -304,6 +316,18 @@ def place_order(
             session, member, points, f"order {order.id}", order.id, now=now
         )
         order.points_entry_id, spent = entry.id, [entry]
+    order.quota_usage = quotas.consume(
+        session, limits, member.id, {p.listing.id: p.quantity for p in priced}, wholesale, now
+    )
+    capacity: Counter[str] = Counter()
+    components: dict[str, Product] = {}
+    for p in priced:
+        for component, per_unit in _units(p.listing.product):
+            if component.fulfillment_type != "card_key":
+                capacity[component.id] += p.quantity * per_unit
+                components[component.id] = component
+    for product_id in sorted(capacity):
+        reserve_capacity(session, components[product_id], capacity[product_id])
     for position, p in enumerate(priced):
         item = OrderItem(
             partner_id=partner_id,
@@ -346,7 +370,6 @@ def place_order(
                     now,
                 )
             else:
-                reserve_capacity(session, component, len(deliveries))
                 for delivery in deliveries:  # the fulfillment engine takes them from here
                     enqueue_after_commit(session, SUBMIT_JOB, delivery.id, queue="fulfillment")
     summary = {"order_id": order.id, "member": member.external_id, "status": order.status}
@@ -400,29 +423,29 @@ def refund_units(
     session: Session, partner: Partner, order: Order, units: list[tuple[str, int]], why: str
 ) -> tuple[int, int]:
     """Give back what `units` ((item id, unit index) pairs) cost: the member's points, the
-    partner's wholesale charge, direct-recharge capacity and quota usage. Returns (points,
+    quota usage the order counted, direct-recharge capacity (a bundle's components included)
+    and the partner's wholesale charge, locking in the module's lock order. Returns (points,
     wholesale_minor) refunded. The caller has already marked the units' deliveries."""
     items = {item.id: item for item in order.items}
-    member = session.get_one(Member, order.member_id, with_for_update=True)
-    points = wholesale = 0
-    for item_id, _unit in units:
-        item = items[item_id]
-        if item.snapshot["fulfillment_type"] != "card_key" and not item.snapshot["components"]:
-            release_capacity(session, item.product_id, 1)
-        points += item.unit_points
-        wholesale += item.unit_wholesale_minor
-        quotas.release(
-            session,
-            partner,
-            member.id,
-            item.listing_id,
-            1,
-            item.unit_wholesale_minor,
-            order.created_at,
-        )
+    per_item = Counter(item_id for item_id, _unit in units)
+    points = sum(items[item_id].unit_points * n for item_id, n in per_item.items())
+    wholesale = sum(items[item_id].unit_wholesale_minor * n for item_id, n in per_item.items())
+    member = lock_member(session, order.member_id)
     if points and order.points_entry_id:
         spend = session.get_one(PointsEntry, order.points_entry_id)
         refund_points(session, member, spend, points, f"order {order.id} {why}")
+    units_by_listing: Counter[str] = Counter()
+    for item_id, n in per_item.items():
+        units_by_listing[items[item_id].listing_id] += n
+    quotas.release(session, partner.id, order.quota_usage, units_by_listing, wholesale)
+    refunded = set(units)
+    capacity = Counter(
+        d.product_id
+        for d in order.deliveries
+        if (d.item_id, d.unit) in refunded and d.fulfillment_type != "card_key"
+    )
+    for product_id in sorted(capacity):
+        release_capacity(session, product_id, capacity[product_id])
     if wholesale:
         refund_order(session, partner.id, wholesale, order.id, f"order {why}")
     return points, wholesale

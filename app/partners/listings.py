@@ -76,6 +76,15 @@ def _apply(listing: Listing, data: dict[str, Any]) -> None:
             setattr(listing, key, data[key])
     if listing.price_points == 0 and listing.price_cash_minor == 0:
         raise ValidationFailed({"price": ["A listing needs a points price, a cash price or both."]})
+    # a sale or tier price replaces the list price: it may not make the listing free either
+    has_sale = listing.sale_points is not None or listing.sale_cash_minor is not None
+    if has_sale and not (listing.sale_points or listing.sale_cash_minor):
+        raise ValidationFailed({"sale_points": ["A sale price of 0 points and 0 cash is free."]})
+    for tier, price in (listing.tier_prices or {}).items():
+        if not (int(price.get("points", 0)) or int(price.get("cash", 0))):
+            raise ValidationFailed(
+                {f"tier_prices.{tier}": ["A tier price of 0 points and 0 cash is free."]}
+            )
     if (
         listing.sale_starts_at
         and listing.sale_ends_at

@@ -108,8 +108,10 @@ def consume(
     units_by_listing: dict[str, int],
     spend_minor: int,
     now: datetime,
-) -> None:
-    """Count one order against every limit that is set, or raise QuotaExceeded."""
+) -> dict[str, Any]:
+    """Count one order against every limit that is set, or raise QuotaExceeded. Returns the
+    counters it counted (for the order to keep): `spend` (key or None) and, per listing, the
+    unit counters' keys. Counters are bumped in key order, the order `release` follows too."""
     day, month = periods(limits.timezone, now)
     checks: list[tuple[str, int, int | None, str]] = [
         (
@@ -125,8 +127,11 @@ def consume(
             "orders per member per day",
         ),
     ]
+    usage: dict[str, Any] = {"spend": None, "listings": {}}
+    if limits.monthly_spend_cap_minor is not None:
+        usage["spend"] = f"spend:{month}"
     for listing_id, units in units_by_listing.items():
-        checks += [
+        unit_checks = [
             (
                 f"listing:{listing_id}:{day}",
                 units,
@@ -146,42 +151,34 @@ def consume(
                 "units per member per listing per month",
             ),
         ]
-    for key, amount, cap, label in checks:
+        checks += unit_checks
+        usage["listings"][listing_id] = [key for key, _, cap, _ in unit_checks if cap is not None]
+    for key, amount, cap, label in sorted(checks):
         if cap is None:
             continue
         if _bump(session, limits.partner_id, key, amount) > cap:
             raise QuotaExceeded(f"This order would exceed the {label} ({cap}).", limit=label)
+    return usage
 
 
 def release(
     session: Session,
-    partner: Partner,
-    member_id: str,
-    listing_id: str,
-    units: int,
+    partner_id: str,
+    usage: dict[str, Any],
+    units_by_listing: dict[str, int],
     spend_minor: int,
-    when: datetime,
 ) -> None:
-    """Give back what a cancelled unit consumed (counters of the order's own periods)."""
-    limits = Limits.of(partner)
-    day, month = periods(partner.timezone, when)
-    give_back = [
-        (f"spend:{month}", spend_minor, limits.monthly_spend_cap_minor),
-        (f"listing:{listing_id}:{day}", units, limits.listing_daily_units),
-        (
-            f"member:{member_id}:listing:{listing_id}:{day}",
-            units,
-            limits.member_listing_daily_units,
-        ),
-        (
-            f"member:{member_id}:listing:{listing_id}:{month}",
-            units,
-            limits.member_listing_monthly_units,
-        ),
-    ]
-    for key, amount, cap in give_back:
-        if cap is not None and amount:
-            _bump(session, partner.id, key, -amount)
+    """Give back what refunded units counted: only the counters their order counted (`usage`
+    from consume), by exactly their units and wholesale amount, in key order. Caps set or
+    changed since the order do not matter; a counter never goes below what other orders hold."""
+    give_back: dict[str, int] = {}
+    if usage.get("spend") and spend_minor:
+        give_back[usage["spend"]] = spend_minor
+    for listing_id, units in units_by_listing.items():
+        for key in usage.get("listings", {}).get(listing_id, []):
+            give_back[key] = units
+    for key in sorted(give_back):
+        _bump(session, partner_id, key, -give_back[key])
 
 
 def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:

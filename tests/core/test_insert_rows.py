@@ -1,4 +1,5 @@
-"""insert_rows: write-once rows inserted without the unit of work."""
+"""insert_rows: write-once rows inserted without the unit of work (members and their ledger
+entries stand for any parent and child rows here: they are written by hand)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from app.core.db import STATEMENT_PARAMETERS, STATEMENT_ROWS, insert_rows, utcno
 from app.members.models import Member, PointsEntry
 from app.webhooks.models import Event
 from tests.factories import sql_statements
+
+pytestmark = pytest.mark.ledger_rows_by_hand
 
 
 def test_tables_in_first_met_order_with_defaults_applied(session, partner_a):

@@ -10,18 +10,24 @@ import pytest
 from sqlalchemy import func, select
 
 from app.billing.models import AccountEntry, PartnerAccount
+from app.core.audit import AuditLog
+from app.entitlements.models import Entitlement
 from app.extensions import db
+from app.invariants import ledger_problems
 from app.members.models import Member, PointsEntry
 from app.orders.models import Order
 from app.partners.quotas import set_quota
-from app.supply.models import Code
+from app.supply.models import Code, Product
 from tests.factories import (
     TEST_ACTOR,
     ApiUser,
     fund,
     make_client,
+    make_listing,
     make_member,
     make_partner,
+    make_product,
+    place,
     sellable_card_key_listing,
 )
 
@@ -29,15 +35,22 @@ pytestmark = pytest.mark.postgres
 
 
 def _race(app, token: str, bodies: list[tuple[dict, str]]) -> list[tuple[int, str | None]]:
-    barrier = threading.Barrier(len(bodies))
+    return _race_posts(app, token, [("/api/v1/orders", body, key) for body, key in bodies])
+
+
+def _race_posts(
+    app, token: str, posts: list[tuple[str, dict | None, str]]
+) -> list[tuple[int, str | None]]:
+    """POST each (path, body, idempotency key) from its own thread, all released at once."""
+    barrier = threading.Barrier(len(posts))
     results: list[tuple[int, str | None]] = []
     lock = threading.Lock()
 
-    def one(body: dict, key: str) -> None:
+    def one(path: str, body: dict | None, key: str) -> None:
         http = app.test_client()
         barrier.wait()
         response = http.post(
-            "/api/v1/orders",
+            path,
             json=body,
             headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
         )
@@ -47,7 +60,7 @@ def _race(app, token: str, bodies: list[tuple[dict, str]]) -> list[tuple[int, st
                 (response.status_code, payload.get("code") if response.status_code >= 400 else None)
             )
 
-    threads = [threading.Thread(target=one, args=pair) for pair in bodies]
+    threads = [threading.Thread(target=one, args=post) for post in posts]
     for t in threads:
         t.start()
     for t in threads:
@@ -128,3 +141,91 @@ def test_identical_order_requests_racing_make_one_order(app):
         == 1
     )
     assert session.scalar(select(Member.points_balance).where(Member.partner_id == partner_id)) == 0
+
+
+def _direct_recharge_shop(app, members: int, orders_each: int, capacity: int | None = None):
+    """A direct-recharge listing (its units stay pending: no worker runs here), members with
+    `orders_each` one-unit orders placed, and a partner token."""
+    session = db.session()
+    partner = make_partner(session, "refund-shop")
+    fund(session, partner, amount_minor=10_000_000)
+    product = make_product(
+        session, "QQ音乐", fulfillment_type="direct_recharge", stock_capacity=capacity
+    )
+    listing = make_listing(session, partner, product)
+    set_quota(
+        session,
+        TEST_ACTOR,
+        partner.id,
+        {"monthly_spend_cap_minor": 10_000_000, "member_listing_daily_units": 100},
+    )
+    session.commit()
+    order_ids = []
+    for i in range(members):
+        member = make_member(session, partner, f"m{i:03d}", points=50_000, phone="13912345678")
+        order_ids += [place(session, partner, member, listing).id for _ in range(orders_each)]
+    token = ApiUser.login(app.test_client(), make_client(session, partner)).token
+    ids = (partner.id, listing.id, product.id)
+    db.session.remove()
+    return ids, order_ids, token
+
+
+def test_twenty_concurrent_cancels_of_one_members_orders_refund_every_point(app):
+    """The review's case: the member row was locked without re-reading it, so each refund
+    wrote its stale balance + 1000 and the balance fell behind the ledger."""
+    (partner_id, _, _), order_ids, token = _direct_recharge_shop(app, members=1, orders_each=20)
+    results = _race_posts(
+        app, token, [(f"/api/v1/orders/{oid}/cancel", None, f"c-{oid}") for oid in order_ids]
+    )
+    assert Counter(results) == {(200, None): 20}, results
+    session = db.session()
+    member = session.scalars(select(Member).where(Member.partner_id == partner_id)).one()
+    assert member.points_balance == 50_000
+    assert ledger_problems(session) == []
+
+
+def test_placing_and_cancelling_racing_finish_without_deadlock(app):
+    """Placing took the spend counter then capacity, refunding capacity then the counter: a
+    deadlock (a 500). Both now follow the one lock order, so every request goes through."""
+    (partner_id, listing_id, product_id), order_ids, token = _direct_recharge_shop(
+        app, members=10, orders_each=1, capacity=1000
+    )
+    cancels = [(f"/api/v1/orders/{oid}/cancel", None, f"c-{oid}") for oid in order_ids]
+    places = [("/api/v1/orders", _body(f"m{i:03d}", listing_id), f"p-{i}") for i in range(10)]
+    for _path, body, _key in places:
+        body["items"][0]["recharge_account"] = "13912345678"
+    interleaved = [post for pair in zip(cancels, places, strict=True) for post in pair]
+    results = _race_posts(app, token, interleaved)
+    assert Counter(status for status, _ in results) == {200: 10, 201: 10}, results
+    session = db.session()
+    assert session.get_one(Product, product_id).stock_capacity == 1000 - 10
+    assert ledger_problems(session) == []
+
+
+def test_concurrent_reveals_each_count_once_with_their_own_number(app):
+    (partner_id, listing_id), token = _setup(app, codes=1, members=1)
+    placed = _race(app, token, [(_body("m000", listing_id), "one")])
+    assert placed == [(201, None)]
+    session = db.session()
+    entitlement = session.scalars(
+        select(Entitlement).where(Entitlement.partner_id == partner_id)
+    ).one()
+    entitlement_id = entitlement.id
+    db.session.remove()
+    reveals = _race_posts(
+        app,
+        token,
+        [(f"/api/v1/entitlements/{entitlement_id}/reveal", None, f"r{i}") for i in range(8)],
+    )
+    assert [status for status, _ in reveals] == [200] * 8, reveals
+    session = db.session()
+    assert session.get_one(Entitlement, entitlement_id).revealed_count == 8
+    numbers = [
+        row.after["reveal_number"]
+        for row in session.scalars(
+            select(AuditLog).where(
+                AuditLog.target_id == entitlement_id, AuditLog.action == "entitlement.revealed"
+            )
+        )
+    ]
+    assert sorted(numbers) == list(range(1, 9))
