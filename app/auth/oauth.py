@@ -20,6 +20,7 @@ from flask_smorest import Blueprint
 from app.auth import service
 from app.auth.models import ALL_SCOPES, AccessToken, ApiClient
 from app.core.errors import DomainError, problem
+from app.core.tenancy import PartnerSuspended, is_partner_active
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 REALM = "quanyi"
@@ -35,14 +36,24 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
 
     def validate_token_request(self) -> None:
-        """Asking for a scope the client was not granted is an error, not a silent narrowing."""
+        """Asking for a scope the client was not granted is an error, not a silent narrowing;
+        a suspended or closed partner's clients get no token."""
         super().validate_token_request()
+        partner_id = self.request.client.partner_id
+        if partner_id and not is_partner_active(_session(), partner_id):
+            raise PartnerSuspendedError()
         requested = set((self.request.payload.scope or "").split())
         granted = set(self.request.client.scope.split())
         if not requested <= granted:
             raise InvalidScopeError(
                 "Not granted to this client: " + " ".join(sorted(requested - granted))
             )
+
+
+class PartnerSuspendedError(OAuth2Error):
+    error = "partner_suspended"
+    description = "This partner is suspended: no new tokens are issued."
+    status_code = 403
 
 
 class TokenRevocation(RevocationEndpoint):
@@ -162,6 +173,8 @@ def require_scope(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., 
                 raise _auth_error(error) from None
             g.client_id = token.client_id
             g.partner_id = token.partner_id
+            if token.partner_id and not is_partner_active(_session(), token.partner_id):
+                raise PartnerSuspended("This partner is suspended; contact the platform.")
             return view(*args, **kwargs)
 
         return wrapper

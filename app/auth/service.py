@@ -13,7 +13,7 @@ from typing import Any
 
 import argon2
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.models import PARTNER_SCOPES, PLATFORM_SCOPES, AccessToken, ApiClient
@@ -125,7 +125,9 @@ def create_client(
 def rotate_client_secret(
     session: Session, actor: Actor, client: ApiClient, grace: timedelta = timedelta(0)
 ) -> IssuedClient:
-    """New secret now; the old one keeps working for `grace` so integrators can roll over."""
+    """New secret now; the old one keeps working for `grace` so integrators can roll over, and
+    tokens minted before stop working when the grace ends: at once for an emergency rotation
+    (grace 0), where a leaked secret's tokens must die with it."""
     if client.status != "active":
         raise Conflict("A revoked client cannot be rotated.")
     if grace < timedelta(0) or grace > MAX_ROTATION_GRACE:
@@ -134,6 +136,16 @@ def rotate_client_secret(
     client.previous_secret_hash = client.secret_hash if grace else None
     client.previous_secret_expires_at = utcnow() + grace if grace else None
     client.secret_hash = hash_secret(secret)
+    now = utcnow()
+    live = (AccessToken.client_id == client.id, AccessToken.revoked_at.is_(None))
+    cut_short = (
+        update(AccessToken)
+        .where(*live, AccessToken.expires_at > now + grace)
+        .values(expires_at=now + grace)
+        if grace
+        else update(AccessToken).where(*live).values(revoked_at=now)
+    )
+    cut = len(session.execute(cut_short.returning(AccessToken.id)).all())
     record_audit(
         session,
         actor,
@@ -141,7 +153,7 @@ def rotate_client_secret(
         "api_client",
         client.id,
         partner_id=client.partner_id,
-        after={"grace_seconds": int(grace.total_seconds())},
+        after={"grace_seconds": int(grace.total_seconds()), "tokens_cut_short": cut},
     )
     return IssuedClient(client, secret)
 

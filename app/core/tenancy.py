@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from flask import g
-from sqlalchemy import ForeignKey, Select, String, select
+from sqlalchemy import ForeignKey, Select, String, column, select, table
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from app.core.errors import Forbidden, NotFound
@@ -19,6 +19,23 @@ T = TypeVar("T", bound="PartnerOwnedMixin")
 
 class PartnerRequired(Forbidden):
     code, title = "partner_required", "Partner client required"
+
+
+class PartnerSuspended(Forbidden):
+    code, title = "partner_suspended", "Partner suspended"
+
+
+# The tenant's own row, as far as the kernel needs it: whether it may act at all. (The partners
+# package owns the model; the kernel cannot import it.)
+_PARTNERS = table("partners", column("id", String), column("status", String))
+ACTIVE = "active"
+
+
+def is_partner_active(session: Session, partner_id: str) -> bool:
+    """A suspended or closed partner gets no tokens, no API, no fulfilment and no webhooks
+    until it is active again; operators still see everything."""
+    status = session.scalar(select(_PARTNERS.c.status).where(_PARTNERS.c.id == partner_id))
+    return status == ACTIVE
 
 
 class PartnerOwnedMixin:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.core.audit import SYSTEM, record_audit
 from app.core.queue import enqueue_after_commit
+from app.core.tenancy import is_partner_active
 from app.entitlements.models import Entitlement
 from app.fulfillment.models import FINAL_STATUSES, Delivery
 from app.fulfillment.suppliers.base import (
@@ -92,6 +93,8 @@ def begin_submission(session: Session, delivery_id: str, now: datetime) -> Submi
     delivery = _lock(session, delivery_id)
     if delivery is None or delivery.status != "pending":
         return None
+    if not is_partner_active(session, delivery.partner_id):
+        return None  # held, pending, until the partner is active again (the sweep retries)
     offer = delivery.offer_id and session.get(Offer, delivery.offer_id)
     if not offer or offer.id in (delivery.tried_offer_ids or []) or offer.status != "active":
         offer = _next_offer(session, delivery)

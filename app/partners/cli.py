@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -33,8 +34,11 @@ def sync(root: Path) -> None:
         sys.exit(1)
 
 
-def _issue_named_client(partner_id: str | None, kind: str, name: str) -> auth_service.IssuedClient:
-    """Rotate the client called `name`, or create it: the secret is shown once, now."""
+def _issue_named_client(
+    partner_id: str | None, kind: str, name: str, grace_seconds: int
+) -> auth_service.IssuedClient:
+    """Rotate the client called `name` (its old secret and tokens last `grace_seconds` more),
+    or create it: the secret is shown once, now."""
     with db.transaction() as session:
         existing = session.scalars(
             select(ApiClient).where(
@@ -47,10 +51,21 @@ def _issue_named_client(partner_id: str | None, kind: str, name: str) -> auth_se
             )
         ).first()
         if existing is not None:
-            return auth_service.rotate_client_secret(session, CLI_ACTOR, existing)
+            return auth_service.rotate_client_secret(
+                session, CLI_ACTOR, existing, timedelta(seconds=grace_seconds)
+            )
         return auth_service.create_client(
             session, CLI_ACTOR, kind=kind, partner_id=partner_id, name=name
         )
+
+
+GRACE = click.option(
+    "--grace",
+    type=click.IntRange(0, 7 * 24 * 3600),
+    default=0,
+    show_default=True,
+    help="Seconds the old secret and its tokens keep working (0: revoked at once).",
+)
 
 
 def _print_credentials(issued: auth_service.IssuedClient, as_shell: bool) -> None:
@@ -67,17 +82,19 @@ def _print_credentials(issued: auth_service.IssuedClient, as_shell: bool) -> Non
 @click.argument("slug")
 @click.option("--name", default="demo", show_default=True, help="Client name to create/rotate.")
 @click.option("--shell", "as_shell", is_flag=True, help="Print as shell exports.")
-def credentials(slug: str, name: str, as_shell: bool) -> None:
+@GRACE
+def credentials(slug: str, name: str, as_shell: bool, grace: int) -> None:
     """Issue a fresh secret for SLUG's client NAME (created if missing)."""
     partner = service.find_partner_by_slug(db.session(), slug)
     if partner is None:
         raise click.ClickException(f"no partner with slug {slug!r}; run 'flask demo seed' first")
-    _print_credentials(_issue_named_client(partner.id, "partner", name), as_shell)
+    _print_credentials(_issue_named_client(partner.id, "partner", name, grace), as_shell)
 
 
 @platform_cli.command("credentials")
 @click.option("--name", default="operator", show_default=True)
 @click.option("--shell", "as_shell", is_flag=True, help="Print as shell exports.")
-def platform_credentials(name: str, as_shell: bool) -> None:
+@GRACE
+def platform_credentials(name: str, as_shell: bool, grace: int) -> None:
     """Issue a fresh secret for the platform client NAME (created if missing)."""
-    _print_credentials(_issue_named_client(None, "platform", name), as_shell)
+    _print_credentials(_issue_named_client(None, "platform", name, grace), as_shell)

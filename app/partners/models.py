@@ -14,7 +14,7 @@ from app.core.tenancy import PartnerOwnedMixin
 from app.supply.models import Product
 
 PARTNER_KINDS = ("bank", "airline", "carrier", "employer")
-PARTNER_STATUSES = ("active", "suspended")
+PARTNER_STATUSES = ("active", "suspended", "closed")
 
 
 class Partner(PublicIdMixin, TimestampMixin, Base):

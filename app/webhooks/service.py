@@ -27,6 +27,7 @@ from app.core.db import inline_count, insert_rows, utcnow
 from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
+from app.core.tenancy import is_partner_active
 from app.core.vault import Vault
 from app.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
 
@@ -331,6 +332,8 @@ def prepare_send(
     endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
     if endpoint.status != "active":
         return None
+    if endpoint.partner_id and not is_partner_active(session, endpoint.partner_id):
+        return None  # paused: the retry sweep offers it again once the partner is active
     event = session.get_one(Event, delivery.event_id)
     body = event_body(event)
     header = signature_header(endpoint_secrets(vault, endpoint, now), body, int(time.time()))

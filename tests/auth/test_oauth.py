@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, text
 
 from app.auth import service as auth_service
-from app.auth.models import AccessToken
+from app.auth.models import AccessToken, ApiClient
 from app.core.db import Base, utcnow
 from tests.factories import (
     TEST_ACTOR,
@@ -153,6 +153,36 @@ def test_rotation_with_grace_keeps_old_secret_for_a_while(client, session, partn
     rotated = _rotate(session, creds, timedelta(hours=1))
     assert request_token(client, creds).status_code == 200
     assert request_token(client, rotated).status_code == 200
+
+
+def test_an_emergency_rotation_kills_the_tokens_minted_before_it(client, session, api_a):
+    assert api_a.get("/api/v1/partner").status_code == 200
+    rotated = _rotate(session, api_a.creds)
+    assert api_a.get("/api/v1/partner").status_code == 401
+    fresh = ApiUser.login(client, rotated)
+    assert fresh.get("/api/v1/partner").status_code == 200
+
+
+def test_tokens_minted_before_a_rotation_end_with_its_grace(client, session, api_a):
+    _rotate(session, api_a.creds, timedelta(minutes=5))
+    assert api_a.get("/api/v1/partner").status_code == 200
+    token = session.scalars(
+        select(AccessToken).where(AccessToken.client_id == api_a.creds.client_id)
+    ).first()
+    assert token.expires_at <= utcnow() + timedelta(minutes=5)
+
+
+def test_the_credentials_command_rotates_with_a_grace(app, session, partner_a):
+    runner = app.test_cli_runner()
+    args = ["partners", "credentials", partner_a.slug, "--shell"]
+    first = runner.invoke(args=args)
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(args=[*args, "--grace", "60"])
+    assert again.exit_code == 0, again.output
+    client = session.scalars(select(ApiClient).where(ApiClient.partner_id == partner_a.id)).one()
+    session.refresh(client)
+    assert client.previous_secret_hash is not None
+    assert runner.invoke(args=[*args, "--grace", "-1"]).exit_code != 0
 
 
 def test_revoked_client_gets_no_token_and_its_tokens_die(client, session, api_a):

@@ -269,3 +269,18 @@ def test_platform_endpoints_receive_platform_events_only(
     assert api_a.get("/api/v1/webhook-endpoints").get_json()["data"] == []  # not the partner's
     listed = platform.get("/api/v1/platform/webhook-endpoints").get_json()["data"]
     assert [e["id"] for e in listed] == [created.get_json()["endpoint"]["id"]]
+
+
+def test_a_suspended_partners_webhooks_wait_until_it_is_active(
+    app, api_a, platform, session, partner_a, receiver
+):
+    _endpoint(api_a, receiver.url)
+    platform.patch(f"/api/v1/platform/partners/{partner_a.id}", json={"status": "suspended"})
+    _order(session, partner_a)
+    _deliver_all(app)
+    assert receiver.received == []
+    platform.patch(f"/api/v1/platform/partners/{partner_a.id}", json={"status": "active"})
+    session.execute(text("UPDATE webhook_deliveries SET next_attempt_at = NULL"))
+    session.commit()
+    _deliver_all(app)
+    assert len(receiver.received) == 3
