@@ -38,7 +38,10 @@ def fund_demo_partners(session: Session, actor: Actor) -> int:
 @demo_cli.command("seed")
 @click.option("--partners", "root", default=str(Path(ROOT) / "partners"), type=click.Path())
 def seed(root: str) -> None:
-    """Load the demo partners and the demo supply (seeding twice changes nothing)."""
+    """Load the demo partners and the demo supply (seeding twice changes nothing). Refused in
+    production: the demo's supplier secret is public and its codes derivable."""
+    if current_app.config.get("ENV_NAME") == "production":
+        raise click.ClickException("the demo is never seeded in production (QUANYI_ENV)")
     with db.transaction() as session:
         sim_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/supplier-sim"
         created = seed_supply(session, CLI_ACTOR, current_vault(), platform_today(), sim_url)

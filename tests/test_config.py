@@ -47,3 +47,15 @@ def test_embedded_mode_uses_sqlite_and_keeps_a_stable_development_key():
     assert first.is_embedded
     assert first.secret_key == second.secret_key and len(first.secret_key) >= 40
     assert first.vault_keys == second.vault_keys
+
+
+def test_the_demo_is_never_seeded_in_production(app, monkeypatch):
+    from sqlalchemy import func, select
+
+    from app.extensions import db
+    from app.partners.models import Partner
+
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    result = app.test_cli_runner().invoke(args=["demo", "seed"])
+    assert result.exit_code != 0 and "production" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Partner)) == 0

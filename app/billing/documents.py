@@ -79,7 +79,7 @@ def invoice_csv(invoice: Invoice) -> str:
 
 def _brand_color(partner: Partner, key: str, default: str) -> colors.Color:
     value = (partner.branding or {}).get(key) or default
-    return colors.HexColor(value if COLOR_RE.match(value) else default)
+    return colors.HexColor(value if COLOR_RE.fullmatch(value) else default)
 
 
 def invoice_pdf(invoice: Invoice, partner: Partner) -> bytes:

@@ -66,7 +66,7 @@ class Usage:
 
 
 def parse_period(period: str) -> tuple[int, int]:
-    match = PERIOD_RE.match(period or "")
+    match = PERIOD_RE.fullmatch(period or "")
     if not match:
         raise ValidationFailed({"month": ["Expected YYYY-MM (1970 to 2999), e.g. 2026-11."]})
     return int(match[1]), int(match[2])

@@ -18,6 +18,7 @@ from app.core.money import (
     money_field,
 )
 from app.core.pagination import PageArgsSchema
+from app.core.validation import FullMatch
 from app.partners.schemas import validate_timezone
 
 DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
@@ -149,7 +150,7 @@ class InvoiceSchema(Schema):
 
 class InvoiceQuerySchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(INVOICE_STATUSES))
-    period = fields.String(load_default=None, validate=validate.Regexp(PERIOD_RE))
+    period = fields.String(load_default=None, validate=FullMatch(PERIOD_RE))
 
 
 class PlatformInvoiceQuerySchema(InvoiceQuerySchema):
@@ -170,7 +171,7 @@ class InvoiceFormatSchema(Schema):
 class InvoiceGenerateSchema(Schema):
     month = fields.String(
         required=True,
-        validate=validate.Regexp(PERIOD_RE, error="Expected YYYY-MM, e.g. 2026-11."),
+        validate=FullMatch(PERIOD_RE, error="Expected YYYY-MM, e.g. 2026-11."),
     )
 
 

@@ -69,7 +69,7 @@ def init_request_ids(app: Flask) -> None:
     @app.before_request
     def _assign_request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 
     @app.after_request

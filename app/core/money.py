@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from app.core.validation import FullMatch
+
 CURRENCY_RE = r"^[A-Z]{3}$"
 
 
@@ -64,7 +66,7 @@ class StrictInteger(fields.Integer):
 
 class MoneySchema(Schema):
     amount = StrictInteger(required=True, strict=True, validate=validate.Range(min=0))
-    currency = fields.String(load_default="CNY", validate=validate.Regexp(CURRENCY_RE))
+    currency = fields.String(load_default="CNY", validate=FullMatch(CURRENCY_RE))
 
     @post_load
     def make_money(self, data: dict[str, Any], **_: Any) -> Money:

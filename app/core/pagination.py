@@ -47,7 +47,7 @@ def decode_cursor(cursor: str) -> str:
         last_id = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         last_id = ""
-    if not ID_RE.match(last_id):
+    if not ID_RE.fullmatch(last_id):
         raise ValidationFailed({"cursor": ["Not a valid cursor."]})
     return last_id
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.core.money import StrictInteger
+from app.core.validation import FullMatch
 from app.members.models import MEMBER_STATUSES
 
 
@@ -10,7 +11,7 @@ class MemberUpsertSchema(Schema):
     display_name = fields.String(allow_none=True, validate=validate.Length(max=120))
     tier = fields.String(allow_none=True, validate=validate.Length(max=40))
     status = fields.String(validate=validate.OneOf(MEMBER_STATUSES))
-    phone = fields.String(allow_none=True, validate=validate.Regexp(r"^1[3-9]\d{9}$"))
+    phone = fields.String(allow_none=True, validate=FullMatch(r"^1[3-9]\d{9}$"))
     metadata = fields.Dict(attribute="extra", keys=fields.String(validate=validate.Length(max=64)))
 
 

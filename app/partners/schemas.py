@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
+from app.core.validation import FullMatch
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -21,8 +22,8 @@ def validate_timezone(value: str) -> None:
 class BrandingSchema(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     logo_url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    primary_color = fields.String(required=True, validate=validate.Regexp(COLOR_RE))
-    accent_color = fields.String(required=True, validate=validate.Regexp(COLOR_RE))
+    primary_color = fields.String(required=True, validate=FullMatch(COLOR_RE))
+    accent_color = fields.String(required=True, validate=FullMatch(COLOR_RE))
     tagline = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
 
 
@@ -38,7 +39,7 @@ class PointsSchema(Schema):
 
 class PartnerSchema(Schema):
     id = fields.String(dump_only=True)
-    slug = fields.String(required=True, validate=validate.Regexp(SLUG_RE))
+    slug = fields.String(required=True, validate=FullMatch(SLUG_RE))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     kind = fields.String(required=True, validate=validate.OneOf(PARTNER_KINDS))
     status = fields.String(load_default="active", validate=validate.OneOf(PARTNER_STATUSES))

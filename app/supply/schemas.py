@@ -74,9 +74,6 @@ class ComponentSchema(Schema):
     quantity = StrictInteger(load_default=1, validate=validate.Range(min=1, max=100))
 
 
-PHONE_RE = r"^1[3-9]\d{9}$"
-
-
 class ProductSchema(Schema):
     id = fields.String(dump_only=True)
     brand = fields.String(required=True, validate=validate.Length(min=1, max=80))

@@ -867,6 +867,6 @@ ACCOUNT_PATTERNS = {
 def recharge_account_error(kind: str, value: str | None) -> str | None:
     """Why `value` cannot receive a direct recharge of `kind`, or None when it can."""
     pattern, expected = ACCOUNT_PATTERNS[kind]
-    if not value or not re.match(pattern, value):
+    if not value or not re.fullmatch(pattern, value):
         return f"Expected {expected}."
     return None
