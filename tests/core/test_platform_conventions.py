@@ -97,6 +97,16 @@ def test_rate_limits_are_per_client(client, session, partner_a):
     assert other.get("/api/v1/partner").status_code == 200
 
 
+def test_a_revoked_token_spends_its_callers_limit_not_its_clients(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    old, live = ApiUser.login(client, creds), ApiUser.login(client, creds)
+    client.post("/oauth/revoke", data={"token": old.token}, headers=old.basic_auth())
+    session.get_one(ApiClient, creds.client_id).rate_limit = "3 per minute"
+    session.commit()
+    assert {old.get("/api/v1/partner").status_code for _ in range(6)} <= {401, 429}
+    assert [live.get("/api/v1/partner").status_code for _ in range(3)] == [200, 200, 200]
+
+
 @pytest.mark.postgres
 def test_rate_limit_counters_live_in_redis_when_configured(app):
     from app.extensions import limiter
