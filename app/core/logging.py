@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -47,6 +48,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
+def redact_url(url: object) -> str:
+    """scheme://host[:port]/path of a URL: its userinfo and query may hold secrets (a webhook
+    endpoint's token), and a log line is no place for them."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class RedactUrls(logging.Filter):
+    """Installed on the outgoing-HTTP loggers (httpx, httpcore): every URL among a record's
+    arguments is logged redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(arg) if "://" in str(arg) else arg for arg in record.args
+            )
+        return True
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Install the JSON handler on the root logger once per process."""
     global _configured
@@ -60,6 +82,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     for noisy in ("werkzeug", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for outgoing in ("httpx", "httpcore"):
+        logging.getLogger(outgoing).addFilter(RedactUrls())
     _configured = True
 
 

@@ -3,6 +3,7 @@ check it), retries with backoff, disabling, rotation, replay, the delivery log."
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from datetime import timedelta
@@ -284,3 +285,16 @@ def test_a_suspended_partners_webhooks_wait_until_it_is_active(
     session.commit()
     _deliver_all(app)
     assert len(receiver.received) == 3
+
+
+def test_webhook_urls_are_logged_without_their_userinfo_or_query(
+    app, api_a, session, partner_a, receiver, caplog
+):
+    secret_url = receiver.url.replace("http://", "http://hookuser:pw-s3cr3t@") + "?token=q-s3cr3t"
+    _endpoint(api_a, secret_url)
+    caplog.set_level(logging.DEBUG)
+    _order(session, partner_a)
+    _deliver_all(app)
+    assert receiver.received, "the webhook was sent"
+    assert any("HTTP Request" in r.getMessage() for r in caplog.records)
+    assert "s3cr3t" not in "\n".join(r.getMessage() for r in caplog.records)
