@@ -19,7 +19,7 @@ from app.fulfillment.suppliers import adapter_for
 from app.fulfillment.suppliers.base import InvalidSignature
 from app.supply.models import Supplier
 from app.supply.schemas import SupplierStatsQuerySchema, SupplierStatsSchema
-from app.supply.service import get_supplier
+from app.supply.service import get_supplier, supplier_credentials
 
 log = logging.getLogger("quanyi.callbacks")
 
@@ -33,6 +33,12 @@ def supplier_callback(supplier_id: str) -> Any:
     supplier = session.get(Supplier, supplier_id)
     if supplier is None:
         raise NotFound("Unknown supplier.")
+    if not supplier_credentials(current_vault(), supplier).get("secret"):
+        # nothing to verify against: an empty secret would let anyone sign
+        log.warning(
+            "callback for a supplier without credentials", extra={"supplier_id": supplier_id}
+        )
+        raise Unauthorized("This supplier has no credentials; its callbacks are refused.")
     try:
         report = adapter_for(supplier, current_vault()).parse_callback(request.get_data())
     except InvalidSignature:

@@ -10,6 +10,7 @@ moved away from, or for a final delivery, are recorded for reconciliation, never
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,6 +37,8 @@ from app.orders.service import refund_units
 from app.partners.models import Partner
 from app.supply.models import Offer, Supplier
 from app.webhooks.service import record_event
+
+log = logging.getLogger("quanyi.fulfillment")
 
 CHECK_AFTER = timedelta(seconds=30)  # no result this long after submitting: poll
 RETRY_UNREACHABLE_AFTER = timedelta(seconds=10)
@@ -147,6 +150,19 @@ def apply_report(
         return "unknown_delivery"
     offer = session.get(Offer, delivery.offer_id) if delivery.offer_id else None
     current = offer is not None and offer.supplier_id == supplier_id
+    sent_to = set(
+        session.scalars(
+            select(Offer.supplier_id).where(
+                Offer.id.in_([*(delivery.tried_offer_ids or []), delivery.offer_id or ""])
+            )
+        )
+    )
+    if supplier_id not in sent_to:  # it may only speak of what we asked it to deliver
+        log.warning(
+            "supplier reported on a delivery it was never sent",
+            extra={"supplier_id": supplier_id, "delivery_id": delivery.id},
+        )
+        return "not_sent_to_supplier"
     if delivery.status in FINAL_STATUSES or not current or delivery.status != "submitted":
         if report.status == SUCCESS and delivery.status != "delivered":
             _record_late_success(session, delivery, supplier_id, report, now)

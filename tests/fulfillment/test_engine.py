@@ -302,3 +302,29 @@ def test_a_supplier_unreachable_for_too_long_is_failed_over(
     assert len(delivery.tried_offer_ids) == 1 and delivery.status == "submitted"
     _poll_now(app, session, order.id)
     assert _delivery(session, order.id).status == "delivered"
+
+
+def test_a_supplier_without_credentials_has_its_callbacks_refused(client, session):
+    from tests.factories import make_supplier
+
+    bare = make_supplier(session, "No Secret")
+    # signed with the empty secret it would verify against: refused all the same
+    forged = {"merchant": "", "out_trade_no": "dlv_x", "status": "success"}
+    answer = _callback(client, bare.id, forged, "")
+    assert answer.status_code == 401 and answer.mimetype == "application/problem+json"
+
+
+def test_a_supplier_reporting_on_a_delivery_it_was_never_sent_changes_nothing(
+    app, client, session, partner_a, sim_factory, recharge_shop
+):
+    sent = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Sent")
+    stranger = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Stranger")
+    listing = recharge_shop(sent)
+    order = _place_m1(session, partner_a, listing)
+    drain(app)
+    delivery_id = _delivery(session, order.id).id
+    body = {"merchant": "quanyi", "out_trade_no": delivery_id, "order_no": "Z", "status": "success"}
+    answer = _callback(client, stranger.id, body)
+    assert answer.status_code == 200 and answer.get_json()["outcome"] == "not_sent_to_supplier"
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "submitted" and delivery.late_result is None
