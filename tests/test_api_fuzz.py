@@ -1,6 +1,7 @@
-"""Schemathesis over the OpenAPI document we publish: for every operation, whatever a client
-sends that the spec allows (and, in negative mode, what it does not), the answer is never a
-5xx and every error is application/problem+json."""
+"""Schemathesis over the OpenAPI document we publish, with a partner token (partner routes) and
+an operator token (platform routes): for every operation, whatever a client sends that the spec
+allows (and, in negative mode, what it does not), the answer is never a 5xx, its body matches
+the published schema, and every error is application/problem+json."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 EXAMPLES = 10
 SEED = 20261202
@@ -36,6 +38,9 @@ def test_no_operation_answers_5xx_or_a_non_problem_error(app, platform, api_a):
                 response = case.call(headers=headers)  # noqa: B023 - called in this iteration
                 where = (case.method, case.formatted_path, response.status_code)
                 assert response.status_code < 500, (*where, response.text[:300])
+                case.validate_response(
+                    response, checks=(not_a_server_error, response_schema_conformance)
+                )
                 if response.status_code >= 400:
                     content_type = response.headers.get("content-type", [""])[0]
                     assert content_type.startswith("application/problem+json"), where

@@ -24,11 +24,15 @@ from app.partners.schemas import validate_timezone
 DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
 
 
+class SignedMoneySchema(MoneySchema):
+    amount = StrictInteger(required=True, strict=True, maximum=LEDGER_MAX_MINOR)
+
+
 class AccountSchema(Schema):
     partner_id = fields.String()
-    balance = fields.Nested(MoneySchema)
+    balance = fields.Nested(SignedMoneySchema)
     credit_limit = fields.Nested(MoneySchema)
-    available = fields.Nested(MoneySchema)
+    available = fields.Nested(SignedMoneySchema)
     low_balance_threshold_minor = fields.Integer(allow_none=True)
 
 
@@ -55,10 +59,6 @@ class AccountEntrySchema(Schema):
     reason = fields.String(allow_none=True)
     actor = fields.String()
     created_at = fields.DateTime()
-
-
-class SignedMoneySchema(MoneySchema):
-    amount = StrictInteger(required=True, strict=True, maximum=LEDGER_MAX_MINOR)
 
 
 class AdjustmentSchema(Schema):

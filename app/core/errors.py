@@ -9,12 +9,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 import psycopg
 from flask import Flask, Response, g, json, request
 from marshmallow import Schema, fields
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("quanyi.errors")
@@ -198,9 +198,23 @@ class _OncePerInterval:
 _DATABASE_DOWN_LOG = _OncePerInterval(30.0)
 
 
+def is_unique_violation(error: BaseException) -> TypeGuard[IntegrityError]:
+    """Two rows would share what must be unique (a name, an offer's product and supplier)."""
+    if not isinstance(error, IntegrityError):
+        return False
+    if isinstance(error.orig, psycopg.errors.UniqueViolation):
+        return True
+    return "UNIQUE constraint failed" in str(error.orig)  # SQLite
+
+
 def handle_database_error(error: DBAPIError) -> Response:
-    """503 with Retry-After for what a retry mends (a lost lock race, the database away);
-    anything else is a fault of ours (500)."""
+    """409 for a unique violation (a service's own check lost a race, or has none); 503 with
+    Retry-After for what a retry mends (a lost lock race, the database away); anything else is
+    a fault of ours (500)."""
+    if is_unique_violation(error):
+        return problem(
+            409, "already_exists", "Already exists", "Another record already has these values."
+        )
     if is_transient_conflict(error):
         log.warning("transaction rolled back by the database: %s", type(error.orig).__name__)
         return problem(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,8 +18,10 @@ from app.core.errors import (
     NUL_MESSAGE,
     UnsupportedMediaType,
     ValidationFailed,
+    handle_database_error,
     handle_domain_error,
     is_transient_conflict,
+    is_unique_violation,
     problem,
 )
 
@@ -124,8 +127,43 @@ def _retry_transient_conflicts(app: Flask, session_factory: Callable[[], Any]) -
     app.dispatch_request = dispatch_with_one_retry  # type: ignore[method-assign]
 
 
+MAX_JSON_DEPTH = 32
+# a JSON string (with its escapes) or a bracket: brackets inside strings do not nest
+_JSON_NESTING = re.compile(rb'"(?:\\.|[^"\\])*"|[\[\]{}]')
+
+
+def json_depth_exceeds(body: bytes, limit: int) -> bool:
+    """Whether `body` nests arrays and objects deeper than `limit`, found without parsing it
+    (Python's parser, and every later json.loads of the body, would recurse until a
+    RecursionError: a 500). A body with no more brackets than `limit` cannot."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    depth = 0
+    for token in _JSON_NESTING.finditer(body):
+        bracket = token.group()
+        if bracket in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif bracket in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
+def _refuse_deep_json() -> Response | None:
+    if not request.is_json or not json_depth_exceeds(request.get_data(cache=True), MAX_JSON_DEPTH):
+        return None
+    return problem(
+        400,
+        "json_too_deep",
+        "JSON nested too deep",
+        f"Arrays and objects may nest at most {MAX_JSON_DEPTH} levels.",
+    )
+
+
 def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> None:
     app.before_request(_check_media_type)
+    app.before_request(_refuse_deep_json)
     app.before_request(_reject_nul_characters)
     _retry_transient_conflicts(app, session_factory)
 
@@ -137,8 +175,10 @@ def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> 
             return response
         try:
             session.commit()
-        except Exception:
+        except Exception as error:
             session.rollback()
+            if is_unique_violation(error):  # a constraint checked at commit (the last flush)
+                return handle_database_error(error)
             log.exception("commit failed")
             return problem(
                 503,

@@ -78,3 +78,21 @@ def test_balance_is_the_sum_of_the_entries(session, partner_a, ops):
         session.flush()
         _check(session, pid)
     nested.rollback()
+
+
+def test_an_account_in_credit_matches_the_published_schema(app, api_a, session, partner_a):
+    """A balance below zero (the partner spends its credit) is what the spec allows: it
+    published `minimum: 0` once."""
+    import schemathesis
+    from schemathesis.checks import response_schema_conformance
+
+    from tests.factories import fund, make_member, place, sellable_card_key_listing
+
+    fund(session, partner_a, amount_minor=1000, credit_minor=100_000)
+    listing = sellable_card_key_listing(session, partner_a, codes=1, wholesale_minor=5000)
+    place(session, partner_a, make_member(session, partner_a, "m1", points=5000), listing)
+    operation = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)["/api/v1/account"]
+    case = operation["GET"].Case(headers={"Authorization": f"Bearer {api_a.token}"})
+    response = case.call()
+    assert response.json()["balance"]["amount"] == -4000
+    case.validate_response(response, checks=(response_schema_conformance,))

@@ -223,3 +223,15 @@ def test_a_ledger_amount_may_pass_an_integer_but_not_its_bound(
     assert response.status_code == status, response.get_json()
     if status == 422:
         assert list(_problem(response, 422, "validation_error")["errors"]) == ["amount"]
+
+
+def test_json_nested_too_deep_is_a_400_not_a_crash(api_a):
+    for depth in (50_000, 200):
+        body = "[" * depth + "]" * depth
+        answer = api_a.post(
+            "/api/v1/orders",
+            data=body,
+            headers={"Content-Type": "application/json", "Idempotency-Key": f"deep-{depth}"},
+        )
+        assert answer.status_code == 400, (depth, answer.get_json())
+        assert answer.get_json()["code"] == "json_too_deep"
