@@ -43,6 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.http import init_request_transaction
     from app.core.logging import configure_logging, init_request_ids
     from app.demo import demo_cli
+    from app.entitlements.cli import entitlements_cli
     from app.extensions import db, limiter
     from app.fulfillment.cli import fulfillment_cli, supplier_sim_command
     from app.fulfillment.routes import blp as callbacks_blp
@@ -119,6 +120,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         supply_cli,
         vault_cli,
         members_cli,
+        entitlements_cli,
         fulfillment_cli,
         billing_cli,
         invariants_cli,
@@ -136,6 +138,7 @@ def _embed(app: Flask) -> None:
 
     from app.billing import jobs as billing_jobs
     from app.core.queue import every, start_embedded_worker
+    from app.entitlements import jobs as entitlement_jobs
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
     from app.members import jobs as member_jobs
@@ -159,6 +162,7 @@ def _embed(app: Flask) -> None:
                     webhook_jobs.periodic,
                     every(300, supply_jobs.check_authorizations),
                     every(300, member_jobs.expire_due_points),
+                    every(3600, entitlement_jobs.expire_due_entitlements),
                     every(3600, billing_jobs.generate_monthly_invoices),
                 ],
             )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app.core.audit import Actor, record_audit
+from app.core.audit import SYSTEM, Actor, record_audit
 from app.core.errors import Conflict
 from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
@@ -15,10 +17,61 @@ from app.entitlements.models import Entitlement
 from app.members.models import Member
 from app.supply.imports import reveal_code
 from app.supply.models import Code
+from app.webhooks.service import record_event
 
 
 class NothingToReveal(Conflict):
     code, title = "nothing_to_reveal", "Nothing to reveal"
+
+
+def validity_end(
+    now: datetime, validity_days: int | None, code_expires_at: datetime | None = None
+) -> datetime | None:
+    """An entitlement lasts its product's validity and never past its code's own expiry (a
+    code that dies first would leave the member holding nothing); None: it never ends."""
+    ends = [
+        end
+        for end in (now + timedelta(days=validity_days) if validity_days else None, code_expires_at)
+        if end is not None
+    ]
+    return min(ends) if ends else None
+
+
+def expire_entitlements(session: Session, now: datetime) -> int:
+    """Mark every active entitlement past its `valid_until` expired, each with an audit row and
+    an `entitlement.expired` event. Idempotent (an expired one is no longer active); rows
+    another run holds are skipped, not waited for. Returns how many expired."""
+    due = session.scalars(
+        select(Entitlement)
+        .where(Entitlement.status == "active", Entitlement.valid_until <= now)
+        .order_by(Entitlement.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for entitlement in due:
+        entitlement.status = "expired"
+        record_audit(
+            session,
+            SYSTEM,
+            "entitlement.expired",
+            "entitlement",
+            entitlement.id,
+            partner_id=entitlement.partner_id,
+            before={"status": "active"},
+            after={"status": "expired"},
+        )
+        record_event(
+            session,
+            "entitlement.expired",
+            {
+                "entitlement_id": entitlement.id,
+                "order_id": entitlement.order_id,
+                "valid_until": entitlement.valid_until.isoformat()
+                if entitlement.valid_until
+                else None,
+            },
+            entitlement.partner_id,
+        )
+    return len(due)
 
 
 def list_entitlements(

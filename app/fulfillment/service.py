@@ -21,6 +21,7 @@ from app.core.audit import SYSTEM, record_audit
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import is_partner_active
 from app.entitlements.models import Entitlement
+from app.entitlements.service import validity_end
 from app.fulfillment.models import FINAL_STATUSES, Delivery
 from app.fulfillment.suppliers.base import (
     ACCEPTED,
@@ -235,9 +236,7 @@ def deliver(
         masked_code=None,
         status="active",
         valid_from=now,
-        valid_until=now + timedelta(days=product["validity_days"])
-        if product.get("validity_days")
-        else None,
+        valid_until=validity_end(now, product.get("validity_days")),
         snapshot={
             "product_name": product["product_name"],
             "brand": product["brand"],

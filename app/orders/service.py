@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -35,6 +35,7 @@ from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import get_owned, scoped
 from app.entitlements.models import Entitlement
+from app.entitlements.service import validity_end
 from app.fulfillment.models import Delivery
 from app.members.errors import MemberBlocked
 from app.members.models import Member, PointsEntry
@@ -244,9 +245,7 @@ def _deliver_codes(
                 masked_code=code.masked,
                 status="active",
                 valid_from=now,
-                valid_until=now + timedelta(days=component.validity_days)
-                if component.validity_days
-                else None,
+                valid_until=validity_end(now, component.validity_days, code.expires_at),
                 snapshot={
                     "product_name": component.name,
                     "brand": component.brand,

@@ -10,6 +10,7 @@ EVENT_TYPES = (
     "order.cancelled",
     "delivery.failed",
     "entitlement.created",
+    "entitlement.expired",
     "partner.balance_low",
     "invoice.issued",
     "stock.low",
