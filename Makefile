@@ -24,7 +24,7 @@ seed: migrate
 ## run: install, migrate, seed the demo partners and serve on http://127.0.0.1:5000
 run: seed
 	@echo "Demo credentials:  $(BIN)/flask partners credentials jinhai-bank"
-	$(BIN)/flask run --host 127.0.0.1 --port 5000 --with-threads
+	QUANYI_WEBHOOK_ALLOW_PRIVATE=1 $(BIN)/flask run --host 127.0.0.1 --port 5000 --with-threads
 
 ## test: lint, then the suite on SQLite; again on PostgreSQL+Redis when TEST_DATABASE_URL is set
 test: install

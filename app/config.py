@@ -52,6 +52,7 @@ class Settings:
     log_level: str
     public_base_url: str
     queue_prefix: str
+    webhook_allow_private: bool
 
     @property
     def is_embedded(self) -> bool:
@@ -66,6 +67,8 @@ class Settings:
             "QUEUE_PREFIX": self.queue_prefix,
             # seconds between a busy dispatch job's passes over the outbox (webhooks.jobs)
             "WEBHOOK_DISPATCH_PAUSE": 0.2,
+            # plain http and private/loopback webhook targets (the local demo and the tests)
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": self.webhook_allow_private,
             "SECRET_KEY": self.secret_key,
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis_url,
@@ -126,4 +129,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         public_base_url=env.get("QUANYI_PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         queue_prefix=env.get("QUANYI_QUEUE_PREFIX", ""),
+        webhook_allow_private=env.get("QUANYI_WEBHOOK_ALLOW_PRIVATE") == "1",
     )

@@ -209,6 +209,7 @@ class Stack:
             "REDIS_URL": redis_url,
             "QUANYI_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "QUANYI_RATE_LIMIT": "10000000 per minute",
+            "QUANYI_WEBHOOK_ALLOW_PRIVATE": "1",  # the bench's receivers listen on loopback
             "LOG_LEVEL": "WARNING",
         }
         self.workers, self.threads = workers, threads

@@ -69,6 +69,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "EMBEDDED_WORKER": False,  # tests run queued jobs explicitly (app.core.queue.drain)
             "QUEUE_PREFIX": "test-",
             "WEBHOOK_DISPATCH_PAUSE": 0,
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # receivers listen on loopback
         }
     )
     with flask_app.app_context():

@@ -46,7 +46,9 @@ def send_webhook(delivery_id: str) -> None:
             prepared = service.prepare_send(session, current_vault(), delivery_id, utcnow())
         if prepared is None:
             return
-        status_code, latency_ms, error = service.post(prepared)
+        status_code, latency_ms, error = service.post(
+            prepared, current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]
+        )
         with db.transaction() as session:
             service.record_attempt(session, delivery_id, status_code, latency_ms, error, utcnow())
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from app.auth.oauth import require_scope
@@ -11,7 +12,7 @@ from app.core.http import request_actor
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.tenancy import current_partner_id
 from app.core.vault import current_vault
-from app.extensions import db
+from app.extensions import db, limiter
 from app.webhooks import service
 from app.webhooks.schemas import (
     EndpointCreateSchema,
@@ -37,6 +38,7 @@ def create_endpoint(data: dict[str, Any]) -> Any:
         current_partner_id(),
         data["url"],
         data["events"],
+        allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
     )
 
 
@@ -80,6 +82,7 @@ def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
 
 @blp.route("/events/<event_id>/replay", methods=["POST"])
 @require_scope("webhooks:write")
+@limiter.limit("20 per minute")
 @blp.response(202, ReplaySchema)
 def replay_event(event_id: str) -> Any:
     """Send the event again to the partner's active endpoints that want it."""
@@ -101,7 +104,13 @@ platform_blp = Blueprint(
 @platform_blp.response(201, IssuedEndpointSchema)
 def create_platform_endpoint(data: dict[str, Any]) -> Any:
     return service.create_endpoint(
-        db.session(), request_actor(), current_vault(), None, data["url"], data["events"]
+        db.session(),
+        request_actor(),
+        current_vault(),
+        None,
+        data["url"],
+        data["events"],
+        allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
     )
 
 

@@ -19,17 +19,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import SYSTEM, Actor, record_audit
 from app.core.db import inline_count, insert_rows, utcnow
-from app.core.errors import NotFound, ValidationFailed
+from app.core.errors import Conflict, NotFound
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import is_partner_active
 from app.core.vault import Vault
 from app.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from app.webhooks.targets import TargetNotAllowed, check_target
 
 RETRY_WINDOW = timedelta(hours=25)
 FIRST_RETRY = timedelta(seconds=10)
@@ -104,9 +105,11 @@ def endpoint_secrets(vault: Vault, endpoint: WebhookEndpoint, now: datetime) -> 
     return out
 
 
-def _check_url(url: str) -> None:
-    if not url.startswith(("https://", "http://")):
-        raise ValidationFailed({"url": ["Must be an http(s) URL."]})
+MAX_ENDPOINTS_PER_OWNER = 10
+
+
+class EndpointLimit(Conflict):
+    code, title = "webhook_endpoint_limit", "Too many webhook endpoints"
 
 
 def create_endpoint(
@@ -116,8 +119,18 @@ def create_endpoint(
     partner_id: str | None,
     url: str,
     event_types: list[str],
+    allow_private: bool = False,
 ) -> IssuedEndpoint:
-    _check_url(url)
+    """A new endpoint, if its URL is one we may send to (webhooks.targets) and its owner has
+    fewer than MAX_ENDPOINTS_PER_OWNER."""
+    check_target(url, allow_private)
+    kept = session.scalar(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(_owner(WebhookEndpoint.partner_id, partner_id), WebhookEndpoint.status != "deleted")
+    )
+    if kept >= MAX_ENDPOINTS_PER_OWNER:
+        raise EndpointLimit(f"At most {MAX_ENDPOINTS_PER_OWNER} endpoints; delete one first.")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint(
         partner_id=partner_id, url=url, event_types=event_types, status="active"
@@ -350,19 +363,28 @@ def prepare_send(
     )
 
 
-def post(prepared: Prepared) -> tuple[int | None, int, str | None]:
-    """(status code or None, latency ms, error) — the HTTP call, outside any transaction."""
+def post(prepared: Prepared, allow_private: bool = False) -> tuple[int | None, int, str | None]:
+    """(status code or None, latency ms, error) — the HTTP call, outside any transaction. The
+    target is checked again first (its name may resolve elsewhere now), redirects are never
+    followed, and the error is coarse (`timeout`, `unreachable`, `target_not_allowed`): the
+    delivery log is shown to partners and must not describe our network."""
     started = time.perf_counter()
     try:
+        check_target(prepared.url, allow_private)
         response = httpx.post(
             prepared.url,
             content=prepared.body,
             headers=prepared.headers,
             timeout=SEND_TIMEOUT_SECONDS,
+            follow_redirects=False,
         )
         return response.status_code, int((time.perf_counter() - started) * 1000), None
-    except httpx.HTTPError as exc:
-        return None, int((time.perf_counter() - started) * 1000), exc.__class__.__name__
+    except TargetNotAllowed:
+        return None, 0, "target_not_allowed"
+    except httpx.TimeoutException:
+        return None, int((time.perf_counter() - started) * 1000), "timeout"
+    except httpx.HTTPError:
+        return None, int((time.perf_counter() - started) * 1000), "unreachable"
 
 
 def record_attempt(
