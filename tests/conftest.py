@@ -157,6 +157,17 @@ def _assert_books_balance(request: pytest.FixtureRequest) -> None:
     assert not problems, "ledgers out of balance:\n" + "\n".join(problems)
 
 
+@pytest.fixture(autouse=True)
+def no_authentication_lockouts(app: Flask) -> None:
+    """Every test's client authenticates from 127.0.0.1: failures another test counted (a
+    wrong secret on purpose) must not lock this one out (app.auth.lockout)."""
+    from app.core.queue import redis_connection
+
+    conn = redis_connection(app)
+    for key in conn.scan_iter("auth-fail:*"):
+        conn.delete(key)
+
+
 @pytest.fixture
 def empty_queues(app: Flask) -> None:
     """Tests that run jobs start from empty queues (Redis is shared between tests), and with

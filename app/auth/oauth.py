@@ -17,9 +17,10 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, Response, current_app, g, request
 from flask_smorest import Blueprint
 
-from app.auth import service
+from app.auth import lockout, service
 from app.auth.models import ALL_SCOPES, AccessToken, ApiClient
 from app.core.errors import DomainError, problem
+from app.core.queue import redis_connection
 from app.core.tenancy import PartnerSuspended, is_partner_active
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -125,6 +126,44 @@ protector.register_token_validator(TokenValidator(realm=REALM))
 
 def authorization_server() -> QuanyiAuthorizationServer:
     return current_app.extensions["quanyi_oauth"]
+
+
+TOKEN_BODY_PARAMS = ("grant_type", "scope", "client_id", "client_secret")
+
+
+def token_response() -> Response:
+    """Token parameters travel in the body only (a secret in a query string lands in every
+    proxy's log); failed client authentications lock the client id and the address out."""
+    if any(name in request.args for name in TOKEN_BODY_PARAMS):
+        return problem(
+            400,
+            "invalid_request",
+            "Invalid request",
+            "Send grant_type, scope and client credentials in the form body, not the query.",
+            error="invalid_request",
+        )
+    conn, client_id, address = redis_connection(current_app), _client_id(), request.remote_addr
+    retry_after = lockout.locked_for(conn, client_id, address)
+    if retry_after is not None:
+        return problem(
+            429,
+            "too_many_failures",
+            "Too many failed authentications",
+            "Too many failed client authentications; try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    response = authorization_server().create_token_response()
+    if response.status_code == 401:
+        lockout.record_failure(conn, client_id, address)
+    return response
+
+
+def _client_id() -> str | None:
+    """The client id the request claims (HTTP Basic or form), before anything verifies it."""
+    basic = request.authorization
+    if basic is not None and basic.username:
+        return basic.username
+    return request.form.get("client_id") or None
 
 
 def init_oauth(app: Flask) -> None:

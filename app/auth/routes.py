@@ -7,7 +7,12 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
-from app.auth.oauth import TokenIntrospection, TokenRevocation, authorization_server
+from app.auth.oauth import (
+    TokenIntrospection,
+    TokenRevocation,
+    authorization_server,
+    token_response,
+)
 
 blp = Blueprint("oauth", __name__, url_prefix="/oauth", description="OAuth2 client credentials")
 
@@ -51,7 +56,7 @@ _TOKEN_PARAMS: dict[str, Any] = {
     **_FORM_AUTH,
 )
 def issue_token() -> Response:
-    return authorization_server().create_token_response()
+    return token_response()
 
 
 @blp.route("/revoke", methods=["POST"])

@@ -28,14 +28,18 @@ MAX_ROTATION_GRACE = timedelta(days=7)
 _hasher = PasswordHasher()
 
 
+_dummy_hash = _hasher.hash("no client has this secret")
+
+
 def configure_hasher(profile: str) -> None:
     """`cheapest` is for tests only: argon2 at full cost would dominate the suite's time."""
-    global _hasher
+    global _hasher, _dummy_hash
     _hasher = (
         PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
         if profile == "cheapest"
         else PasswordHasher()
     )
+    _dummy_hash = _hasher.hash("no client has this secret")
 
 
 def hash_secret(secret: str) -> str:
@@ -195,9 +199,14 @@ def list_partner_clients(session: Session, partner_id: str) -> list[ApiClient]:
 
 
 def find_active_client(session: Session, client_id: str) -> ApiClient | None:
-    return session.scalars(
+    """The client, or None after as much work as checking a wrong secret takes: an unknown
+    id must not answer faster than a known one (a timing oracle for client ids)."""
+    client = session.scalars(
         select(ApiClient).where(ApiClient.id == client_id, ApiClient.status == "active")
     ).first()
+    if client is None:
+        _matches(_dummy_hash, "not the secret")
+    return client
 
 
 def store_token(session: Session, client: ApiClient, token: dict[str, Any]) -> AccessToken:

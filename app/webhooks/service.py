@@ -129,7 +129,7 @@ def create_endpoint(
         .select_from(WebhookEndpoint)
         .where(_owner(WebhookEndpoint.partner_id, partner_id), WebhookEndpoint.status != "deleted")
     )
-    if kept >= MAX_ENDPOINTS_PER_OWNER:
+    if (kept or 0) >= MAX_ENDPOINTS_PER_OWNER:
         raise EndpointLimit(f"At most {MAX_ENDPOINTS_PER_OWNER} endpoints; delete one first.")
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint(

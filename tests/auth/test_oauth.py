@@ -204,3 +204,62 @@ def test_no_plaintext_secret_or_token_in_any_table(client, session, api_a):
     assert secret.removeprefix("qysk_") not in everything
     assert token not in everything
     assert token.removeprefix("qyat_") not in everything
+
+
+def test_an_unknown_client_id_costs_the_same_secret_check_as_a_wrong_secret(
+    client, session, partner_a, monkeypatch
+):
+    checks: list[str] = []
+    real = auth_service._matches
+
+    def counting(hashed, secret):  # type: ignore[no-untyped-def]
+        checks.append(secret)
+        return real(hashed, secret)
+
+    monkeypatch.setattr(auth_service, "_matches", counting)
+    creds = make_client(session, partner_a)
+    wrong = request_token(client, Credentials(creds.client_id, "wrong", creds.partner_id))
+    known = len(checks)
+    unknown = request_token(client, Credentials("cli_unknown", "wrong", None))
+    assert wrong.status_code == unknown.status_code == 401
+    assert known >= 1 and len(checks) - known == known
+
+
+def test_repeated_failures_lock_the_address_out_even_with_the_right_secret(
+    client, session, partner_a
+):
+    creds = make_client(session, partner_a)
+    bad = Credentials(creds.client_id, "wrong", creds.partner_id)
+    assert {request_token(client, bad).status_code for _ in range(10)} == {401}
+    locked = request_token(client, creds)
+    assert locked.status_code == 429 and locked.get_json()["code"] == "too_many_failures"
+    assert int(locked.headers["Retry-After"]) > 0
+
+
+def test_a_client_id_is_locked_out_whatever_address_guesses_it(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    bad = Credentials(creds.client_id, "wrong", creds.partner_id)
+    for i in range(20):  # a botnet: two guesses from each of ten addresses
+        answer = client.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic_auth(bad.client_id, bad.secret),
+            environ_base={"REMOTE_ADDR": f"203.0.113.{i // 2}"},
+        )
+        assert answer.status_code == 401
+    fresh = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(creds.client_id, creds.secret),
+        environ_base={"REMOTE_ADDR": "198.51.100.7"},
+    )
+    assert fresh.status_code == 429
+
+
+def test_token_parameters_in_the_query_string_are_refused(client, session, partner_a):
+    creds = make_client(session, partner_a)
+    answer = client.post(
+        "/oauth/token?grant_type=client_credentials",
+        headers=basic_auth(creds.client_id, creds.secret),
+    )
+    assert answer.status_code == 400 and answer.get_json()["code"] == "invalid_request"
