@@ -155,7 +155,12 @@ def vault_for_tests() -> Vault:
 
 
 def make_supplier(session: Session, name: str = "Test Supplier", **overrides: Any) -> Supplier:
-    data = {"name": name, "status": "active", **overrides}
+    data = {
+        "name": name,
+        "status": "active",
+        "credentials": {"merchant": "tests", "secret": f"secret-of-{name}"},
+        **overrides,
+    }
     supplier = supply_service.create_supplier(session, TEST_ACTOR, vault_for_tests(), data)
     session.commit()
     return supplier

@@ -69,7 +69,13 @@ def _b_endpoint(session: Session, partner: Partner) -> str:
     if existing:
         return existing
     issued = create_endpoint(
-        session, TEST_ACTOR, vault_for_tests(), partner.id, "http://127.0.0.1:9/hook", []
+        session,
+        TEST_ACTOR,
+        vault_for_tests(),
+        partner.id,
+        "http://127.0.0.1:9/hook",
+        [],
+        allow_private=True,
     )
     session.commit()
     return issued.endpoint.id

@@ -19,7 +19,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
 from app.core.db import UTCDateTime, inline_count, utcnow
-from app.core.errors import NotFound, ValidationFailed
+from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
 from app.supply.errors import OutOfStock, SupplyConflict
@@ -424,11 +424,29 @@ def _offer_snapshot(o: Offer) -> dict[str, Any]:
     return snap
 
 
+class SupplierCredentialsMissing(DomainError):
+    status, code, title = 422, "supplier_credentials_missing", "Supplier has no credentials"
+
+
+def _check_can_serve(product: Product, supplier: Supplier, status: str) -> None:
+    """An active offer of a direct recharge or a link is fulfilled through the supplier's API
+    and its signed callbacks: without credentials nothing could verify them."""
+    if (
+        status == "active"
+        and product.fulfillment_type != "card_key"
+        and supplier.credentials_blob is None
+    ):
+        raise SupplierCredentialsMissing(
+            "Give the supplier its API credentials before activating an offer of it."
+        )
+
+
 def create_offer(
     session: Session, actor: Actor, product: Product, supplier: Supplier, data: dict[str, Any]
 ) -> Offer:
     if product.is_bundle:
         raise ValidationFailed({"product": ["A bundle is supplied through its components."]})
+    _check_can_serve(product, supplier, data.get("status", "active"))
     offer = Offer(
         product_id=product.id,
         supplier_id=supplier.id,
@@ -446,6 +464,11 @@ def create_offer(
 
 
 def update_offer(session: Session, actor: Actor, offer: Offer, data: dict[str, Any]) -> Offer:
+    _check_can_serve(
+        session.get_one(Product, offer.product_id),
+        session.get_one(Supplier, offer.supplier_id),
+        data.get("status", offer.status),
+    )
     before = _offer_snapshot(offer)
     for key in OFFER_FIELDS:
         if key in data:

@@ -307,7 +307,7 @@ def test_a_supplier_unreachable_for_too_long_is_failed_over(
 def test_a_supplier_without_credentials_has_its_callbacks_refused(client, session):
     from tests.factories import make_supplier
 
-    bare = make_supplier(session, "No Secret")
+    bare = make_supplier(session, "No Secret", credentials=None)
     # signed with the empty secret it would verify against: refused all the same
     forged = {"merchant": "", "out_trade_no": "dlv_x", "status": "success"}
     answer = _callback(client, bare.id, forged, "")

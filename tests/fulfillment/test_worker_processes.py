@@ -59,6 +59,7 @@ def _worker_env(app, base: str | None = None) -> dict[str, str]:
         "DATABASE_URL": app.config["DATABASE_URL"],
         "REDIS_URL": app.config["REDIS_URL"],
         "QUANYI_QUEUE_PREFIX": "test-",
+        "QUANYI_WEBHOOK_ALLOW_PRIVATE": "1",  # the test's receiver listens on loopback
         "LOG_LEVEL": "WARNING",
     }
     if base:
@@ -184,6 +185,7 @@ def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_fact
             partner.id,
             f"http://127.0.0.1:{hook.server_port}/hook",
             ["order.fulfilled"],
+            allow_private=True,
         )
         session.commit()
         supplier = make_supplier(

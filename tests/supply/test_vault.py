@@ -31,7 +31,8 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     monkeypatch.delitem(app.extensions, "quanyi_vault", raising=False)
     result = app.test_cli_runner().invoke(args=["vault", "rotate-key", "--batch-size", "3"])
     assert result.exit_code == 0, result.output
-    assert "keys in use: {'k-new': 8}" in result.output
+    # 7 codes and 2 suppliers' credentials (the product's own supplier's too)
+    assert "keys in use: {'k-new': 9}" in result.output
 
     monkeypatch.setitem(app.config, "VAULT_KEYS", new_spec)  # the old key removed
     new_only = vault_from_config(app)
