@@ -243,6 +243,13 @@ class LateSuccessSchema(Schema):
     delivery_id = fields.String()
     partner_id = fields.String()
     supplier_order_no = fields.String(allow_none=True)
+    kind = fields.String(
+        metadata={
+            "enum": ["late_success", "double_delivery"],
+            "description": "late_success: after we refunded or moved on; double_delivery: "
+            "another supplier delivered the unit too",
+        }
+    )
     cost_minor = fields.Integer(allow_none=True)
 
 

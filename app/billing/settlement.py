@@ -37,6 +37,7 @@ DISCREPANCIES = (
     "missing_on_our_side",
     "amount_mismatch",
     "late_success_after_refund",
+    "double_delivery",
     "status_mismatch",
     "duplicate_row",
 )
@@ -163,10 +164,12 @@ def supplier_settlement(
     names = _labels(session, "product", {line["product_id"] for line in lines.values()})
     for line in lines.values():
         line["product_name"] = names.get(line["product_id"])
+    # successes reported after we refunded, and recharges a unit got twice (we had failed
+    # over to another supplier that delivered it too): owed all the same
     late = [
         c
         for c in costed_deliveries(
-            session, Delivery.status.in_(REFUNDED), Delivery.updated_at >= start
+            session, Delivery.status.in_((*REFUNDED, "delivered")), Delivery.updated_at >= start
         )
         if c.late_supplier_id == supplier.id and start <= (_late_at(c.delivery) or end) < end
     ]
@@ -186,6 +189,7 @@ def supplier_settlement(
                 "delivery_id": c.delivery.id,
                 "partner_id": c.delivery.partner_id,
                 "supplier_order_no": (c.delivery.late_result or {}).get("supplier_order_no"),
+                "kind": (c.delivery.late_result or {}).get("kind", "late_success"),
                 "cost_minor": c.late_cost_minor,
             }
             for c in late
@@ -379,6 +383,8 @@ def reconcile(
             kind = "matched" if row.amount_minor == costed.cost_minor else "amount_mismatch"
         elif row.status == SUCCESS and delivery.status in REFUNDED:
             kind = "late_success_after_refund"
+        elif row.status == SUCCESS and delivery.status == "delivered":
+            kind = "double_delivery"  # another supplier delivered it too
         elif row.status == SUCCESS or via_them:
             kind = "status_mismatch"
         else:

@@ -46,6 +46,21 @@ def poll_delivery(delivery_id: str) -> None:
             service.apply_report(session, delivery_id, supplier.id, report, utcnow())
 
 
+def poll_open_submissions(delivery_id: str) -> None:
+    """Ask each supplier we failed over from, and that never answered for good, about the
+    delivery; HTTP outside any transaction."""
+    with app_context():
+        session = db.session()
+        delivery = session.get(service.Delivery, delivery_id)
+        supplier_ids = [e["supplier_id"] for e in (delivery.open_submissions if delivery else [])]
+        suppliers = [session.get_one(Supplier, supplier_id) for supplier_id in supplier_ids]
+        session.commit()
+        for supplier in suppliers:
+            report = adapter_for(supplier, current_vault()).query(delivery_id)
+            with db.transaction() as session:
+                service.close_open_submission(session, delivery_id, supplier.id, report, utcnow())
+
+
 def sweep() -> None:
     with app_context(), db.transaction() as session:
         service.sweep(session, utcnow())

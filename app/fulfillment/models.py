@@ -40,8 +40,14 @@ class Delivery(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     # a supplier result that arrived after the delivery was final (kept for reconciliation)
     late_result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # submissions we moved away from while their supplier could still act on them
+    # ([{"supplier_id", "offer_id", "since"}]), polled until final: a silent supplier that
+    # recharges after we failed over must not go unrecorded
+    open_submissions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    open_check_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_deliveries_status", "status", "id"),
         Index("ix_deliveries_sweep", "status", "next_check_at"),
+        Index("ix_deliveries_open_check", "open_check_at"),
     )

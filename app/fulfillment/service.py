@@ -45,6 +45,7 @@ CHECK_AFTER = timedelta(seconds=30)  # no result this long after submitting: pol
 RETRY_UNREACHABLE_AFTER = timedelta(seconds=10)
 LOST_JOB_AFTER = timedelta(seconds=30)  # pending and untouched this long: its job was lost
 MAX_ATTEMPTS_PER_OFFER = 3
+OPEN_SUBMISSION_GIVE_UP_AFTER = timedelta(days=7)
 # a supplier we cannot reach for this long is given up for this delivery (its late answer, if
 # any, is recorded for reconciliation, never delivered twice)
 UNREACHABLE_GIVE_UP_AFTER = timedelta(minutes=10)
@@ -132,10 +133,25 @@ def record_submission(
         delivery.next_check_at = now + RETRY_UNREACHABLE_AFTER
 
 
-def _give_up_offer(session: Session, delivery: Delivery, reason: str) -> None:
-    """Failover: this offer is done for this delivery; the next one by priority is tried."""
+def _give_up_offer(
+    session: Session, delivery: Delivery, reason: str, still_open_since: datetime | None = None
+) -> None:
+    """Failover: this offer is done for this delivery; the next one by priority is tried.
+    `still_open_since`: the supplier never gave a final answer and may still recharge; its
+    submission is polled until it does (poll_open_submissions)."""
     if delivery.offer_id is not None:
         delivery.tried_offer_ids = [*(delivery.tried_offer_ids or []), delivery.offer_id]
+        if still_open_since is not None:
+            offer = session.get_one(Offer, delivery.offer_id)
+            delivery.open_submissions = [
+                *(delivery.open_submissions or []),
+                {
+                    "supplier_id": offer.supplier_id,
+                    "offer_id": offer.id,
+                    "since": still_open_since.isoformat(),
+                },
+            ]
+            delivery.open_check_at = still_open_since + CHECK_AFTER
     delivery.status, delivery.last_error, delivery.next_check_at = "pending", reason, None
     stage_submit(session, delivery)
 
@@ -165,9 +181,14 @@ def apply_report(
         )
         return "not_sent_to_supplier"
     if delivery.status in FINAL_STATUSES or not current or delivery.status != "submitted":
-        if report.status == SUCCESS and delivery.status != "delivered":
-            _record_late_success(session, delivery, supplier_id, report, now)
+        if report.status != SUCCESS:
+            return "ignored"
+        if delivery.status != "delivered":
+            _record_late_result(session, delivery, supplier_id, report, now, "late_success")
             return "late_success_recorded"
+        if delivery.offer_id and not current:  # recharged twice: by us and by them
+            _record_late_result(session, delivery, supplier_id, report, now, "double_delivery")
+            return "double_delivery_recorded"
         return "ignored"
     if report.status == SUCCESS:
         deliver(session, delivery, report.supplier_order_no, now)
@@ -187,7 +208,7 @@ def apply_report(
         and delivery.submitted_at is not None
         and (now - delivery.submitted_at > UNREACHABLE_GIVE_UP_AFTER)
     ):
-        _give_up_offer(session, delivery, "supplier unreachable")
+        _give_up_offer(session, delivery, "supplier unreachable", still_open_since=now)
         return "failed_over"
     delivery.next_check_at = now + (
         CHECK_AFTER if report.status == PROCESSING else RETRY_UNREACHABLE_AFTER
@@ -195,13 +216,22 @@ def apply_report(
     return "waiting"
 
 
-def _record_late_success(
-    session: Session, delivery: Delivery, supplier_id: str, report: StatusReport, now: datetime
+def _record_late_result(
+    session: Session,
+    delivery: Delivery,
+    supplier_id: str,
+    report: StatusReport,
+    now: datetime,
+    kind: str,
 ) -> None:
-    """A success after we refunded or moved on: never delivered twice, kept for reconciliation."""
+    """A success we cannot deliver (`late_success`: after we refunded or moved on) or that
+    another supplier already delivered (`double_delivery`: the member was recharged twice):
+    never delivered twice, kept for settlement and reconciliation. A double delivery also
+    alerts the operators (`delivery.double_delivery`, a platform event)."""
     if delivery.late_result is not None:
         return
     delivery.late_result = {
+        "kind": kind,
         "supplier_id": supplier_id,
         "status": report.status,
         "supplier_order_no": report.supplier_order_no,
@@ -210,12 +240,25 @@ def _record_late_success(
     record_audit(
         session,
         SYSTEM,
-        "delivery.late_success",
+        f"delivery.{kind}",
         "delivery",
         delivery.id,
         partner_id=delivery.partner_id,
         after=delivery.late_result,
     )
+    if kind == "double_delivery":
+        record_event(
+            session,
+            "delivery.double_delivery",
+            {
+                "delivery_id": delivery.id,
+                "partner_id": delivery.partner_id,
+                "order_id": delivery.order_id,
+                "supplier_id": supplier_id,
+                "supplier_order_no": report.supplier_order_no,
+            },
+            None,
+        )
 
 
 def deliver(
@@ -341,7 +384,52 @@ def sweep(session: Session, now: datetime) -> tuple[int, int]:
     for delivery in due:
         delivery.next_check_at = now + CHECK_AFTER
         stage_poll(session, delivery)
+    for delivery in session.scalars(select(Delivery).where(Delivery.open_check_at <= now)):
+        delivery.open_check_at = now + CHECK_AFTER
+        enqueue_after_commit(
+            session, f"{JOBS}.poll_open_submissions", delivery.id, queue="fulfillment"
+        )
     return len(lost), len(due)
+
+
+def close_open_submission(
+    session: Session, delivery_id: str, supplier_id: str, report: StatusReport, now: datetime
+) -> str:
+    """A supplier's word on a submission we moved away from: a final one (success or
+    failure) closes it, and a success is recorded as apply_report records it (a late success
+    or a double delivery). A submission open for OPEN_SUBMISSION_GIVE_UP_AFTER is dropped,
+    with an audit row, for reconciliation to settle."""
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.id == delivery_id).with_for_update()
+    ).first()
+    if delivery is None:
+        return "unknown_delivery"
+    still_open = []
+    outcome = "waiting"
+    for entry in delivery.open_submissions or []:
+        if entry["supplier_id"] != supplier_id:
+            still_open.append(entry)
+        elif report.status == SUCCESS:
+            outcome = apply_report(session, delivery_id, supplier_id, report, now)
+        elif report.status == FAILED:
+            outcome = "closed"
+        elif now - datetime.fromisoformat(entry["since"]) > OPEN_SUBMISSION_GIVE_UP_AFTER:
+            outcome = "given_up"
+            record_audit(
+                session,
+                SYSTEM,
+                "delivery.open_submission_given_up",
+                "delivery",
+                delivery.id,
+                partner_id=delivery.partner_id,
+                after=entry,
+            )
+        else:
+            still_open.append(entry)
+    delivery.open_submissions = still_open
+    if not still_open:
+        delivery.open_check_at = None
+    return outcome
 
 
 def stage_new_deliveries(session: Session, order: Order) -> None:

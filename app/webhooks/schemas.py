@@ -9,6 +9,7 @@ EVENT_TYPES = (
     "order.failed",
     "order.cancelled",
     "delivery.failed",
+    "delivery.double_delivery",
     "entitlement.created",
     "entitlement.expired",
     "partner.balance_low",

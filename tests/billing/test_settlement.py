@@ -257,3 +257,52 @@ def test_out_of_range_input_is_a_422_not_a_500(session, month, platform, partner
             f"/api/v1/platform/partners/{partner_a.id}/invoices", json={"month": month}
         )
         assert answer.status_code == 422 and answer.mimetype == "application/problem+json"
+
+
+def test_a_unit_another_supplier_delivered_too_reconciles_as_a_double_delivery(
+    session, partner_a, platform, empty_queues
+):
+    from app.fulfillment.suppliers.base import UNREACHABLE
+    from app.supply import service as supply_service
+
+    silent, other = make_supplier(session, "Silent S"), make_supplier(session, "Other S")
+    product = make_product(session, "QQ音乐", fulfillment_type="direct_recharge", supplier=silent)
+    supply_service.create_offer(
+        session,
+        TEST_ACTOR,
+        product,
+        other,
+        {"supplier_sku": "O-1", "cost": product.offers[0].cost, "priority": 20},
+    )
+    fund(session, partner_a)
+    listing = make_listing(session, partner_a, product, points=100, wholesale_minor=WHOLESALE)
+    member = make_member(session, partner_a, "m", points=10_000, phone="13912345678")
+    delivery = (
+        session.query(Delivery)
+        .filter_by(order_id=place(session, partner_a, member, listing).id)
+        .one()
+    )
+    long_ago = utcnow() - timedelta(minutes=11)
+    submission = engine.begin_submission(session, delivery.id, long_ago)
+    engine.record_submission(session, submission, SubmitResult("accepted", "SIL-1"), long_ago)
+    now = utcnow()
+    engine.apply_report(
+        session, delivery.id, silent.id, StatusReport(delivery.id, UNREACHABLE), now
+    )
+    submission = engine.begin_submission(session, delivery.id, now)
+    assert submission.supplier_id == other.id
+    engine.apply_report(
+        session, delivery.id, other.id, StatusReport(delivery.id, SUCCESS, "OT-1"), now
+    )
+    session.commit()
+    statement = (
+        f"reference,supplier_order_no,status,amount,completed_at\n{delivery.id},SIL-1,success,20,\n"
+    )
+    answer = platform.post(
+        f"/api/v1/platform/suppliers/{silent.id}/reconciliations",
+        query_string=_range(),
+        data={"file": (io.BytesIO(statement.encode()), "silent.csv")},
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 201, answer.get_json()
+    assert [item["kind"] for item in answer.get_json()["items"]] == ["double_delivery"]

@@ -328,3 +328,48 @@ def test_a_supplier_reporting_on_a_delivery_it_was_never_sent_changes_nothing(
     assert answer.status_code == 200 and answer.get_json()["outcome"] == "not_sent_to_supplier"
     delivery = _delivery(session, order.id)
     assert delivery.status == "submitted" and delivery.late_result is None
+
+
+def test_a_silent_supplier_recharging_after_failover_is_recorded_as_a_double_delivery(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    from app.billing.settlement import day_bounds, supplier_settlement
+    from app.fulfillment import jobs
+    from app.supply.models import Supplier
+
+    flaky_sim = sim_factory(SIM_NO_CALLBACK_RATE=1)
+    flaky = sim_supplier(session, flaky_sim, "Flaky")
+    listing = recharge_shop(flaky, sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "Up"))
+    order = _place_m1(session, partner_a, listing)
+    drain(app)  # the flaky supplier accepts it, then answers nothing but 500s
+    flaky_sim.config["SIM_ERROR_RATE"] = 1
+    delivery = _delivery(session, order.id)
+    delivery.submitted_at = utcnow() - timedelta(minutes=11)
+    session.commit()
+    _poll_now(app, session, order.id)  # given up: failed over, its submission kept open
+    delivery = _delivery(session, order.id)
+    assert [e["supplier_id"] for e in delivery.open_submissions] == [flaky.id]
+    _poll_now(app, session, order.id)
+    assert _delivery(session, order.id).status == "delivered"  # by the second supplier
+
+    flaky_sim.config["SIM_ERROR_RATE"] = 0  # back, and it had recharged the member too
+    delivery = _delivery(session, order.id)
+    delivery.open_check_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    jobs.sweep()
+    drain(app)
+    delivery = _delivery(session, order.id)
+    assert delivery.late_result["kind"] == "double_delivery"
+    assert delivery.late_result["supplier_id"] == flaky.id
+    assert delivery.open_submissions == [] and delivery.open_check_at is None
+    alert = session.scalars(select(Event).where(Event.type == "delivery.double_delivery")).one()
+    assert alert.partner_id is None and alert.data["delivery_id"] == delivery.id
+    today = utcnow().date()
+    owed = supplier_settlement(
+        session,
+        session.get_one(Supplier, flaky.id),
+        *day_bounds(today - timedelta(days=1), today + timedelta(days=2)),
+    )
+    assert [(s["delivery_id"], s["kind"]) for s in owed["late_successes"]] == [
+        (delivery.id, "double_delivery")
+    ]
