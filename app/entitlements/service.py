@@ -90,7 +90,7 @@ def reveal(
         session, Entitlement, partner_id, Entitlement.id == entitlement_id, label="Entitlement"
     )
     if entitlement.code_id is None:
-        raise NothingToReveal("This entitlement has no code (direct recharge or link).")
+        raise NothingToReveal("This entitlement has no code or link (a direct recharge).")
     if entitlement.status != "active":
         raise NothingToReveal(f"This entitlement is {entitlement.status}.")
     code, password = reveal_code(vault, session.get_one(Code, entitlement.code_id))

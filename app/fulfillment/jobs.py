@@ -43,7 +43,9 @@ def poll_delivery(delivery_id: str) -> None:
         session.commit()
         report = adapter_for(supplier, current_vault()).query(delivery_id)
         with db.transaction() as session:
-            service.apply_report(session, delivery_id, supplier.id, report, utcnow())
+            service.apply_report(
+                session, delivery_id, supplier.id, report, utcnow(), current_vault()
+            )
 
 
 def poll_open_submissions(delivery_id: str) -> None:
@@ -58,7 +60,9 @@ def poll_open_submissions(delivery_id: str) -> None:
         for supplier in suppliers:
             report = adapter_for(supplier, current_vault()).query(delivery_id)
             with db.transaction() as session:
-                service.close_open_submission(session, delivery_id, supplier.id, report, utcnow())
+                service.close_open_submission(
+                    session, delivery_id, supplier.id, report, utcnow(), current_vault()
+                )
 
 
 def sweep() -> None:

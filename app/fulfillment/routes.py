@@ -44,7 +44,9 @@ def supplier_callback(supplier_id: str) -> Any:
     except InvalidSignature:
         log.warning("forged or malformed supplier callback", extra={"supplier_id": supplier_id})
         raise Unauthorized("The callback signature does not verify.") from None
-    outcome = service.apply_report(session, report.reference, supplier.id, report, utcnow())
+    outcome = service.apply_report(
+        session, report.reference, supplier.id, report, utcnow(), current_vault()
+    )
     return jsonify(ok=True, outcome=outcome)
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from app.core.audit import SYSTEM, record_audit
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import is_partner_active
+from app.core.vault import Vault
 from app.entitlements.models import Entitlement
 from app.entitlements.service import validity_end
 from app.fulfillment.models import FINAL_STATUSES, Delivery
@@ -36,7 +37,8 @@ from app.fulfillment.suppliers.base import (
 from app.orders.models import Order
 from app.orders.service import refund_units
 from app.partners.models import Partner
-from app.supply.models import Offer, Supplier
+from app.supply.imports import store_delivered_link
+from app.supply.models import Code, Offer, Supplier
 from app.webhooks.service import record_event
 
 log = logging.getLogger("quanyi.fulfillment")
@@ -157,9 +159,15 @@ def _give_up_offer(
 
 
 def apply_report(
-    session: Session, delivery_id: str, supplier_id: str, report: StatusReport, now: datetime
+    session: Session,
+    delivery_id: str,
+    supplier_id: str,
+    report: StatusReport,
+    now: datetime,
+    vault: Vault | None = None,
 ) -> str:
-    """Act on a supplier's word (a callback or a poll answer). Returns what was done."""
+    """Act on a supplier's word (a callback or a poll answer). Returns what was done. `vault`
+    seals a link product's claim link; a link's success without one fails over."""
     delivery = session.scalars(
         select(Delivery).where(Delivery.id == delivery_id).with_for_update()
     ).first()
@@ -190,8 +198,22 @@ def apply_report(
             _record_late_result(session, delivery, supplier_id, report, now, "double_delivery")
             return "double_delivery_recorded"
         return "ignored"
+    assert offer is not None  # the delivery is submitted to this supplier's offer (`current`)
     if report.status == SUCCESS:
-        deliver(session, delivery, report.supplier_order_no, now)
+        link = None
+        if delivery.fulfillment_type == "link":
+            if not report.claim_url or vault is None:
+                _give_up_offer(session, delivery, "success without a claim link")
+                return "failed_over"
+            link = store_delivered_link(
+                session,
+                vault,
+                delivery.product_id,
+                offer.id,
+                report.claim_url,
+                report.claim_expires_at,
+            )
+        deliver(session, delivery, report.supplier_order_no, now, link)
         return "delivered"
     if report.status == FAILED:
         _give_up_offer(session, delivery, report.message or "supplier reported failure")
@@ -262,9 +284,17 @@ def _record_late_result(
 
 
 def deliver(
-    session: Session, delivery: Delivery, supplier_order_no: str | None, now: datetime
+    session: Session,
+    delivery: Delivery,
+    supplier_order_no: str | None,
+    now: datetime,
+    link: Code | None = None,
 ) -> None:
+    """The unit is delivered: the member's entitlement holds the recharge receipt, or the
+    claim `link` (a sealed code: revealed like a card key, valid until its own expiry)."""
     delivery.status, delivery.delivered_at = "delivered", now
+    if link is not None:
+        delivery.code_id = link.id
     delivery.supplier_order_no = supplier_order_no or delivery.supplier_order_no
     order = session.get_one(Order, delivery.order_id)
     item = next(i for i in order.items if i.id == delivery.item_id)
@@ -275,11 +305,13 @@ def deliver(
         order_id=order.id,
         delivery_id=delivery.id,
         product_id=delivery.product_id,
-        code_id=None,
-        masked_code=None,
+        code_id=link.id if link else None,
+        masked_code=link.masked if link else None,
         status="active",
         valid_from=now,
-        valid_until=validity_end(now, product.get("validity_days")),
+        valid_until=validity_end(
+            now, product.get("validity_days"), link.expires_at if link else None
+        ),
         snapshot={
             "product_name": product["product_name"],
             "brand": product["brand"],
@@ -393,7 +425,12 @@ def sweep(session: Session, now: datetime) -> tuple[int, int]:
 
 
 def close_open_submission(
-    session: Session, delivery_id: str, supplier_id: str, report: StatusReport, now: datetime
+    session: Session,
+    delivery_id: str,
+    supplier_id: str,
+    report: StatusReport,
+    now: datetime,
+    vault: Vault | None = None,
 ) -> str:
     """A supplier's word on a submission we moved away from: a final one (success or
     failure) closes it, and a success is recorded as apply_report records it (a late success
@@ -410,7 +447,7 @@ def close_open_submission(
         if entry["supplier_id"] != supplier_id:
             still_open.append(entry)
         elif report.status == SUCCESS:
-            outcome = apply_report(session, delivery_id, supplier_id, report, now)
+            outcome = apply_report(session, delivery_id, supplier_id, report, now, vault)
         elif report.status == FAILED:
             outcome = "closed"
         elif now - datetime.fromisoformat(entry["since"]) > OPEN_SUBMISSION_GIVE_UP_AFTER:

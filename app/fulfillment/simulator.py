@@ -5,7 +5,8 @@ the benchmarks: a separate small WSGI app (`flask supplier-sim --port …`; moun
 Settings (app.config, all optional): SIM_MERCHANT, SIM_SECRET, SIM_LATENCY_MS (before the
 callback), SIM_FAILURE_RATE (answer "failed"), SIM_REJECT_RATE (refuse at submit),
 SIM_NO_CALLBACK_RATE, SIM_DUPLICATE_CALLBACK_RATE, SIM_ERROR_RATE (answer 500),
-SIM_SLOW_RATE + SIM_SLOW_MS (answer slowly), SIM_SEED.
+SIM_SLOW_RATE + SIM_SLOW_MS (answer slowly), SIM_SEED, SIM_CLAIM_BASE (a SKU starting with
+`LINK` succeeds with a claim link under it, valid 30 days).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import random
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -33,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "SIM_SLOW_RATE": 0.0,
     "SIM_SLOW_MS": 3000,
     "SIM_SEED": None,
+    "SIM_CLAIM_BASE": "https://claim.sim.example/c",  # where a link SKU's claim links point
     "SIM_BALANCE_MINOR": 10_000_000,  # our prepaid balance at this supplier
     "SIM_UNIT_COST_MINOR": 2_000,
 }
@@ -61,17 +64,21 @@ def create_simulator(config: dict[str, Any] | None = None) -> Flask:
         if order["no_callback"]:
             return
         payload = signed(
-            {
-                "merchant": sim.config["SIM_MERCHANT"],
-                "out_trade_no": order["ref"],
-                "order_no": order["order_no"],
-                "status": order["status"],
-            },
-            sim.config["SIM_SECRET"],
+            {"merchant": sim.config["SIM_MERCHANT"], **result(order)}, sim.config["SIM_SECRET"]
         )
         for _ in range(2 if order["duplicate"] else 1):
             with contextlib.suppress(httpx.HTTPError):
                 httpx.post(order["callback_url"], json=payload, timeout=5)
+
+    def result(order: dict[str, Any]) -> dict[str, Any]:
+        """What a query or callback says of an order; a link SKU's success carries its claim
+        link, valid for 30 days."""
+        said = {"out_trade_no": order["ref"], "order_no": order["order_no"]}
+        said["status"] = order["status"]
+        if order["link"] and order["status"] == "success":
+            said["claim_url"] = f"{sim.config['SIM_CLAIM_BASE']}/{order['order_no']}"
+            said["claim_expires_at"] = order["claim_expires_at"]
+        return said
 
     @sim.before_request
     def misbehave() -> Any:
@@ -108,6 +115,8 @@ def create_simulator(config: dict[str, Any] | None = None) -> Flask:
             "will_fail": chance("SIM_FAILURE_RATE"),
             "no_callback": chance("SIM_NO_CALLBACK_RATE"),
             "duplicate": chance("SIM_DUPLICATE_CALLBACK_RATE"),
+            "link": str(params.get("sku", "")).startswith("LINK"),
+            "claim_expires_at": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
         }
         with lock:
             orders[ref] = order
@@ -121,14 +130,7 @@ def create_simulator(config: dict[str, Any] | None = None) -> Flask:
             order = orders.get(ref)
         if order is None:
             return answer({"code": 0, "out_trade_no": ref, "status": "unknown"})
-        return answer(
-            {
-                "code": 0,
-                "out_trade_no": ref,
-                "order_no": order["order_no"],
-                "status": order["status"],
-            }
-        )
+        return answer({"code": 0, **result(order)})
 
     @sim.post("/api/balance")
     def balance() -> Any:

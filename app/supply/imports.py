@@ -203,6 +203,50 @@ def import_codes(
     return batch
 
 
+def store_delivered_link(
+    session: Session,
+    vault: Vault,
+    product_id: str,
+    offer_id: str,
+    url: str,
+    expires_at: datetime | None,
+) -> Code:
+    """Keep a claim link a supplier delivered as a sold code of the offer's link batch: sealed,
+    masked and revealed exactly like a card key, re-sealed by key rotation with them. One
+    batch per offer collects its links."""
+    batch = session.scalars(
+        select(CodeBatch)
+        .where(CodeBatch.product_id == product_id, CodeBatch.offer_id == offer_id)
+        .with_for_update()
+    ).first()
+    if batch is None:
+        batch = CodeBatch(
+            product_id=product_id,
+            offer_id=offer_id,
+            source_name="links delivered by the supplier",
+            code_count=0,
+            imported_by="system:fulfillment",
+        )
+        session.add(batch)
+        session.flush()
+    batch.code_count += 1
+    code = Code(
+        id=new_id("cod"),
+        batch_id=batch.id,
+        product_id=product_id,
+        status="sold",
+        fingerprint=vault.fingerprint(url),
+        last4=url[-4:],
+        expires_at=expires_at,
+        reserved_at=utcnow(),
+    )
+    sealed = vault.seal(url, f"code:{code.id}:code")
+    code.key_id, code.code_blob = sealed.key_id, sealed.blob
+    session.add(code)
+    session.flush()
+    return code
+
+
 def void_batch(session: Session, actor: Actor, batch: CodeBatch) -> CodeBatch:
     """Withdraw a batch: its unsold codes can never be allocated (sold ones stay sold)."""
     if batch.status == "void":

@@ -373,3 +373,52 @@ def test_a_silent_supplier_recharging_after_failover_is_recorded_as_a_double_del
     assert [(s["delivery_id"], s["kind"]) for s in owed["late_successes"]] == [
         (delivery.id, "double_delivery")
     ]
+
+
+def test_a_link_is_delivered_sealed_and_revealed_like_a_code(
+    app, api_a, session, partner_a, sim_factory, recharge_shop
+):
+    from sqlalchemy import text
+
+    from app.supply import service as supply_service
+    from tests.factories import PLAINTEXT_CODES, TEST_ACTOR, make_listing, make_product
+
+    sim = sim_factory(SIM_NO_CALLBACK_RATE=1)
+    supplier = sim_supplier(session, sim, "Links")
+    recharge_shop(supplier)  # funds the partner and gives m1 points
+    product = make_product(
+        session, "得到", fulfillment_type="link", supplier=supplier, validity_days=365
+    )
+    supply_service.update_offer(session, TEST_ACTOR, product.offers[0], {"supplier_sku": "LINK-1"})
+    session.commit()
+    order = _place_m1(session, partner_a, make_listing(session, partner_a, product))
+    drain(app)
+    _poll_now(app, session, order.id)
+    delivery = _delivery(session, order.id)
+    assert delivery.status == "delivered" and delivery.code_id is not None
+    (entitlement,) = session.scalars(select(Entitlement).where(Entitlement.order_id == order.id))
+    assert entitlement.masked_code and entitlement.valid_until <= utcnow() + timedelta(days=30)
+    claim_url = f"https://claim.sim.example/c/{sim.orders[delivery.id]['order_no']}"
+    PLAINTEXT_CODES.add(claim_url)
+    stored = " ".join(str(v) for row in session.execute(text("SELECT * FROM codes")) for v in row)
+    assert claim_url not in stored  # sealed at rest
+    revealed = api_a.post(f"/api/v1/entitlements/{entitlement.id}/reveal")
+    assert revealed.status_code == 200 and revealed.get_json()["code"] == claim_url
+
+
+def test_a_link_success_without_its_link_fails_over(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    from app.supply import service as supply_service
+    from tests.factories import TEST_ACTOR, make_listing, make_product
+
+    supplier = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "No Links")
+    recharge_shop(supplier)
+    product = make_product(session, "得到", fulfillment_type="link", supplier=supplier)
+    supply_service.update_offer(session, TEST_ACTOR, product.offers[0], {"supplier_sku": "PLAIN"})
+    session.commit()
+    order = _place_m1(session, partner_a, make_listing(session, partner_a, product))
+    drain(app)
+    _poll_now(app, session, order.id)  # success, but no claim link: no other offer, refunded
+    drain(app)
+    assert _delivery(session, order.id).status == "failed"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 # Outcomes the engine acts on.
@@ -28,6 +29,9 @@ class StatusReport:
     status: str
     supplier_order_no: str | None = None
     message: str | None = None
+    # a link product's claim URL and its expiry (secret: sealed as soon as it is received)
+    claim_url: str | None = field(default=None, repr=False)
+    claim_expires_at: datetime | None = None
 
 
 class InvalidSignature(Exception):

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -85,7 +86,7 @@ class GenericJsonAdapter:
         data = self._post("/api/query", {"out_trade_no": reference})
         if data is None:
             return StatusReport(reference, UNREACHABLE, message="no valid answer")
-        return StatusReport(reference, str(data.get("status", UNKNOWN)), data.get("order_no"))
+        return _report(reference, data)
 
     def balance(self) -> int | None:
         """Our prepaid balance at the supplier, in minor units (None: not reported)."""
@@ -105,6 +106,24 @@ class GenericJsonAdapter:
             or data.get("merchant") != self.merchant
         ):
             raise InvalidSignature("signature does not verify")
-        return StatusReport(
-            str(data.get("out_trade_no")), str(data.get("status")), data.get("order_no")
-        )
+        return _report(str(data.get("out_trade_no")), data)
+
+
+def _report(reference: str, data: dict[str, Any]) -> StatusReport:
+    """A query answer or callback body; `claim_url`/`claim_expires_at` (ISO 8601) come with a
+    link product's success."""
+    expires = data.get("claim_expires_at")
+    try:
+        claim_expires_at = datetime.fromisoformat(expires) if isinstance(expires, str) else None
+    except ValueError:
+        claim_expires_at = None
+    if claim_expires_at is not None and claim_expires_at.tzinfo is None:
+        claim_expires_at = claim_expires_at.replace(tzinfo=UTC)
+    claim_url = data.get("claim_url")
+    return StatusReport(
+        reference,
+        str(data.get("status", UNKNOWN)),
+        data.get("order_no"),
+        claim_url=claim_url if isinstance(claim_url, str) and claim_url else None,
+        claim_expires_at=claim_expires_at,
+    )
