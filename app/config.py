@@ -80,6 +80,8 @@ class Settings:
             "RATE_LIMIT": self.rate_limit,
             "RATELIMIT_STORAGE_URI": self.redis_url or "memory://",
             "RATELIMIT_HEADERS_ENABLED": True,
+            # Redis away: count in each process's memory until it is back, never answer 500
+            "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
             "ARGON2_PROFILE": "default",
             "API_TITLE": "Quanyi API",
             "API_VERSION": "v1",
