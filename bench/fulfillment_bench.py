@@ -114,10 +114,12 @@ def seed(db_url: str, sim_url: str, members: int, hook_url: str) -> dict[str, st
         )
         for i in range(members):
             member, _ = upsert_member(
-                session, actor, partner.id, f"d{i:05d}", {"phone": "13912345678"}
+                session, actor, partner.id, f"d{i:05d}", {"phone": "13912345678"}, current_vault()
             )
             grant_points(session, member, 10_000, "bench")
-        create_endpoint(session, actor, current_vault(), partner.id, hook_url, [])
+        create_endpoint(
+            session, actor, current_vault(), partner.id, hook_url, [], allow_private=True
+        )
         session.commit()
         ids = {"client_id": client.client.id, "secret": client.secret, "listing": listing.id}
         db.session.remove()

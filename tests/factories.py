@@ -276,7 +276,9 @@ def make_listing(
 def make_member(
     session: Session, partner: Partner, external_id: str, points: int = 0, **fields: Any
 ) -> Member:
-    member, _ = members_service.upsert_member(session, TEST_ACTOR, partner.id, external_id, fields)
+    member, _ = members_service.upsert_member(
+        session, TEST_ACTOR, partner.id, external_id, fields, vault_for_tests()
+    )
     if points:
         members_service.grant_points(session, member, points, "test grant")
     session.commit()
@@ -311,6 +313,7 @@ def place(
         member.external_id,
         [orders_service.OrderLine(listing.id, quantity)],
         {"points": listing.price_points * quantity},
+        vault=vault_for_tests(),
     )
     session.commit()
     return order

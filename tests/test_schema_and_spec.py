@@ -48,3 +48,40 @@ def test_claimed_and_dispatched_tables_are_vacuumed_after_a_few_thousand_dead_ro
             "autovacuum_vacuum_scale_factor=0",
             "autovacuum_vacuum_threshold=5000",
         }, table
+
+
+def test_the_phone_migration_seals_the_phones_already_stored(app, tmp_path):
+    """Members stored before the vault held phones keep them, sealed, after the upgrade."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from app.core.cli import alembic_config
+    from app.core.vault import current_vault
+
+    url = f"sqlite:///{tmp_path / 'phones.db'}"
+    command.upgrade(alembic_config(url), "8b2d4f6a1c30")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO partners (id, slug, name, kind, status, branding, points_unit_name,"
+                " points_rate_points, points_rate_value_minor, points_rate_currency, timezone,"
+                " created_at, updated_at) VALUES ('prt_1', 'p', 'P', 'bank', 'active', '{}',"
+                " 'pts', 100, 100, 'CNY', 'Asia/Shanghai', '2026-01-01', '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO members (id, partner_id, external_id, status, phone, metadata,"
+                " points_balance, created_at, updated_at) VALUES ('mem_1', 'prt_1', 'm', 'active',"
+                " '13912345678', '{}', 0, '2026-01-01', '2026-01-01')"
+            )
+        )
+    command.upgrade(alembic_config(url), "head")
+    with engine.connect() as conn:
+        key_id, blob, masked = conn.execute(
+            text("SELECT phone_key_id, phone_blob, phone_masked FROM members")
+        ).one()
+    engine.dispose()
+    assert masked == "139****5678" and b"13912345678" not in blob
+    assert current_vault().open(key_id, blob, "member:mem_1:phone") == "13912345678"

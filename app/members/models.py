@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.audit import JSONType
@@ -25,11 +25,19 @@ class Member(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     display_name: Mapped[str | None] = mapped_column(String(120))
     tier: Mapped[str | None] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(16), default="active")
-    phone: Mapped[str | None] = mapped_column(String(20))
+    # personal data, sealed by the vault (members.service.set_phone): found by its HMAC
+    # fingerprint, shown masked (139****5678)
+    phone_key_id: Mapped[str | None] = mapped_column(String(40))
+    phone_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    phone_masked: Mapped[str | None] = mapped_column(String(20))
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     points_balance: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (UniqueConstraint("partner_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("partner_id", "external_id"),
+        Index("ix_members_partner_phone", "partner_id", "phone_fingerprint"),
+    )
 
 
 class PointsLot(PublicIdMixin, PartnerOwnedMixin, Base):

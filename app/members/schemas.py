@@ -16,6 +16,11 @@ class MemberUpsertSchema(Schema):
 
 
 class MemberSchema(MemberUpsertSchema):
+    phone = fields.String(
+        attribute="phone_masked",
+        allow_none=True,
+        metadata={"description": "masked (139****5678); stored encrypted"},
+    )
     id = fields.String(dump_only=True)
     external_id = fields.String(dump_only=True)
     points_balance = fields.Integer(dump_only=True)

@@ -29,17 +29,55 @@ from app.core.errors import ValidationFailed
 from app.core.money import INTEGER_MAX
 from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
+from app.core.vault import Vault
 from app.members.errors import InsufficientPoints, MemberNotFound, PointsBalanceLimit
 from app.members.models import Member, PointsEntry, PointsLot
 from app.partners.models import Partner, PartnerQuota
 from app.partners.quotas import LIMIT_COLUMNS, QUOTA_FIELDS, Limits
 
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-MEMBER_FIELDS = ("display_name", "tier", "status", "phone", "extra")
+MEMBER_FIELDS = ("display_name", "tier", "status", "extra")
 
 
 def _snapshot(m: Member) -> dict[str, Any]:
-    return {f: getattr(m, f) for f in MEMBER_FIELDS}
+    """The audited view: the phone only masked (the audit log is no place for personal data)."""
+    return {**{f: getattr(m, f) for f in MEMBER_FIELDS}, "phone": m.phone_masked}
+
+
+def mask_phone(phone: str) -> str:
+    return phone[:3] + "****" + phone[-4:] if len(phone) > 7 else "****"
+
+
+def set_phone(member: Member, vault: Vault, phone: str | None) -> None:
+    """Seal the member's phone (bound to the member's id), keep its fingerprint for look-ups
+    and its masked form for display; None clears it."""
+    if phone is None:
+        member.phone_key_id = member.phone_blob = None
+        member.phone_fingerprint = member.phone_masked = None
+        return
+    sealed = vault.seal(phone, f"member:{member.id}:phone")
+    member.phone_key_id, member.phone_blob = sealed.key_id, sealed.blob
+    member.phone_fingerprint = vault.fingerprint(phone)
+    member.phone_masked = mask_phone(phone)
+
+
+def member_phone(vault: Vault, member: Member) -> str | None:
+    """The phone in clear, for the one use that needs it: a direct recharge to it."""
+    if member.phone_blob is None or member.phone_key_id is None:
+        return None
+    return vault.open(member.phone_key_id, member.phone_blob, f"member:{member.id}:phone")
+
+
+def find_members_by_phone(
+    session: Session, vault: Vault, partner_id: str, phone: str
+) -> list[Member]:
+    return list(
+        session.scalars(
+            scoped(Member, partner_id)
+            .where(Member.phone_fingerprint == vault.fingerprint(phone))
+            .order_by(Member.id)
+        )
+    )
 
 
 # Built once (every order runs them): statement construction costs more than execution.
@@ -109,9 +147,15 @@ def lock_member_for_order(
 
 
 def upsert_member(
-    session: Session, actor: Actor, partner_id: str, external_id: str, data: dict[str, Any]
+    session: Session,
+    actor: Actor,
+    partner_id: str,
+    external_id: str,
+    data: dict[str, Any],
+    vault: Vault | None = None,
 ) -> tuple[Member, bool]:
-    """Create or update by the partner's own id; returns (member, created)."""
+    """Create or update by the partner's own id; returns (member, created). A phone in `data`
+    is sealed with `vault`."""
     if not EXTERNAL_ID_RE.fullmatch(external_id):
         raise ValidationFailed({"external_id": ["1 to 128 of A-Z a-z 0-9 _ . : @ -"]})
     member = session.scalars(
@@ -125,6 +169,11 @@ def upsert_member(
     for key in MEMBER_FIELDS:
         if key in data:
             setattr(member, key, data[key])
+    if "phone" in data:
+        if vault is None:
+            raise ValueError("a phone is sealed with the vault")
+        session.flush()  # the member's id binds the sealed phone
+        set_phone(member, vault, data["phone"])
     session.flush()
     after = _snapshot(member)
     changed = changed_fields(before, after)

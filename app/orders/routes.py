@@ -100,7 +100,7 @@ def list_members(args: dict[str, Any]) -> Any:
 @blp.response(200, MemberSchema)
 def upsert_member(data: dict[str, Any], external_id: str) -> Any:
     member, _ = members.upsert_member(
-        db.session(), request_actor(), current_partner_id(), external_id, data
+        db.session(), request_actor(), current_partner_id(), external_id, data, current_vault()
     )
     return member
 
@@ -189,6 +189,7 @@ def place_order(data: dict[str, Any]) -> Any:
         ],
         data["payment"],
         data["expected_total"],
+        vault=current_vault(),
     )
     return order
 

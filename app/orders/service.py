@@ -34,6 +34,7 @@ from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import get_owned, scoped
+from app.core.vault import Vault
 from app.entitlements.models import Entitlement
 from app.entitlements.service import validity_end
 from app.fulfillment.models import Delivery
@@ -42,6 +43,7 @@ from app.members.models import Member, PointsEntry
 from app.members.service import (
     lock_member,
     lock_member_for_order,
+    member_phone,
     refund_points,
     stage_spend,
 )
@@ -122,16 +124,23 @@ def _sellable_listings(
 
 
 def _price_lines(
-    member: Member, lines: list[OrderLine], listings: list[Listing], now: datetime
+    member: Member,
+    lines: list[OrderLine],
+    listings: list[Listing],
+    now: datetime,
+    vault: Vault | None,
 ) -> list[_Priced]:
-    """Each line at the member's price, with the account a direct recharge goes to."""
+    """Each line at the member's price, with the account a direct recharge goes to (the
+    member's own phone, opened from the vault, when the line names none)."""
     priced = []
     for i, (line, listing) in enumerate(zip(lines, listings, strict=True)):
         product = listing.product
         account = None
         if product.fulfillment_type == "direct_recharge":
             kind = product.recharge_account_kind or "account_id"
-            account = line.recharge_account or (member.phone if kind == "phone" else None)
+            account = line.recharge_account
+            if account is None and kind == "phone" and vault is not None:
+                account = member_phone(vault, member)
             problem = recharge_account_error(kind, account)
             if problem:
                 raise InvalidRechargeAccount(
@@ -272,8 +281,10 @@ def place_order(
     payment: dict[str, Any],
     expected_total: dict[str, Any] | None = None,
     now: datetime | None = None,
+    vault: Vault | None = None,
 ) -> Order:
-    """Create, charge and (for card keys) fulfil an order, or raise and change nothing."""
+    """Create, charge and (for card keys) fulfil an order, or raise and change nothing.
+    `vault` opens the member's phone for a direct recharge that names no account."""
     now = now or utcnow()
     sellable = _sellable_listings(session, partner_id, lines)
     claimed = _claim_card_keys(session, partner_id, lines, sellable)  # stock first
@@ -281,7 +292,7 @@ def place_order(
     member, limits = lock_member_for_order(session, partner_id, member_external_id)
     if member.status != "active":
         raise MemberBlocked("This member is blocked and cannot order.")
-    priced = _price_lines(member, lines, [listing for listing, _ in sellable], now)
+    priced = _price_lines(member, lines, [listing for listing, _ in sellable], now, vault)
     currency = priced[0].listing.currency
     points = sum(p.unit.points * p.quantity for p in priced)
     cash = sum(p.unit.cash_minor * p.quantity for p in priced)

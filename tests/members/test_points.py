@@ -230,3 +230,25 @@ def test_a_grant_past_what_a_balance_holds_is_422_and_keeps_the_balance(api_a, p
     assert refused.status_code == 422 and refused.get_json()["code"] == "points_balance_limit"
     assert grant("g4", 2**31 - 1 - 2 * 10**9).get_json()["balance_after"] == 2**31 - 1
     assert api_a.get("/api/v1/members/rich").get_json()["points_balance"] == 2**31 - 1
+
+
+def test_a_members_phone_is_sealed_masked_and_found_by_fingerprint(api_a, session, partner_a):
+    from sqlalchemy import text
+
+    from app.core.audit import AuditLog
+    from tests.factories import vault_for_tests
+
+    created = api_a.put("/api/v1/members/p-1", json={"phone": "13800138000"})
+    assert created.get_json()["phone"] == "138****8000"
+    assert api_a.get("/api/v1/members/p-1").get_json()["phone"] == "138****8000"
+    stored = " ".join(str(v) for row in session.execute(text("SELECT * FROM members")) for v in row)
+    assert "13800138000" not in stored
+    audits = " ".join(str(a.after) for a in session.scalars(select(AuditLog)))
+    assert "13800138000" not in audits and "138****8000" in audits
+    (found,) = service.find_members_by_phone(
+        session, vault_for_tests(), partner_a.id, "13800138000"
+    )
+    assert found.external_id == "p-1"
+    assert service.member_phone(vault_for_tests(), found) == "13800138000"
+    cleared = api_a.put("/api/v1/members/p-1", json={"phone": None})
+    assert cleared.get_json()["phone"] is None
