@@ -243,7 +243,12 @@ def code_rows(count: int, prefix: str | None = None, **fields: Any) -> list[Code
 
 def stock_codes(session: Session, product: Product, count: int, **fields: Any) -> CodeBatch:
     batch = imports.import_codes(
-        session, TEST_ACTOR, vault_for_tests(), product, code_rows(count, **fields)
+        session,
+        TEST_ACTOR,
+        vault_for_tests(),
+        product,
+        code_rows(count, **fields),
+        offer_id=product.offers[0].id,
     )
     session.commit()
     return batch

@@ -32,5 +32,8 @@ class Entitlement(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     # product name, brand, fulfillment type, face value at the moment of sale
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
     revealed_count: Mapped[int] = mapped_column(default=0)
+    # where it came from: supplier, offer, code batch or supplier order, authorization and
+    # its contract reference (for operators and audits; not shown to partners)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     __table_args__ = (Index("ix_entitlements_partner_member", "partner_id", "member_id", "id"),)

@@ -32,6 +32,8 @@ class Delivery(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     delivered_at: Mapped[datetime | None]
     # direct recharge: the offer being tried, those already given up on, the supplier's word
     offer_id: Mapped[str | None] = mapped_column(ForeignKey("offers.id"))
+    # the authorization under which the current offer may serve this delivery
+    authorization_id: Mapped[str | None] = mapped_column(ForeignKey("authorizations.id"))
     tried_offer_ids: Mapped[list[str]] = mapped_column(JSONType, default=list)
     attempts: Mapped[int] = mapped_column(default=0)
     supplier_order_no: Mapped[str | None] = mapped_column(String(120))

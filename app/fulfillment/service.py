@@ -38,7 +38,8 @@ from app.orders.models import Order
 from app.orders.service import refund_units
 from app.partners.models import Partner
 from app.supply.imports import store_delivered_link
-from app.supply.models import Code, Offer, Supplier
+from app.supply.models import Authorization, Code, Offer, Product, Supplier
+from app.supply.service import platform_today, serving_authorization
 from app.webhooks.service import record_event
 
 log = logging.getLogger("quanyi.fulfillment")
@@ -80,8 +81,17 @@ def _lock(session: Session, delivery_id: str) -> Delivery | None:
     ).first()
 
 
-def _next_offer(session: Session, delivery: Delivery) -> Offer | None:
-    return session.scalars(
+def _next_offer(
+    session: Session, delivery: Delivery, now: datetime
+) -> tuple[Offer, Authorization] | None:
+    """The offer to send the delivery to, with the authorization it serves under: the current
+    one again (a resubmission) while it may, else the next by priority among those not tried.
+    An offer whose supplier holds no authorization for this product and this partner's region
+    today (lapsed, revoked, another region, or another supplier's exclusivity) is passed over,
+    whatever its priority."""
+    product = session.get_one(Product, delivery.product_id)
+    region = session.scalar(select(Partner.region).where(Partner.id == delivery.partner_id))
+    offers = session.scalars(
         select(Offer)
         .join(Supplier, Supplier.id == Offer.supplier_id)
         .where(
@@ -91,7 +101,13 @@ def _next_offer(session: Session, delivery: Delivery) -> Offer | None:
             Offer.id.not_in(delivery.tried_offer_ids or [""]),
         )
         .order_by(Offer.priority, Offer.id)
-    ).first()
+    ).all()
+    day = platform_today(now)
+    for offer in sorted(offers, key=lambda o: o.id != delivery.offer_id):  # current first
+        authorization = serving_authorization(session, offer, product, region, day)
+        if authorization is not None:
+            return offer, authorization
+    return None
 
 
 def begin_submission(session: Session, delivery_id: str, now: datetime) -> Submission | None:
@@ -102,13 +118,13 @@ def begin_submission(session: Session, delivery_id: str, now: datetime) -> Submi
         return None
     if not is_partner_active(session, delivery.partner_id):
         return None  # held, pending, until the partner is active again (the sweep retries)
-    offer = delivery.offer_id and session.get(Offer, delivery.offer_id)
-    if not offer or offer.id in (delivery.tried_offer_ids or []) or offer.status != "active":
-        offer = _next_offer(session, delivery)
-    if offer is None:
-        fail_delivery(session, delivery, "every offer failed", now)
+    chosen = _next_offer(session, delivery, now)
+    if chosen is None:
+        fail_delivery(session, delivery, "every authorized offer failed", now)
         return None
+    offer, authorization = chosen
     delivery.status, delivery.offer_id = "submitted", offer.id
+    delivery.authorization_id = authorization.id
     delivery.attempts += 1
     delivery.submitted_at, delivery.next_check_at = now, now + CHECK_AFTER
     return Submission(
@@ -320,6 +336,7 @@ def deliver(
             "recharge_account": delivery.recharge_account,
             "supplier_order_no": delivery.supplier_order_no,
         },
+        provenance=_provenance(session, delivery),
     )
     session.add(entitlement)
     session.flush()
@@ -330,6 +347,21 @@ def deliver(
         delivery.partner_id,
     )
     roll_up(session, order)
+
+
+def _provenance(session: Session, delivery: Delivery) -> dict[str, str | None]:
+    offer = session.get(Offer, delivery.offer_id) if delivery.offer_id else None
+    authorization = (
+        session.get(Authorization, delivery.authorization_id) if delivery.authorization_id else None
+    )
+    return {
+        "supplier_id": offer.supplier_id if offer else None,
+        "offer_id": delivery.offer_id,
+        "supplier_order_no": delivery.supplier_order_no,
+        "batch_id": None,
+        "authorization_id": delivery.authorization_id,
+        "contract_ref": authorization.contract_ref if authorization else None,
+    }
 
 
 def fail_delivery(session: Session, delivery: Delivery, reason: str, now: datetime) -> None:

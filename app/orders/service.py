@@ -55,6 +55,7 @@ from app.supply.models import Code, Product
 from app.supply.service import (
     Pools,
     allocate_codes,
+    code_provenance,
     recharge_account_error,
     release_capacity,
     reserve_capacity,
@@ -238,8 +239,10 @@ def _deliver_codes(
     deliveries: list[Delivery],
     codes: list[Code],
     now: datetime,
+    provenance: dict[str, dict[str, Any]],
 ) -> list[Entitlement]:
-    """Hand each delivery a code (claimed in this transaction) and the member an entitlement."""
+    """Hand each delivery a code (claimed in this transaction) and the member an entitlement
+    recording where the code came from."""
     entitlements = []
     for delivery, code in zip(deliveries, codes, strict=True):
         delivery.code_id, delivery.status, delivery.delivered_at = code.id, "delivered", now
@@ -267,6 +270,7 @@ def _deliver_codes(
                     if item.snapshot["components"]
                     else None,
                 },
+                provenance={**provenance.get(code.id, {}), "supplier_order_no": None},
             )
         )
     return entitlements
@@ -316,6 +320,7 @@ def place_order(
         wholesale_total_minor=wholesale,
         cash_payment_ref=payment.get("cash_payment_ref"),
     )
+    provenance = code_provenance(session, [code.id for codes in claimed.values() for code in codes])
     items: list[OrderItem] = []
     all_deliveries: list[Delivery] = []
     entitlements: list[Entitlement] = []
@@ -378,6 +383,7 @@ def place_order(
                     deliveries,
                     claimed[(position, component.id)],
                     now,
+                    provenance,
                 )
             else:
                 for delivery in deliveries:  # the fulfillment engine takes them from here

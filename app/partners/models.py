@@ -33,6 +33,9 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     points_rate_value_minor: Mapped[int] = mapped_column(Integer, default=100)
     points_rate_currency: Mapped[str] = mapped_column(String(3), default="CNY")
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # where the partner's members are: an authorization limited to a region serves only
+    # partners of that region ("GLOBAL" ones serve all)
+    region: Mapped[str] = mapped_column(String(60), default="CN")
 
     # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")
@@ -60,6 +63,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "branding": dict(self.branding or {}),
             "points": self.points,
             "timezone": self.timezone,
+            "region": self.region,
         }
 
 

@@ -46,6 +46,11 @@ class PartnerSchema(Schema):
     branding = fields.Nested(BrandingSchema, required=True)
     points = fields.Nested(PointsSchema, required=True)
     timezone = fields.String(load_default="Asia/Shanghai", validate=validate_timezone)
+    region = fields.String(
+        load_default="CN",
+        validate=validate.Length(min=1, max=60),
+        metadata={"description": "where its members are; authorizations are checked against it"},
+    )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

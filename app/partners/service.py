@@ -19,7 +19,7 @@ from app.partners.models import Partner
 
 
 def _apply(partner: Partner, data: dict[str, Any]) -> None:
-    for name in ("slug", "name", "kind", "status", "timezone"):
+    for name in ("slug", "name", "kind", "status", "timezone", "region"):
         if name in data:
             setattr(partner, name, data[name])
     if "branding" in data:

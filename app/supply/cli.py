@@ -22,8 +22,8 @@ CLI_ACTOR = Actor("cli", "operator")
 @supply_cli.command("import-codes")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--product", "product_id", required=True, help="prd_… of a card-key product")
-@click.option("--offer", "offer_id", default=None, help="ofr_… the codes were bought under")
-def import_codes(file: Path, product_id: str, offer_id: str | None) -> None:
+@click.option("--offer", "offer_id", required=True, help="ofr_… the codes were bought under")
+def import_codes(file: Path, product_id: str, offer_id: str) -> None:
     """Import FILE (CSV: code[,password][,expires_at]) as one batch, all or nothing."""
     try:
         with db.transaction() as session:

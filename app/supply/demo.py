@@ -14,7 +14,7 @@ from app.core.audit import Actor
 from app.core.money import Money
 from app.core.vault import Vault
 from app.supply import imports, service
-from app.supply.models import Code, Product, Supplier
+from app.supply.models import Code, Offer, Product, Supplier
 
 SUPPLIERS = [
     {
@@ -172,7 +172,19 @@ def seed_supply(
             select(func.count()).select_from(Code).where(Code.product_id == product.id)
         )
         if kind == "card_key" and not has_codes:
-            imports.import_codes(session, actor, vault, product, _demo_codes(product), "demo-seed")
+            session.flush()
+            offer = session.scalars(
+                select(Offer).where(Offer.product_id == product.id).order_by(Offer.priority)
+            ).first()
+            imports.import_codes(
+                session,
+                actor,
+                vault,
+                product,
+                _demo_codes(product),
+                "demo-seed",
+                offer.id if offer else None,
+            )
             created["code_batches"] += 1
     for brand, name, category, parts in BUNDLES:
         if _find_product(session, brand, name) is None:

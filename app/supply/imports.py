@@ -22,8 +22,13 @@ from app.core.ids import new_id
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
 from app.supply.errors import CodeImportRejected, SupplyConflict
-from app.supply.models import Code, CodeBatch, Product, Supplier
-from app.supply.service import PLATFORM_TZ, check_low_stock
+from app.supply.models import Code, CodeBatch, Offer, Product, Supplier
+from app.supply.service import (
+    PLATFORM_TZ,
+    check_low_stock,
+    platform_today,
+    serving_authorization,
+)
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_CODE_LENGTH = 200
@@ -120,10 +125,32 @@ def import_codes(
     offer_id: str | None = None,
 ) -> CodeBatch:
     """Seal and store a batch, all or nothing. A code repeated in the batch or already in the
-    vault rejects the batch, naming every offending line."""
+    vault rejects the batch, naming every offending line. The batch names the offer it was
+    bought under, whose supplier must hold a valid authorization for these goods today (kept
+    with the batch: the provenance of every code sold from it)."""
     if product.fulfillment_type != "card_key" or product.is_bundle:
         raise CodeImportRejected(
             [{"line": None, "message": "the product is not a card-key product"}]
+        )
+    offer = session.get(Offer, offer_id) if offer_id else None
+    if offer is None or offer.product_id != product.id:
+        raise CodeImportRejected(
+            [
+                {
+                    "line": None,
+                    "message": "name the offer of this product the codes were bought under",
+                }
+            ]
+        )
+    authorization = serving_authorization(session, offer, product, None, platform_today())
+    if authorization is None:
+        raise CodeImportRejected(
+            [
+                {
+                    "line": None,
+                    "message": "the offer's supplier holds no valid authorization for these goods",
+                }
+            ]
         )
     fingerprints = [vault.fingerprint(r.code) for r in rows]
     problems: list[dict[str, Any]] = []
@@ -150,7 +177,8 @@ def import_codes(
 
     batch = CodeBatch(
         product_id=product.id,
-        offer_id=offer_id,
+        offer_id=offer.id,
+        authorization_id=authorization.id,
         source_name=source_name,
         code_count=len(rows),
         imported_by=f"{actor.kind}:{actor.id}",

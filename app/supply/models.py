@@ -172,6 +172,8 @@ class CodeBatch(PublicIdMixin, TimestampMixin, Base):
 
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     offer_id: Mapped[str | None] = mapped_column(ForeignKey("offers.id"))
+    # the authorization the offer's supplier held for these goods when they were imported
+    authorization_id: Mapped[str | None] = mapped_column(ForeignKey("authorizations.id"))
     source_name: Mapped[str | None] = mapped_column(String(255))
     code_count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="active")

@@ -154,7 +154,9 @@ class CodeImportFormSchema(Schema):
 
 
 class CodeImportArgsSchema(Schema):
-    offer = fields.String(load_default=None)
+    offer = fields.String(
+        required=True, metadata={"description": "ofr_… of this product the codes were bought under"}
+    )
 
 
 class BatchQuerySchema(Schema):

@@ -28,6 +28,7 @@ from app.supply.models import (
     Authorization,
     BundleComponent,
     Code,
+    CodeBatch,
     Offer,
     Product,
     Supplier,
@@ -296,6 +297,67 @@ def refresh_availability(session: Session, actor: Actor, day: date | None = None
             data = {"product_id": product.id, "brand": product.brand, "date": str(day)}
             record_event(session, action, data)
     return changed
+
+
+GLOBAL_REGION = "GLOBAL"
+
+
+def serving_authorization(
+    session: Session, offer: Offer, product: Product, region: str | None, day: date
+) -> Authorization | None:
+    """The authorization under which `offer` may supply `product` on `day` to a partner of
+    `region` (None: any region, as for an import of codes): one of its supplier's valid
+    authorizations covering the brand and category there ("GLOBAL" covers every region), unless
+    another supplier holds an exclusive one there. None: the offer may not supply it."""
+    valid = [
+        authorization
+        for authorization in session.scalars(
+            select(Authorization)
+            .where(
+                Authorization.revoked_at.is_(None),
+                Authorization.valid_from <= day,
+                Authorization.valid_until >= day,
+            )
+            .order_by(Authorization.id)
+        )
+        if authorization.covers(product.brand, product.category)
+        and (region is None or authorization.region in (region, GLOBAL_REGION))
+    ]
+    exclusive = {a.supplier_id for a in valid if a.is_exclusive}
+    if exclusive and offer.supplier_id not in exclusive:
+        return None
+    return next((a for a in valid if a.supplier_id == offer.supplier_id), None)
+
+
+def code_provenance(session: Session, code_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Where each card key came from: its batch, the offer and supplier it was bought under,
+    and the authorization (with its contract reference) checked when it was imported."""
+    if not code_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Code.id,
+            CodeBatch.id,
+            CodeBatch.offer_id,
+            Offer.supplier_id,
+            CodeBatch.authorization_id,
+            Authorization.contract_ref,
+        )
+        .join(CodeBatch, CodeBatch.id == Code.batch_id)
+        .outerjoin(Offer, Offer.id == CodeBatch.offer_id)
+        .outerjoin(Authorization, Authorization.id == CodeBatch.authorization_id)
+        .where(Code.id.in_(code_ids))
+    ).all()
+    return {
+        code_id: {
+            "batch_id": batch_id,
+            "offer_id": offer_id,
+            "supplier_id": supplier_id,
+            "authorization_id": authorization_id,
+            "contract_ref": contract_ref,
+        }
+        for code_id, batch_id, offer_id, supplier_id, authorization_id, contract_ref in rows
+    }
 
 
 def is_sellable(product: Product) -> bool:

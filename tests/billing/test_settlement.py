@@ -19,6 +19,7 @@ from app.supply.service import platform_today
 from tests.factories import (
     TEST_ACTOR,
     fund,
+    make_authorization,
     make_listing,
     make_member,
     make_product,
@@ -274,6 +275,7 @@ def test_a_unit_another_supplier_delivered_too_reconciles_as_a_double_delivery(
         other,
         {"supplier_sku": "O-1", "cost": product.offers[0].cost, "priority": 20},
     )
+    make_authorization(session, other, "QQ音乐")
     fund(session, partner_a)
     listing = make_listing(session, partner_a, product, points=100, wholesale_minor=WHOLESALE)
     member = make_member(session, partner_a, "m", points=10_000, phone="13912345678")

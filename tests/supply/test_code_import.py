@@ -39,7 +39,9 @@ def _counts(session) -> tuple[int, int]:
 def test_ten_thousand_codes_are_sealed_and_no_row_holds_plaintext(session):
     product = make_product(session)
     rows = code_rows(10_000, password="PW-SECRET-1234")
-    batch = imports.import_codes(session, TEST_ACTOR, vault_for_tests(), product, rows)
+    batch = imports.import_codes(
+        session, TEST_ACTOR, vault_for_tests(), product, rows, offer_id=product.offers[0].id
+    )
     session.commit()
     assert imports.batch_counts(session, [batch.id])[batch.id]["available"] == 10_000
     dump = _raw_dump(session)
@@ -62,7 +64,9 @@ def test_duplicates_in_batch_and_in_vault_are_named_and_nothing_is_written(sessi
     rows[4] = imports.CodeRow(5, known, None, None)
     before = _counts(session)
     with pytest.raises(CodeImportRejected) as rejected:
-        imports.import_codes(session, TEST_ACTOR, vault_for_tests(), product, rows)
+        imports.import_codes(
+            session, TEST_ACTOR, vault_for_tests(), product, rows, offer_id=product.offers[0].id
+        )
     session.rollback()
     assert rejected.value.lines == [
         {"line": 4, "message": "duplicate of line 1"},
@@ -72,9 +76,10 @@ def test_duplicates_in_batch_and_in_vault_are_named_and_nothing_is_written(sessi
     assert _counts(session) == before
 
 
-def _upload(platform, product_id: str, content: bytes, name: str = "codes.csv"):
+def _upload(platform, product, content: bytes, name: str = "codes.csv"):
     return platform.post(
-        f"/api/v1/platform/products/{product_id}/code-batches",
+        f"/api/v1/platform/products/{product.id}/code-batches",
+        query_string={"offer": product.offers[0].id},
         data={"file": (io.BytesIO(content), name)},
         content_type="multipart/form-data",
     )
@@ -85,7 +90,7 @@ def test_upload_by_api_creates_a_batch_with_counts(platform, session):
     PLAINTEXT_CODES.update({"API-CODE-0001", "API-CODE-0002"})
     response = _upload(
         platform,
-        product.id,
+        product,
         b"code,password,expires_at\nAPI-CODE-0001,pw1,2099-01-31\nAPI-CODE-0002,,\n",
     )
     assert response.status_code == 201, response.get_json()
@@ -110,7 +115,7 @@ def test_bad_csv_is_a_problem_naming_the_line_and_writes_nothing(
 ):
     product = make_product(session)
     before = _counts(session)
-    response = _upload(platform, product.id, content)
+    response = _upload(platform, product, content)
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
@@ -122,7 +127,7 @@ def test_bad_csv_is_a_problem_naming_the_line_and_writes_nothing(
 def test_file_over_the_size_limit_is_refused(platform, session, monkeypatch):
     product = make_product(session)
     monkeypatch.setattr(imports, "MAX_IMPORT_BYTES", 64)
-    response = _upload(platform, product.id, b"X" * 65)
+    response = _upload(platform, product, b"X" * 65)
     assert response.status_code == 422
     assert "too large" in response.get_json()["detail"]
 
@@ -147,13 +152,29 @@ def test_cli_import_reports_bad_lines(app, session, tmp_path):
     PLAINTEXT_CODES.add("CLI-CODE-0001")
     path.write_bytes(b"CLI-CODE-0001\nCLI-CODE-0001\n")
     result = app.test_cli_runner().invoke(
-        args=["supply", "import-codes", str(path), "--product", product.id]
+        args=[
+            "supply",
+            "import-codes",
+            str(path),
+            "--product",
+            product.id,
+            "--offer",
+            product.offers[0].id,
+        ]
     )
     assert result.exit_code != 0
     assert "line 2: duplicate of line 1" in result.output
     path.write_bytes(b"CLI-CODE-0001\n")
     result = app.test_cli_runner().invoke(
-        args=["supply", "import-codes", str(path), "--product", product.id]
+        args=[
+            "supply",
+            "import-codes",
+            str(path),
+            "--product",
+            product.id,
+            "--offer",
+            product.offers[0].id,
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "imported 1 codes" in result.output
