@@ -135,19 +135,55 @@ def _drop_staged(session: Session) -> None:
     session.info.pop("after_commit_jobs", None)
 
 
+REDIS_RETRY_MAX_SECONDS = 5.0  # a worker waiting for Redis asks again at most this far apart
+
+
 class QuanyiWorker(SimpleWorker):
     """`rq worker -w app.core.queue.QuanyiWorker`: builds the Flask app once per process and
     runs jobs in that process (no fork per job: a forked horse would rebuild the app, ~2 s, or
     at least pay the fork). A worker that dies mid-job loses that job only; the sweep recovers
-    it, and every job is idempotent."""
+    it, and every job is idempotent.
+
+    It outlives a Redis outage: RQ's loop quits on any Redis error (a busy worker's heartbeat
+    raises out of it), so the loop is run again, under a fresh worker name, once Redis answers.
+    A supervisor (deploy/) restarts it on anything else."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._base_name = self.name
         global _worker_app
         if _worker_app is None:
             from app import create_app
 
             _worker_app = create_app()
+
+    def work(self, burst: bool = False, *args: Any, **kwargs: Any) -> bool:
+        worked = False
+        restarts = 0
+        while True:
+            try:
+                worked = super().work(burst, *args, **kwargs) or worked
+            except redis.RedisError:  # teardown after a lost connection
+                log.warning("worker %s lost Redis", self.name)
+            if burst or self._stop_requested or kwargs.get("max_jobs"):
+                return worked
+            if not self._wait_for_redis():
+                return worked
+            restarts += 1
+            self.name = f"{self._base_name}-r{restarts}"  # the old name may still look alive
+            log.warning("worker back on Redis as %s", self.name)
+
+    def _wait_for_redis(self) -> bool:
+        """Block until Redis answers (True), or a stop is requested (False)."""
+        delay = 0.5
+        while not self._stop_requested:
+            try:
+                self.connection.ping()
+                return True
+            except redis.RedisError:
+                time.sleep(delay)
+                delay = min(delay * 2, REDIS_RETRY_MAX_SECONDS)
+        return False
 
 
 class ThreadWorker(SimpleWorker):

@@ -273,3 +273,39 @@ def test_worker_processes_fail_over_poll_and_refund(app, sim_factory):
     assert session.get_one(Order, bad_order.id).status == "failed"
     assert session.get_one(Member, member.id).points_balance == 5000 - 1000
     assert session.get_one(PartnerAccount, partner.id).balance_minor == 50_000 - 900
+
+
+def test_a_busy_worker_outlives_a_redis_outage(app, tmp_path):
+    """Redis goes away while the worker is in the middle of a job (RQ's loop then quits on the
+    first Redis error); once Redis is back the same process takes the next job."""
+    import redis as redis_client
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    from tests.netproxy import TcpProxy
+
+    real_port = int(app.config["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(real_port)
+    queue = Queue(
+        "test-outage", connection=redis_client.Redis(port=real_port), serializer=JSONSerializer
+    )
+    queue.empty()
+    env = {**_worker_env(app), "REDIS_URL": f"redis://127.0.0.1:{proxy.port}/0"}
+    worker = _worker(env, burst=False, queues=("test-outage",))
+    try:
+        busy = tmp_path / "busy"
+        queue.enqueue("tests.fulfillment.outage_jobs.touch_after", str(busy), 2.0)
+        assert _wait_for(lambda: Path(str(busy) + ".started").exists()), "the job never started"
+        proxy.cut()  # mid-job
+        assert _wait_for(busy.exists, 10)
+        time.sleep(1.5)  # the worker meets the outage when it reports the job done
+        proxy.restore()
+        after = tmp_path / "after"
+        queue.enqueue("tests.fulfillment.outage_jobs.touch_after", str(after), 0.0)
+        assert _wait_for(after.exists, 30), "the worker did not come back after the outage"
+        assert worker.poll() is None
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        proxy.cut()
+        queue.empty()
