@@ -48,6 +48,9 @@ class WebhookEndpoint(PublicIdMixin, TimestampMixin, Base):
     previous_secret_expires_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
+    # its last attempt was slow or failed: its sends go through queued jobs, one at a time,
+    # never through the dispatcher that serves every partner
+    is_slow: Mapped[bool] = mapped_column(default=False)
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -66,6 +69,9 @@ class WebhookDelivery(PublicIdMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|succeeded|failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime | None]
+    # a send is staged (queued or in the dispatcher) until then: no other is staged meanwhile
+    lease_until: Mapped[datetime | None]
+    sending_since: Mapped[datetime | None]  # an attempt is in flight (per-endpoint limit)
     last_status_code: Mapped[int | None]
     last_latency_ms: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(500))

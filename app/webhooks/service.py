@@ -37,7 +37,11 @@ FIRST_RETRY = timedelta(seconds=10)
 MAX_RETRY_GAP = timedelta(hours=4)
 DISABLE_AFTER = timedelta(days=3)  # failing without a single success this long: disabled
 ROTATION_OVERLAP = timedelta(hours=24)
-SEND_TIMEOUT_SECONDS = 10
+SEND_TIMEOUT_SECONDS = 5  # short: a slow receiver holds a worker no longer than this
+SEND_LEASE = timedelta(minutes=5)  # a staged send not done by then was lost: stage it again
+SLOW_AFTER_MS = 2000  # an attempt this slow (or failing) marks its endpoint slow
+MAX_IN_FLIGHT_PER_ENDPOINT = 1
+DEFER_BUSY = timedelta(seconds=5)  # the endpoint has an attempt in flight: try again then
 SECRET_PREFIX = "whsec_"
 JOBS = "app.webhooks.jobs"
 DISPATCH = "webhooks-dispatch"  # the coalescing name of the dispatch job
@@ -237,11 +241,12 @@ def _fan_out(
     endpoints: list[WebhookEndpoint],
     now: datetime,
     stage_sends: bool = True,
-) -> list[str]:
-    """One delivery per endpoint (of the event's owner) that wants the event; returns their
-    ids. With `stage_sends`, a send job each is enqueued after commit; otherwise the caller
-    sends them."""
-    ids = []
+) -> tuple[list[str], list[str]]:
+    """One delivery per endpoint (of the event's owner) that wants the event, due now and
+    leased to whoever sends it. Returns (every delivery id, the ids left for the caller to send
+    itself): with `stage_sends`, or for a slow endpoint, a send job is enqueued after commit
+    instead, so a slow receiver never holds the caller (the dispatcher of every partner)."""
+    ids, inline = [], []
     for endpoint in endpoints:
         if endpoint.wants(event.type):
             delivery = WebhookDelivery(
@@ -249,15 +254,18 @@ def _fan_out(
                 event_id=event.id,
                 partner_id=event.partner_id,
                 status="pending",
-                next_attempt_at=now + FIRST_RETRY,  # its send job is staged; this is the fallback
+                next_attempt_at=now,
+                lease_until=now + SEND_LEASE,
             )
             session.add(delivery)
-            if stage_sends:
+            ids.append(delivery.id)
+            if stage_sends or endpoint.is_slow:
                 enqueue_after_commit(
                     session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
                 )
-            ids.append(delivery.id)
-    return ids
+            else:
+                inline.append(delivery.id)
+    return ids, inline
 
 
 @dataclass(frozen=True)
@@ -286,7 +294,7 @@ def dispatch_events(
     }
     ids: list[str] = []
     for event in events:
-        ids += _fan_out(session, event, endpoints[event.partner_id], now, stage_sends)
+        ids += _fan_out(session, event, endpoints[event.partner_id], now, stage_sends)[1]
     session.execute(
         update(Event)
         .where(Event.id.in_([e.id for e in events]))
@@ -304,7 +312,7 @@ def replay_event(session: Session, actor: Actor, partner_id: str | None, event_i
         raise NotFound("Event not found.")
     record_audit(session, actor, "event.replayed", "event", event.id, partner_id=partner_id)
     endpoints = _active_endpoints(session, event.partner_id)
-    return len(_fan_out(session, event, endpoints, utcnow()))
+    return len(_fan_out(session, event, endpoints, utcnow())[0])
 
 
 def signature_header(secrets_: list[str], body: bytes, timestamp: int) -> str:
@@ -339,12 +347,39 @@ class Prepared:
 def prepare_send(
     session: Session, vault: Vault, delivery_id: str, now: datetime
 ) -> Prepared | None:
-    delivery = session.get(WebhookDelivery, delivery_id)
+    """The request for one attempt, or None when none is to be made now: the delivery is
+    final, not yet due (its backoff is honoured whoever asks), or its endpoint already has an
+    attempt in flight (deferred a few seconds: one slow receiver holds one worker at most).
+    The endpoint row is locked while deciding, so two senders never both go."""
+    delivery = session.scalars(
+        select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
+    ).first()
     if delivery is None or delivery.status != "pending":
         return None
-    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
+        delivery.lease_until = None  # a stray or early job: the sweep offers it when due
+        return None
+    endpoint = session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id == delivery.endpoint_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if endpoint.status != "active":
         return None
+    in_flight = session.scalar(
+        select(func.count())
+        .select_from(WebhookDelivery)
+        .where(
+            WebhookDelivery.endpoint_id == endpoint.id,
+            WebhookDelivery.id != delivery.id,
+            WebhookDelivery.sending_since > now - timedelta(seconds=2 * SEND_TIMEOUT_SECONDS),
+        )
+    )
+    if (in_flight or 0) >= MAX_IN_FLIGHT_PER_ENDPOINT:
+        delivery.next_attempt_at, delivery.lease_until = now + DEFER_BUSY, None
+        return None
+    delivery.sending_since = now
     if endpoint.partner_id and not is_partner_active(session, endpoint.partner_id):
         return None  # paused: the retry sweep offers it again once the partner is active
     event = session.get_one(Event, delivery.event_id)
@@ -401,6 +436,8 @@ def record_attempt(
     if delivery is None or delivery.status != "pending":
         return
     endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    delivery.sending_since = delivery.lease_until = None
+    endpoint.is_slow = status_code is None or latency_ms > SLOW_AFTER_MS
     delivery.attempts += 1
     delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = (
         status_code,
@@ -431,17 +468,21 @@ def record_attempt(
 
 
 def retry_due(session: Session, now: datetime) -> int:
-    """Enqueue the sends whose backoff has elapsed (and any whose job was lost)."""
+    """Stage a send for each delivery whose backoff has elapsed and that has none staged (or
+    whose staged send was lost: its lease ran out). One staged send per delivery at most,
+    however often this runs."""
     due = session.scalars(
         select(WebhookDelivery)
         .where(
             WebhookDelivery.status == "pending",
             or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
+            or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
         )
         .limit(inline_count(1000))
+        .with_for_update(skip_locked=True)
     ).all()
     for delivery in due:
-        delivery.next_attempt_at = now + FIRST_RETRY  # claimed; the attempt sets the real next
+        delivery.lease_until = now + SEND_LEASE
         enqueue_after_commit(
             session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
         )

@@ -281,7 +281,9 @@ def test_a_suspended_partners_webhooks_wait_until_it_is_active(
     _deliver_all(app)
     assert receiver.received == []
     platform.patch(f"/api/v1/platform/partners/{partner_a.id}", json={"status": "active"})
-    session.execute(text("UPDATE webhook_deliveries SET next_attempt_at = NULL"))
+    session.execute(
+        text("UPDATE webhook_deliveries SET next_attempt_at = NULL, lease_until = NULL")
+    )
     session.commit()
     _deliver_all(app)
     assert len(receiver.received) == 3
@@ -298,3 +300,102 @@ def test_webhook_urls_are_logged_without_their_userinfo_or_query(
     assert receiver.received, "the webhook was sent"
     assert any("HTTP Request" in r.getMessage() for r in caplog.records)
     assert "s3cr3t" not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+def _pending_deliveries(app, api, session, partner, receiver, count: int) -> list[str]:
+    """`count` deliveries of `partner` whose first attempt failed and whose retry is due."""
+    receiver.status = 500
+    _endpoint(api, receiver.url, ["order.created"])
+    fund(session, partner)
+    listing = sellable_card_key_listing(session, partner, codes=count)
+    for i in range(count):
+        place(session, partner, make_member(session, partner, f"r{i}", points=5000), listing)
+    _deliver_all(app)
+    session.execute(text("UPDATE webhook_deliveries SET next_attempt_at = :due"), {"due": utcnow()})
+    session.commit()
+    return list(session.scalars(select(WebhookDelivery.id)))
+
+
+def test_sweeping_again_stages_no_second_send_for_a_delivery(
+    app, api_a, session, partner_a, receiver
+):
+    from app.webhooks import service
+
+    ids = _pending_deliveries(app, api_a, session, partner_a, receiver, 3)
+    queue = get_queue("webhooks", app)
+    queue.empty()
+    for k in range(1, 6):  # sweeps 20 s apart while the sends still wait in the queue
+        service.retry_due(session, utcnow() + timedelta(seconds=20 * k))
+        session.commit()
+    assert queue.count == len(ids) == 3
+
+
+def test_a_send_honours_its_backoff_whoever_asks(app, api_a, session, partner_a, receiver):
+    ids = _pending_deliveries(app, api_a, session, partner_a, receiver, 1)
+    later = utcnow() + timedelta(minutes=10)
+    session.execute(text("UPDATE webhook_deliveries SET next_attempt_at = :t"), {"t": later})
+    session.commit()
+    sent_before = len(receiver.received)
+    jobs.send_webhook(ids[0])  # a stray job, early
+    assert len(receiver.received) == sent_before
+    session.expire_all()
+    assert session.get_one(WebhookDelivery, ids[0]).attempts == 1
+
+
+def test_an_endpoint_has_one_attempt_in_flight_at_most(app, api_a, session, partner_a, receiver):
+    from app.core.vault import current_vault
+    from app.webhooks import service
+
+    first, second = _pending_deliveries(app, api_a, session, partner_a, receiver, 2)
+    now = utcnow()
+    assert service.prepare_send(session, current_vault(), first, now) is not None
+    session.commit()  # its request is on the wire
+    assert service.prepare_send(session, current_vault(), second, now) is None
+    session.commit()
+    deferred = session.get_one(WebhookDelivery, second)
+    assert deferred.next_attempt_at > now and deferred.lease_until is None
+
+
+def test_a_slow_endpoints_sends_leave_the_shared_dispatcher(
+    app, api_a, api_b, session, partner_a, partner_b, receiver
+):
+    from app.webhooks import service
+    from app.webhooks.models import WebhookEndpoint
+
+    slow = _endpoint(api_a, receiver.url, ["order.created"])["endpoint"]["id"]
+    fast = _endpoint(api_b, receiver.url, ["order.created"])["endpoint"]["id"]
+    session.get_one(WebhookEndpoint, slow).is_slow = True
+    session.commit()
+    for partner in (partner_a, partner_b):
+        fund(session, partner)
+        listing = sellable_card_key_listing(session, partner, codes=1)
+        place(session, partner, make_member(session, partner, "s1", points=5000), listing)
+    queue = get_queue("webhooks", app)
+    queue.empty()
+    dispatched = service.dispatch_events(session, utcnow(), stage_sends=False)
+    session.commit()
+    inline = set(dispatched.delivery_ids)
+    by_endpoint = {
+        delivery_id: endpoint_id
+        for delivery_id, endpoint_id in session.execute(
+            select(WebhookDelivery.id, WebhookDelivery.endpoint_id)
+        )
+    }
+    assert {by_endpoint[i] for i in inline} == {fast}
+    assert queue.count == 1  # the slow endpoint's send, queued apart
+
+
+def test_an_attempt_slower_than_the_limit_marks_its_endpoint_slow(
+    app, api_a, session, partner_a, receiver
+):
+    from app.webhooks import service
+    from app.webhooks.models import WebhookEndpoint
+
+    (delivery_id,) = _pending_deliveries(app, api_a, session, partner_a, receiver, 1)
+    delivery = session.get_one(WebhookDelivery, delivery_id)
+    endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
+    assert not endpoint.is_slow  # its first attempt failed, but fast (a 500)
+    service.record_attempt(session, delivery_id, None, 5000, "timeout", utcnow())
+    assert endpoint.is_slow
+    service.record_attempt(session, delivery_id, 200, 50, None, utcnow())
+    assert not endpoint.is_slow
