@@ -36,18 +36,22 @@ def _dispatch_pass() -> int:
     with db.transaction() as session:
         dispatched = service.dispatch_events(session, utcnow(), stage_sends=False)
     for delivery_id in dispatched.delivery_ids:
-        send_webhook(delivery_id)
+        send_webhook(delivery_id, by_dispatcher=True)
     return dispatched.events
 
 
-def send_webhook(delivery_id: str) -> None:
+def send_webhook(delivery_id: str, by_dispatcher: bool = False) -> None:
     with app_context():
         with db.transaction() as session:
-            prepared = service.prepare_send(session, current_vault(), delivery_id, utcnow())
+            prepared = service.prepare_send(
+                session, current_vault(), delivery_id, utcnow(), by_dispatcher
+            )
         if prepared is None:
             return
         status_code, latency_ms, error = service.post(
-            prepared, current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]
+            prepared,
+            current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+            service.DISPATCHER_TIMEOUT_SECONDS if by_dispatcher else service.SEND_TIMEOUT_SECONDS,
         )
         with db.transaction() as session:
             service.record_attempt(session, delivery_id, status_code, latency_ms, error, utcnow())

@@ -51,6 +51,8 @@ class WebhookEndpoint(PublicIdMixin, TimestampMixin, Base):
     # its last attempt was slow or failed: its sends go through queued jobs, one at a time,
     # never through the dispatcher that serves every partner
     is_slow: Mapped[bool] = mapped_column(default=False)
+    # a queued job's attempt is in flight until then (one at a time per endpoint)
+    attempt_until: Mapped[datetime | None]
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types
@@ -71,7 +73,6 @@ class WebhookDelivery(PublicIdMixin, TimestampMixin, Base):
     next_attempt_at: Mapped[datetime | None]
     # a send is staged (queued or in the dispatcher) until then: no other is staged meanwhile
     lease_until: Mapped[datetime | None]
-    sending_since: Mapped[datetime | None]  # an attempt is in flight (per-endpoint limit)
     last_status_code: Mapped[int | None]
     last_latency_ms: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(String(500))

@@ -40,6 +40,9 @@ ROTATION_OVERLAP = timedelta(hours=24)
 SEND_TIMEOUT_SECONDS = 5  # short: a slow receiver holds a worker no longer than this
 SEND_LEASE = timedelta(minutes=5)  # a staged send not done by then was lost: stage it again
 SLOW_AFTER_MS = 2000  # an attempt this slow (or failing) marks its endpoint slow
+# the dispatcher, which serves every partner, waits no longer for one receiver: past it the
+# attempt counts as timed out, the endpoint as slow, and a job retries it with the full timeout
+DISPATCHER_TIMEOUT_SECONDS = 1.0
 MAX_IN_FLIGHT_PER_ENDPOINT = 1
 DEFER_BUSY = timedelta(seconds=5)  # the endpoint has an attempt in flight: try again then
 SECRET_PREFIX = "whsec_"
@@ -345,12 +348,14 @@ class Prepared:
 
 
 def prepare_send(
-    session: Session, vault: Vault, delivery_id: str, now: datetime
+    session: Session, vault: Vault, delivery_id: str, now: datetime, by_dispatcher: bool = False
 ) -> Prepared | None:
     """The request for one attempt, or None when none is to be made now: the delivery is
     final, not yet due (its backoff is honoured whoever asks), or its endpoint already has an
-    attempt in flight (deferred a few seconds: one slow receiver holds one worker at most).
-    The endpoint row is locked while deciding, so two senders never both go."""
+    attempt from a queued job in flight (deferred a few seconds: one slow receiver holds one
+    worker at most; decided under the endpoint's row lock). The dispatcher (`by_dispatcher`),
+    the one sequential sender to healthy endpoints, hands an endpoint found slow meanwhile to
+    a job instead."""
     delivery = session.scalars(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
     ).first()
@@ -359,29 +364,24 @@ def prepare_send(
     if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
         delivery.lease_until = None  # a stray or early job: the sweep offers it when due
         return None
-    endpoint = session.scalars(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.id == delivery.endpoint_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
+    endpoint_row = select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id)
+    if not by_dispatcher:  # a queued job: one attempt in flight per endpoint, under its lock
+        endpoint_row = endpoint_row.with_for_update().execution_options(populate_existing=True)
+    endpoint = session.scalars(endpoint_row).one()
     if endpoint.status != "active":
         return None
-    in_flight = session.scalar(
-        select(func.count())
-        .select_from(WebhookDelivery)
-        .where(
-            WebhookDelivery.endpoint_id == endpoint.id,
-            WebhookDelivery.id != delivery.id,
-            WebhookDelivery.sending_since > now - timedelta(seconds=2 * SEND_TIMEOUT_SECONDS),
-        )
-    )
-    if (in_flight or 0) >= MAX_IN_FLIGHT_PER_ENDPOINT:
-        delivery.next_attempt_at, delivery.lease_until = now + DEFER_BUSY, None
-        return None
-    delivery.sending_since = now
     if endpoint.partner_id and not is_partner_active(session, endpoint.partner_id):
         return None  # paused: the retry sweep offers it again once the partner is active
+    if by_dispatcher and endpoint.is_slow:
+        enqueue_after_commit(
+            session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
+        )
+        return None
+    if not by_dispatcher:
+        if endpoint.attempt_until is not None and endpoint.attempt_until > now:
+            delivery.next_attempt_at, delivery.lease_until = now + DEFER_BUSY, None
+            return None
+        endpoint.attempt_until = now + timedelta(seconds=2 * SEND_TIMEOUT_SECONDS)
     event = session.get_one(Event, delivery.event_id)
     body = event_body(event)
     header = signature_header(endpoint_secrets(vault, endpoint, now), body, int(time.time()))
@@ -398,7 +398,9 @@ def prepare_send(
     )
 
 
-def post(prepared: Prepared, allow_private: bool = False) -> tuple[int | None, int, str | None]:
+def post(
+    prepared: Prepared, allow_private: bool = False, timeout_seconds: float = SEND_TIMEOUT_SECONDS
+) -> tuple[int | None, int, str | None]:
     """(status code or None, latency ms, error) — the HTTP call, outside any transaction. The
     target is checked again first (its name may resolve elsewhere now), redirects are never
     followed, and the error is coarse (`timeout`, `unreachable`, `target_not_allowed`): the
@@ -410,7 +412,7 @@ def post(prepared: Prepared, allow_private: bool = False) -> tuple[int | None, i
             prepared.url,
             content=prepared.body,
             headers=prepared.headers,
-            timeout=SEND_TIMEOUT_SECONDS,
+            timeout=timeout_seconds,
             follow_redirects=False,
         )
         return response.status_code, int((time.perf_counter() - started) * 1000), None
@@ -436,7 +438,7 @@ def record_attempt(
     if delivery is None or delivery.status != "pending":
         return
     endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
-    delivery.sending_since = delivery.lease_until = None
+    delivery.lease_until = endpoint.attempt_until = None
     endpoint.is_slow = status_code is None or latency_ms > SLOW_AFTER_MS
     delivery.attempts += 1
     delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = (

@@ -23,16 +23,16 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("webhook_deliveries") as batch:
         batch.add_column(sa.Column("lease_until", UTCDateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("sending_since", UTCDateTime(timezone=True), nullable=True))
     with op.batch_alter_table("webhook_endpoints") as batch:
         batch.add_column(
             sa.Column("is_slow", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+        batch.add_column(sa.Column("attempt_until", UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_endpoints") as batch:
+        batch.drop_column("attempt_until")
         batch.drop_column("is_slow")
     with op.batch_alter_table("webhook_deliveries") as batch:
-        batch.drop_column("sending_since")
         batch.drop_column("lease_until")
