@@ -437,7 +437,7 @@ def seed_partner(
 def seed(db_url: str, profile: Profile) -> dict[str, Any]:
     """Partner, platform and partner clients, a 10,000-listing catalog, members with points,
     stock for the order and flash-sale listings. Bulk rows go in with executemany."""
-    from sqlalchemy import insert
+    from sqlalchemy import insert, select
 
     from app import create_app
     from app.core.audit import Actor
@@ -450,7 +450,7 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
     from app.members.models import Member, PointsEntry, PointsLot
     from app.partners.models import Listing
     from app.supply import imports, service
-    from app.supply.models import Product
+    from app.supply.models import Offer, Product
 
     actor = Actor("cli", "bench")
     app = create_app({"DATABASE_URL": db_url, "REDIS_URL": None, "LOG_LEVEL": "WARNING"})
@@ -495,7 +495,8 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
                 imports.CodeRow(i + 1, f"{target.name.upper()}-{i:09d}", None, None)
                 for i in range(count)
             ]
-            imports.import_codes(session, actor, current_vault(), target, rows, "bench")
+            offer_id = session.scalar(select(Offer.id).where(Offer.product_id == target.id))
+            imports.import_codes(session, actor, current_vault(), target, rows, "bench", offer_id)
         session.commit()
 
         # the big catalog: products + listings in bulk, made sellable by one availability pass

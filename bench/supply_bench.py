@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,6 +36,7 @@ from app.core.vault import current_vault  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.partners.service import create_partner  # noqa: E402
 from app.supply import imports, service  # noqa: E402
+from app.supply.models import Offer  # noqa: E402
 
 ACTOR = Actor("cli", "bench")
 SCHEMA = "bench_supply"
@@ -81,7 +82,8 @@ def bench_import(session, n: int) -> float:  # type: ignore[no-untyped-def]
         for i in range(n)
     ]
     started = time.perf_counter()
-    imports.import_codes(session, ACTOR, current_vault(), product, rows, "bench")
+    offer_id = session.scalar(select(Offer.id).where(Offer.product_id == product.id))
+    imports.import_codes(session, ACTOR, current_vault(), product, rows, "bench", offer_id)
     session.commit()
     return n / (time.perf_counter() - started)
 
