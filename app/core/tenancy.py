@@ -25,9 +25,11 @@ class PartnerSuspended(Forbidden):
     code, title = "partner_suspended", "Partner suspended"
 
 
-# The tenant's own row, as far as the kernel needs it: whether it may act at all. (The partners
-# package owns the model; the kernel cannot import it.)
-_PARTNERS = table("partners", column("id", String), column("status", String))
+# The tenant's own row, as far as the kernel needs it: whether it may act at all, and where
+# its members are. (The partners package owns the model; the kernel cannot import it.)
+_PARTNERS = table(
+    "partners", column("id", String), column("status", String), column("region", String)
+)
 ACTIVE = "active"
 
 
@@ -36,6 +38,11 @@ def is_partner_active(session: Session, partner_id: str) -> bool:
     until it is active again; operators still see everything."""
     status = session.scalar(select(_PARTNERS.c.status).where(_PARTNERS.c.id == partner_id))
     return status == ACTIVE
+
+
+def partner_region(session: Session, partner_id: str) -> str | None:
+    """Where the partner's members are: supply authorizations are checked against it."""
+    return session.scalar(select(_PARTNERS.c.region).where(_PARTNERS.c.id == partner_id))
 
 
 class PartnerOwnedMixin:

@@ -15,7 +15,7 @@ from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.money import Money
 from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
-from app.partners.models import Listing
+from app.partners.models import Listing, Partner
 from app.supply.models import Allocation, Product
 from app.supply.service import Pools, get_product
 
@@ -156,8 +156,8 @@ def sellable_listing(session: Session, partner_id: str, listing_id: str) -> tupl
     ).first()
     if row is None:
         raise NotFound("Listing not found.")
-    listing, allocation_id, is_exclusive = row
-    return listing, Pools(allocation_id, bool(is_exclusive))
+    listing, allocation_id, is_exclusive, region = row
+    return listing, Pools(allocation_id, bool(is_exclusive), region)
 
 
 def _sellable() -> list[Any]:
@@ -172,7 +172,8 @@ def _sellable() -> list[Any]:
 
 # Built once (every order runs it): statement construction costs more than execution.
 _SELLABLE_LISTING = (
-    select(Listing, Allocation.id, Allocation.is_exclusive)
+    select(Listing, Allocation.id, Allocation.is_exclusive, Partner.region)
+    .join(Partner, Partner.id == Listing.partner_id)
     .outerjoin(
         Allocation,
         and_(

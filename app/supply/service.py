@@ -21,6 +21,7 @@ from app.core.audit import Actor, changed_fields, record_audit, record_changes
 from app.core.db import UTCDateTime, inline_count, utcnow
 from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
+from app.core.tenancy import partner_region
 from app.core.vault import Vault
 from app.supply.errors import OutOfStock, SupplyConflict
 from app.supply.models import (
@@ -594,16 +595,35 @@ class Pools:
 
     allocation_id: str | None = None
     is_exclusive: bool = False
+    # the partner's region: only codes bought under an authorization serving it (None: any)
+    region: str | None = None
 
     @classmethod
-    def of(cls, allocation: Allocation | None) -> Pools:
-        return cls(allocation.id, allocation.is_exclusive) if allocation else cls()
+    def of(cls, allocation: Allocation | None, region: str | None = None) -> Pools:
+        if allocation is None:
+            return cls(region=region)
+        return cls(allocation.id, allocation.is_exclusive, region)
 
     @property
     def ids(self) -> list[str | None]:
         """Allocation ids to draw from; None is the shared pool."""
         own: list[str | None] = [self.allocation_id] if self.allocation_id else []
         return own + ([] if self.is_exclusive else [None])
+
+
+def _serves_region(region: str | BindParameter[str]) -> Any:
+    """Codes whose batch was bought under an authorization serving `region` (or under none
+    recorded: batches imported before authorizations were kept with them)."""
+    return Code.batch_id.in_(
+        select(CodeBatch.id)
+        .outerjoin(Authorization, Authorization.id == CodeBatch.authorization_id)
+        .where(
+            or_(
+                CodeBatch.authorization_id.is_(None),
+                Authorization.region.in_([region, GLOBAL_REGION]),
+            )
+        )
+    )
 
 
 def _in_pool(allocation_id: str | None) -> Any:
@@ -637,7 +657,8 @@ def availability(
             )
         ).all()
         own = {a.product_id: a for a in allocations}
-        pools = {pid: Pools.of(own.get(pid)) for pid in card_keys}
+        region = partner_region(session, partner_id)
+        pools = {pid: Pools.of(own.get(pid), region) for pid in card_keys}
         now = utcnow()
         bounded = [
             select(
@@ -646,7 +667,7 @@ def availability(
                 select(func.count())
                 .select_from(
                     _available(pid, now)
-                    .where(_in_pool(aid))
+                    .where(_in_pool(aid), *([_serves_region(region)] if region else []))
                     .with_only_columns(Code.id)
                     .limit(inline_count(AVAILABLE_CAP))
                     .subquery()
@@ -716,7 +737,7 @@ def stock_summary(session: Session, product: Product) -> dict[str, Any]:
 
 
 @functools.cache
-def _claim_statement(shared: bool, fields: tuple[str, ...]) -> Any:
+def _claim_statement(shared: bool, fields: tuple[str, ...], regional: bool) -> Any:
     """UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING, built once per shape
     (every order runs one): its construction costs more than its execution."""
     in_pool = (
@@ -729,6 +750,7 @@ def _claim_statement(shared: bool, fields: tuple[str, ...]) -> Any:
             bindparam("claim_product_id", type_=String), bindparam("claim_now", type_=UTCDateTime())
         )
         .where(in_pool)
+        .where(*([_serves_region(bindparam("claim_region", type_=String))] if regional else []))
         .with_only_columns(Code.id)
         .order_by(Code.expires_at.asc().nulls_last(), Code.id)
         .limit(inline_count(name="claim_limit"))
@@ -749,12 +771,14 @@ def _claim(
     quantity: int,
     now: datetime,
     changes: dict[str, Any],
+    region: str | None = None,
 ) -> list[Code]:
-    """Claim up to `quantity` available codes of one pool, soonest-expiring first, applying
-    `changes`, in one statement. SKIP LOCKED: concurrent callers take disjoint rows instead of
-    queueing behind each other. A caller refusing a short claim raises, and its transaction
-    is rolled back."""
+    """Claim up to `quantity` available codes of one pool (and, with `region`, bought under an
+    authorization serving it), soonest-expiring first, applying `changes`, in one statement.
+    SKIP LOCKED: concurrent callers take disjoint rows instead of queueing behind each other.
+    A caller refusing a short claim raises, and its transaction is rolled back."""
     params = {
+        "claim_region": region,
         "claim_product_id": product_id,
         "claim_allocation_id": allocation_id,
         "claim_now": now,
@@ -762,7 +786,7 @@ def _claim(
         **{f"claim_set_{field}": value for field, value in changes.items()},
     }
     claimed = session.scalars(
-        _claim_statement(allocation_id is None, tuple(changes)),
+        _claim_statement(allocation_id is None, tuple(changes), region is not None),
         params,
         execution_options={"populate_existing": True},
     ).all()
@@ -791,11 +815,15 @@ def allocate_codes(
         raise ValueError("quantity must be positive")
     now = utcnow()
     if pools is None:
-        pools = Pools.of(active_allocation(session, product.id, partner_id))
+        pools = Pools.of(
+            active_allocation(session, product.id, partner_id), partner_region(session, partner_id)
+        )
     changes = {"status": status, "reserved_at": now, "reserved_for_partner_id": partner_id}
     picked: list[Code] = []
     for allocation_id in pools.ids:
-        picked += _claim(session, product.id, allocation_id, quantity - len(picked), now, changes)
+        picked += _claim(
+            session, product.id, allocation_id, quantity - len(picked), now, changes, pools.region
+        )
         if len(picked) == quantity:
             break
     if len(picked) < quantity:
@@ -887,7 +915,15 @@ def create_allocation(
         raise SupplyConflict(
             "This partner already has an allocation of this product; release it first."
         ) from None
-    codes = _claim(session, product.id, None, quantity, utcnow(), {"allocation_id": allocation.id})
+    codes = _claim(
+        session,
+        product.id,
+        None,
+        quantity,
+        utcnow(),
+        {"allocation_id": allocation.id},
+        partner_region(session, partner_id),
+    )
     if len(codes) < quantity:
         raise OutOfStock(f"Only {len(codes)} shared unit(s) are available to allocate.")
     record_audit(

@@ -16,7 +16,7 @@ from app.fulfillment.service import apply_report, begin_submission
 from app.fulfillment.suppliers.base import SUCCESS, StatusReport
 from app.supply import imports
 from app.supply import service as supply_service
-from app.supply.errors import CodeImportRejected
+from app.supply.errors import CodeImportRejected, OutOfStock
 from tests.factories import (
     TEST_ACTOR,
     code_rows,
@@ -24,6 +24,7 @@ from tests.factories import (
     make_authorization,
     make_listing,
     make_member,
+    make_partner,
     make_product,
     make_supplier,
     place,
@@ -139,3 +140,21 @@ def test_a_card_key_entitlement_records_its_provenance(session, partner_a):
     assert entitlement.provenance["supplier_id"] == offer.supplier_id
     assert entitlement.provenance["batch_id"] and entitlement.provenance["authorization_id"]
     assert entitlement.provenance["contract_ref"] == f"C-{listing.product.brand}"
+
+
+def test_card_keys_bought_for_another_region_are_not_sold_to_this_one(session, partner_a):
+    """A batch bought under an HK-only authorization serves HK partners, never CN ones."""
+    hk_supplier = make_supplier(session, "HK Only")
+    product = make_product(session, BRAND, supplier=hk_supplier, authorize=False)
+    make_authorization(session, hk_supplier, BRAND, region="HK")
+    imports.import_codes(
+        session, TEST_ACTOR, vault_for_tests(), product, code_rows(2), offer_id=product.offers[0].id
+    )
+    session.commit()
+    assert supply_service.available_for_partner(session, product, partner_a.id) == 0
+    with pytest.raises(OutOfStock):
+        supply_service.allocate_codes(session, product, partner_a.id, 1)
+    session.rollback()
+    hk_partner = make_partner(session, "hk-partner", region="HK")
+    assert supply_service.available_for_partner(session, product, hk_partner.id) == 2
+    assert len(supply_service.allocate_codes(session, product, hk_partner.id, 2)) == 2
