@@ -373,27 +373,29 @@ def test_renaming_and_repricing_leaves_past_orders_unchanged(
     assert again["items"][0]["snapshot"]["face_value"]["amount"] == 2500
 
 
+def _bundle(session, name: str, components):  # type: ignore[no-untyped-def]
+    """A bundle of (product, quantity) components, priced like its first one."""
+    return supply_service.create_product(
+        session,
+        TEST_ACTOR,
+        {
+            "brand": "组合",
+            "name": name,
+            "category": "video",
+            "fulfillment_type": "card_key",
+            "face_value": components[0][0].face_value,
+            "status": "active",
+            "components": [{"component_id": p.id, "quantity": n} for p, n in components],
+        },
+    )
+
+
 def test_bundle_delivers_each_component(api_a, session, partner_a):
     fund(session, partner_a)
     video, music = make_product(session, "优酷"), make_product(session, "网易云音乐")
     stock_codes(session, video, 2)
     stock_codes(session, music, 2)
-    bundle = supply_service.create_product(
-        session,
-        TEST_ACTOR,
-        {
-            "brand": "组合",
-            "name": "影音包",
-            "category": "video",
-            "fulfillment_type": "card_key",
-            "face_value": video.face_value,
-            "status": "active",
-            "components": [
-                {"component_id": video.id, "quantity": 1},
-                {"component_id": music.id, "quantity": 1},
-            ],
-        },
-    )
+    bundle = _bundle(session, "影音包", [(video, 1), (music, 1)])
     listing = make_listing(session, partner_a, bundle, points=1500)
     make_member(session, partner_a, "m1", points=10_000)
     response = _order(api_a, listing.id, points=1500)
@@ -611,22 +613,7 @@ def test_a_failed_bundle_unit_gives_back_its_direct_recharge_components_capacity
     video = make_product(session, "优酷")
     stock_codes(session, video, 2)
     music = make_product(session, "QQ音乐", fulfillment_type="direct_recharge", stock_capacity=4)
-    bundle = supply_service.create_product(
-        session,
-        TEST_ACTOR,
-        {
-            "brand": "组合",
-            "name": "影音充值包",
-            "category": "video",
-            "fulfillment_type": "card_key",
-            "face_value": video.face_value,
-            "status": "active",
-            "components": [
-                {"component_id": video.id, "quantity": 1},
-                {"component_id": music.id, "quantity": 2},
-            ],
-        },
-    )
+    bundle = _bundle(session, "影音充值包", [(video, 1), (music, 2)])
     listing = make_listing(session, partner_a, bundle, points=1500)
     make_member(session, partner_a, "m1", points=10_000, phone="13912345678")
     order = _order(api_a, listing.id, points=1500).get_json()

@@ -151,31 +151,12 @@ def test_cli_import_reports_bad_lines(app, session, tmp_path):
     path = tmp_path / "codes.csv"
     PLAINTEXT_CODES.add("CLI-CODE-0001")
     path.write_bytes(b"CLI-CODE-0001\nCLI-CODE-0001\n")
-    result = app.test_cli_runner().invoke(
-        args=[
-            "supply",
-            "import-codes",
-            str(path),
-            "--product",
-            product.id,
-            "--offer",
-            product.offers[0].id,
-        ]
-    )
+    args = ["supply", "import-codes", str(path), "--product", product.id]
+    result = app.test_cli_runner().invoke(args=[*args, "--offer", product.offers[0].id])
     assert result.exit_code != 0
     assert "line 2: duplicate of line 1" in result.output
     path.write_bytes(b"CLI-CODE-0001\n")
-    result = app.test_cli_runner().invoke(
-        args=[
-            "supply",
-            "import-codes",
-            str(path),
-            "--product",
-            product.id,
-            "--offer",
-            product.offers[0].id,
-        ]
-    )
+    result = app.test_cli_runner().invoke(args=[*args, "--offer", product.offers[0].id])
     assert result.exit_code == 0, result.output
     assert "imported 1 codes" in result.output
 
