@@ -43,7 +43,6 @@ SLOW_AFTER_MS = 2000  # an attempt this slow (or failing) marks its endpoint slo
 # the dispatcher, which serves every partner, waits no longer for one receiver: past it the
 # attempt counts as timed out, the endpoint as slow, and a job retries it with the full timeout
 DISPATCHER_TIMEOUT_SECONDS = 1.0
-MAX_IN_FLIGHT_PER_ENDPOINT = 1
 DEFER_BUSY = timedelta(seconds=5)  # the endpoint has an attempt in flight: try again then
 SECRET_PREFIX = "whsec_"
 JOBS = "app.webhooks.jobs"
@@ -238,6 +237,11 @@ def _active_endpoints(session: Session, partner_id: str | None) -> list[WebhookE
     )
 
 
+def _stage_send(session: Session, delivery_id: str) -> None:
+    """One send job for the delivery, enqueued once the transaction commits."""
+    enqueue_after_commit(session, f"{JOBS}.send_webhook", delivery_id, queue="webhooks", retry=None)
+
+
 def _fan_out(
     session: Session,
     event: Event,
@@ -263,9 +267,7 @@ def _fan_out(
             session.add(delivery)
             ids.append(delivery.id)
             if stage_sends or endpoint.is_slow:
-                enqueue_after_commit(
-                    session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
-                )
+                _stage_send(session, delivery.id)
             else:
                 inline.append(delivery.id)
     return ids, inline
@@ -373,9 +375,7 @@ def prepare_send(
     if endpoint.partner_id and not is_partner_active(session, endpoint.partner_id):
         return None  # paused: the retry sweep offers it again once the partner is active
     if by_dispatcher and endpoint.is_slow:
-        enqueue_after_commit(
-            session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
-        )
+        _stage_send(session, delivery.id)
         return None
     if not by_dispatcher:
         if endpoint.attempt_until is not None and endpoint.attempt_until > now:
@@ -485,7 +485,5 @@ def retry_due(session: Session, now: datetime) -> int:
     ).all()
     for delivery in due:
         delivery.lease_until = now + SEND_LEASE
-        enqueue_after_commit(
-            session, f"{JOBS}.send_webhook", delivery.id, queue="webhooks", retry=None
-        )
+        _stage_send(session, delivery.id)
     return len(due)
