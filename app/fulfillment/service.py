@@ -39,7 +39,7 @@ from app.orders.service import refund_units
 from app.partners.models import Partner
 from app.supply.imports import store_delivered_link
 from app.supply.models import Authorization, Code, Offer, Product, Supplier
-from app.supply.service import platform_today, serving_authorization
+from app.supply.service import platform_today, serving_authorizations
 from app.webhooks.service import record_event
 
 log = logging.getLogger("quanyi.fulfillment")
@@ -102,11 +102,10 @@ def _next_offer(
         )
         .order_by(Offer.priority, Offer.id)
     ).all()
-    day = platform_today(now)
+    serving = serving_authorizations(session, product, region, platform_today(now))
     for offer in sorted(offers, key=lambda o: o.id != delivery.offer_id):  # current first
-        authorization = serving_authorization(session, offer, product, region, day)
-        if authorization is not None:
-            return offer, authorization
+        if offer.supplier_id in serving:
+            return offer, serving[offer.supplier_id]
     return None
 
 

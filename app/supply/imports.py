@@ -27,7 +27,7 @@ from app.supply.service import (
     PLATFORM_TZ,
     check_low_stock,
     platform_today,
-    serving_authorization,
+    serving_authorizations,
 )
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
@@ -142,7 +142,9 @@ def import_codes(
                 }
             ]
         )
-    authorization = serving_authorization(session, offer, product, None, platform_today())
+    authorization = serving_authorizations(session, product, None, platform_today()).get(
+        offer.supplier_id
+    )
     if authorization is None:
         raise CodeImportRejected(
             [

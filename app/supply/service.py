@@ -303,13 +303,13 @@ def refresh_availability(session: Session, actor: Actor, day: date | None = None
 GLOBAL_REGION = "GLOBAL"
 
 
-def serving_authorization(
-    session: Session, offer: Offer, product: Product, region: str | None, day: date
-) -> Authorization | None:
-    """The authorization under which `offer` may supply `product` on `day` to a partner of
-    `region` (None: any region, as for an import of codes): one of its supplier's valid
-    authorizations covering the brand and category there ("GLOBAL" covers every region), unless
-    another supplier holds an exclusive one there. None: the offer may not supply it."""
+def serving_authorizations(
+    session: Session, product: Product, region: str | None, day: date
+) -> dict[str, Authorization]:
+    """The suppliers that may supply `product` on `day` to a partner of `region` (None: any
+    region, as for an import of codes), each with the authorization it serves under: a valid
+    one covering the brand and category there ("GLOBAL" covers every region); where a supplier
+    holds an exclusive one there, only such holders."""
     valid = [
         authorization
         for authorization in session.scalars(
@@ -325,9 +325,11 @@ def serving_authorization(
         and (region is None or authorization.region in (region, GLOBAL_REGION))
     ]
     exclusive = {a.supplier_id for a in valid if a.is_exclusive}
-    if exclusive and offer.supplier_id not in exclusive:
-        return None
-    return next((a for a in valid if a.supplier_id == offer.supplier_id), None)
+    serving: dict[str, Authorization] = {}
+    for authorization in valid:
+        if not exclusive or authorization.supplier_id in exclusive:
+            serving.setdefault(authorization.supplier_id, authorization)
+    return serving
 
 
 def code_provenance(session: Session, code_ids: list[str]) -> dict[str, dict[str, Any]]:
