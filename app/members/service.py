@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from app.core.audit import Actor, changed_fields, record_audit
-from app.core.db import Companion, insert_rows, read_rows, utcnow
+from app.core.db import Companion, inline_count, insert_rows, read_rows, utcnow
 from app.core.errors import ValidationFailed
 from app.core.money import INTEGER_MAX
 from app.core.pagination import Page, paginate
@@ -66,6 +66,33 @@ def member_phone(vault: Vault, member: Member) -> str | None:
     if member.phone_blob is None or member.phone_key_id is None:
         return None
     return vault.open(member.phone_key_id, member.phone_blob, f"member:{member.id}:phone")
+
+
+def reseal_phones(session: Session, vault: Vault, limit: int = 500) -> int:
+    """Re-seal up to `limit` members' phones not sealed by the current key (key rotation, beside
+    live traffic: rows locked elsewhere are left for the next call). Returns how many."""
+    members = session.scalars(
+        select(Member)
+        .where(Member.phone_key_id.is_not(None), Member.phone_key_id != vault.current_key_id)
+        .limit(inline_count(limit))
+        .with_for_update(skip_locked=True)
+    ).all()
+    for member in members:
+        set_phone(member, vault, member_phone(vault, member))
+    return len(members)
+
+
+def phone_key_usage(session: Session) -> dict[str, int]:
+    """How many members' phones each key id still opens."""
+    return {
+        key_id: count
+        for key_id, count in session.execute(
+            select(Member.phone_key_id, func.count())
+            .where(Member.phone_key_id.is_not(None))
+            .group_by(Member.phone_key_id)
+        )
+        if key_id is not None
+    }
 
 
 def find_members_by_phone(

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
 from app.core.audit import Actor
 from app.core.vault import current_vault
 from app.extensions import db
+from app.members.service import phone_key_usage, reseal_phones
 from app.supply import imports, service
 from app.supply.errors import CodeImportRejected
 
@@ -47,25 +49,34 @@ def check_authorizations() -> None:
     click.echo(f"{len(changed)} product(s) changed availability")
 
 
+def _key_usage(session: Session) -> dict[str, int]:
+    """Sealed rows per key id: codes, supplier credentials and members' phones."""
+    usage = imports.key_usage(session)
+    for key_id, count in phone_key_usage(session).items():
+        usage[key_id] = usage.get(key_id, 0) + count
+    return usage
+
+
 @vault_cli.command("rotate-key")
 @click.option("--batch-size", default=500, show_default=True)
 def rotate_key(batch_size: int) -> None:
-    """Re-seal every code and supplier credential with the current (first) key, in small
-    committed batches beside live traffic. Afterwards the old key can be removed."""
+    """Re-seal every code, supplier credential and member's phone with the current (first)
+    key, in small committed batches beside live traffic. Afterwards the old key can go."""
     vault = current_vault()
     total = 0
     while True:
         with db.transaction() as session:
             done = imports.reseal_batch(session, vault, batch_size)
+            done += reseal_phones(session, vault, batch_size)
         total += done
         if done == 0:
             break
     with db.transaction() as session:
-        usage = imports.key_usage(session)
+        usage = _key_usage(session)
     click.echo(f"resealed {total} row(s) with key {vault.current_key_id}; keys in use: {usage}")
 
 
 @vault_cli.command("key-usage")
 def key_usage() -> None:
     """How many sealed rows each key id still opens."""
-    click.echo(imports.key_usage(db.session()))
+    click.echo(_key_usage(db.session()))

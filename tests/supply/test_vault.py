@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from app.core.vault import Vault, VaultError, parse_keys, vault_from_config
+from app.members.models import Member
+from app.members.service import member_phone
 from app.supply import imports
 from app.supply.models import Code, Supplier
-from tests.factories import make_product, make_supplier, stock_codes
+from tests.factories import make_member, make_partner, make_product, make_supplier, stock_codes
 
 
 def _key() -> str:
@@ -22,6 +24,7 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     product = make_product(session)
     stock_codes(session, product, 7, password="PIN-7788")
     make_supplier(session, "Sealed Supplier", credentials={"secret": "s3cr3t-value"})
+    member = make_member(session, make_partner(session, "vault-partner"), "v1", phone="13912345678")
     old_spec = app.config["VAULT_KEYS"]
     old_vault = vault_from_config(app)
     plain_before = {c.id: imports.reveal_code(old_vault, c) for c in session.scalars(select(Code))}
@@ -31,8 +34,8 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     monkeypatch.delitem(app.extensions, "quanyi_vault", raising=False)
     result = app.test_cli_runner().invoke(args=["vault", "rotate-key", "--batch-size", "3"])
     assert result.exit_code == 0, result.output
-    # 7 codes and 2 suppliers' credentials (the product's own supplier's too)
-    assert "keys in use: {'k-new': 9}" in result.output
+    # 7 codes, 2 suppliers' credentials (the product's own supplier's too) and a phone
+    assert "keys in use: {'k-new': 10}" in result.output
 
     monkeypatch.setitem(app.config, "VAULT_KEYS", new_spec)  # the old key removed
     new_only = vault_from_config(app)
@@ -44,6 +47,7 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     from app.supply.service import supplier_credentials
 
     assert supplier_credentials(new_only, supplier) == {"secret": "s3cr3t-value"}
+    assert member_phone(new_only, session.get_one(Member, member.id)) == "13912345678"
     app.extensions.pop("quanyi_vault", None)
 
 
