@@ -42,15 +42,20 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.health import blp as health_blp
     from app.core.http import init_request_transaction
     from app.core.logging import configure_logging, init_request_ids
+    from app.core.principal import PERMISSIONS
     from app.demo import demo_cli
     from app.entitlements.cli import entitlements_cli
+    from app.entitlements.routes import blp as entitlements_blp
     from app.extensions import db, limiter
     from app.fulfillment.cli import fulfillment_cli, supplier_sim_command
     from app.fulfillment.routes import blp as callbacks_blp
     from app.fulfillment.routes import platform_blp as fulfillment_platform_blp
     from app.invariants import invariants_cli
     from app.members.cli import members_cli
-    from app.orders.routes import blp as mall_blp
+    from app.members.routes import blp as members_blp
+    from app.orders import outcomes  # noqa: F401 - the order hears of its units' outcomes
+    from app.orders.checkout import DEFAULT_POLICIES
+    from app.orders.routes import blp as orders_blp
     from app.partners.assets import blp as partner_assets_blp
     from app.partners.cli import partners_cli, platform_cli
     from app.partners.routes import blp as partner_blp
@@ -71,6 +76,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_request_ids(app)
     limiter.init_app(app)
     init_oauth(app)
+    # the pluggable parts of checkout and the catalog (price adjusters, risk check)
+    app.extensions.setdefault("quanyi_checkout", DEFAULT_POLICIES)
 
     api = QuanyiApi(
         app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
@@ -83,7 +90,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": "/oauth/token",
-                    "scopes": {s: s for s in app.config["OAUTH2_SCOPES_SUPPORTED"]},
+                    "scopes": dict(PERMISSIONS),
                 }
             },
         },
@@ -92,7 +99,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for blueprint in (
         oauth_blp,
         partner_blp,
-        mall_blp,
+        orders_blp,
+        members_blp,
+        entitlements_blp,
         webhooks_blp,
         platform_blp,
         supply_blp,

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.billing.service import account_for, top_up
+from app.accounts.service import account_for, top_up
 from app.config import ROOT
 from app.core.audit import Actor
 from app.core.vault import current_vault

@@ -8,7 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
-from app.billing.service import account_mismatches
+from app.accounts.service import account_mismatches
 from app.extensions import db
 from app.members.service import ledger_mismatches
 

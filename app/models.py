@@ -1,5 +1,6 @@
 """Imports every domain's models so that Base.metadata knows all tables (Alembic, tests)."""
 
+from app.accounts import models as accounts_models  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.billing import models as billing_models  # noqa: F401
 from app.core import audit, idempotency  # noqa: F401

@@ -391,8 +391,8 @@ def seed_partner(
     """A funded benchmark partner with an API client, and a supplier authorized for the
     "Bench" brand (the seeds of this harness and of bench/fulfillment_bench.py): returns
     (partner, issued client, supplier)."""
+    from app.accounts.service import top_up
     from app.auth.service import create_client
-    from app.billing.service import top_up
     from app.core.money import Money
     from app.core.vault import current_vault
     from app.partners.service import create_partner

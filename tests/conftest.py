@@ -150,8 +150,6 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
 def _assert_books_balance(request: pytest.FixtureRequest) -> None:
     """After every test, whatever it did: each points ledger and partner account balances
     (`flask invariants check`)."""
-    if request.node.get_closest_marker("ledger_rows_by_hand"):
-        return
     database.session.rollback()  # what the test left uncommitted is not the books
     problems = ledger_problems(database.session())
     assert not problems, "ledgers out of balance:\n" + "\n".join(problems)

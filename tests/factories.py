@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from app.accounts import service as accounts_service
 from app.auth import service as auth_service
 from app.auth.models import ApiClient
-from app.billing import service as billing_service
 from app.core.audit import Actor
 from app.core.ids import new_id
 from app.core.money import Money
 from app.core.vault import Vault, current_vault
 from app.members import service as members_service
 from app.members.models import Member
-from app.orders import service as orders_service
+from app.orders import checkout
 from app.orders.models import Order
 from app.partners import listings as listings_service
 from app.partners import service as partner_service
@@ -293,9 +290,9 @@ def make_member(
 def fund(
     session: Session, partner: Partner, amount_minor: int = 10_000_000, credit_minor: int = 0
 ) -> None:
-    billing_service.top_up(session, TEST_ACTOR, partner.id, amount_minor, "test funds")
+    accounts_service.top_up(session, TEST_ACTOR, partner.id, amount_minor, "test funds")
     if credit_minor:
-        billing_service.set_credit_limit(session, TEST_ACTOR, partner.id, credit_minor)
+        accounts_service.set_credit_limit(session, TEST_ACTOR, partner.id, credit_minor)
     session.commit()
 
 
@@ -311,31 +308,16 @@ def sellable_card_key_listing(
 def place(
     session: Session, partner: Partner, member: Member, listing: Listing, quantity: int = 1
 ) -> Order:
-    order = orders_service.place_order(
+    order = checkout.place_order(
         session,
         TEST_ACTOR,
         partner.id,
-        member.external_id,
-        [orders_service.OrderLine(listing.id, quantity)],
-        {"points": listing.price_points * quantity},
+        checkout.PlaceOrder(
+            member.external_id,
+            (checkout.OrderLine(listing.id, quantity),),
+            checkout.Payment(points=listing.price_points * quantity),
+        ),
         vault=vault_for_tests(),
     )
     session.commit()
     return order
-
-
-@contextmanager
-def sql_statements(session: Session) -> Iterator[list[str]]:
-    """Every SQL statement sent while the block runs, lower-cased, in order (the test's
-    savepoints included)."""
-    statements: list[str] = []
-
-    def seen(conn, cursor, statement, *_):  # type: ignore[no-untyped-def]
-        statements.append(statement.lower())
-
-    engine = session.get_bind()
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)

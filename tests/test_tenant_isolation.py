@@ -105,10 +105,10 @@ OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
     "invoice_id": _b_invoice,
 }
 BODIES: dict[str, dict] = {
-    "mall.move_points": {"type": "grant", "amount": 10, "reason": "walk"},
-    "mall.upsert_member": {"display_name": "walker"},
-    "mall.cancel_order": {},
-    "mall.reveal_entitlement": {},
+    "members.move_points": {"type": "grant", "amount": 10, "reason": "walk"},
+    "members.upsert_member": {"display_name": "walker"},
+    "orders.cancel_order": {},
+    "entitlements.reveal_entitlement": {},
     "webhooks.rotate_secret": {},
     "webhooks.replay_event": {},
 }

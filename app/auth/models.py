@@ -13,19 +13,11 @@ from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
+from app.core.principal import PARTNER_PERMISSIONS, PLATFORM_PERMISSIONS
 
-PARTNER_SCOPES = (
-    "catalog:read",
-    "members:read",
-    "members:write",
-    "orders:read",
-    "orders:write",
-    "entitlements:read",
-    "entitlements:reveal",
-    "billing:read",
-    "webhooks:write",
-)
-PLATFORM_SCOPES = ("platform",)
+# an API client's scopes are its permissions (the one table: app/core/principal.py)
+PARTNER_SCOPES = PARTNER_PERMISSIONS
+PLATFORM_SCOPES = PLATFORM_PERMISSIONS
 ALL_SCOPES = PARTNER_SCOPES + PLATFORM_SCOPES
 CLIENT_KINDS = ("partner", "platform")
 

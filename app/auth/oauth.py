@@ -1,11 +1,9 @@
 """Authlib wiring: the client-credentials token endpoint, RFC 7009 revocation, RFC 7662
-introspection, and the bearer-token check that every API route declares with `require_scope`.
+introspection, and the bearer-token authenticator behind `@requires` (app/core/principal.py).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -15,13 +13,13 @@ from authlib.oauth2.rfc6750 import BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Flask, Response, current_app, g, request
-from flask_smorest import Blueprint
 
 from app.auth import lockout, service
 from app.auth.models import ALL_SCOPES, AccessToken, ApiClient
 from app.core.errors import DomainError, problem
+from app.core.principal import BEARER, Principal, register_authenticator
 from app.core.queue import redis_connection
-from app.core.tenancy import PartnerSuspended, is_partner_active
+from app.core.tenancy import is_partner_active
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 REALM = "quanyi"
@@ -179,6 +177,7 @@ def init_oauth(app: Flask) -> None:
     authorization.register_grant(ClientCredentialsGrant)
     authorization.register_endpoint(TokenRevocation)
     authorization.register_endpoint(TokenIntrospection)
+    register_authenticator(app, BEARER, authenticate_bearer)
 
 
 class AuthError(DomainError):
@@ -199,26 +198,16 @@ def _auth_error(error: OAuth2Error) -> AuthError:
     return err
 
 
-def require_scope(*scopes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare on a route which scope it needs; sets `g.client_id` and `g.partner_id`."""
-
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @Blueprint.doc(security=[{"oauth2": list(scopes)}])
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            try:
-                token = protector.acquire_token(list(scopes) or None)
-            except OAuth2Error as error:
-                raise _auth_error(error) from None
-            g.client_id = token.client_id
-            g.partner_id = token.partner_id
-            if token.partner_id and not is_partner_active(_session(), token.partner_id):
-                raise PartnerSuspended("This partner is suspended; contact the platform.")
-            return view(*args, **kwargs)
-
-        return wrapper
-
-    return decorator
+def authenticate_bearer() -> Principal:
+    """The principal of the request's bearer token (its scopes are its permissions), or a 401
+    as Authlib words it (missing, expired, revoked, malformed)."""
+    try:
+        token = protector.acquire_token(None)
+    except OAuth2Error as error:
+        raise _auth_error(error) from None
+    return Principal(
+        "api_client", token.client_id, token.partner_id, frozenset(token.scope.split())
+    )
 
 
 def bearer_token() -> AccessToken | None:

@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.billing.models import AccountEntry, Invoice, InvoiceImmutable, InvoiceLine
-from app.billing.plans import plan_for, plan_values
-from app.billing.service import account_for, post_entry
+from app.accounts.models import AccountEntry
+from app.accounts.plans import plan_for, plan_values
+from app.accounts.service import account_for, post_entry
+from app.billing.models import Invoice, InvoiceImmutable, InvoiceLine
 from app.core.audit import Actor, record_audit, record_changes
 from app.core.db import inline_count, utcnow
 from app.core.errors import Conflict, NotFound, ValidationFailed
@@ -29,7 +30,7 @@ from app.webhooks.service import record_event
 PERIOD_RE = re.compile(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$")  # 1970-01 … 2999-12
 FEE_KINDS = ("platform_fee", "order_fee", "wholesale_fee", "minimum_commitment")
 # orders that end up giving everything back are not charged the per-order fee
-UNCHARGED_ORDER_STATUSES = ("cancelled", "failed", "refunded")
+UNCHARGED_ORDER_STATUSES = ("cancelled", "failed")
 PAYMENT_TERM = timedelta(days=15)
 
 

@@ -8,16 +8,19 @@ from typing import Any
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from app.auth.oauth import require_scope
-from app.billing import invoices, plans, settlement
-from app.billing import service as billing
+from app.accounts import plans
+from app.accounts import service as accounts
+from app.accounts.models import AccountEntry
+from app.accounts.schemas import BillingPlanSchema
+from app.billing import invoices, settlement
 from app.billing.documents import invoice_csv, invoice_pdf
-from app.billing.models import AccountEntry, Invoice
+from app.billing.models import Invoice
 from app.billing.schemas import (
     AccountEntrySchema,
+    AccountSchema,
     AdjustmentSchema,
     BillingPlanOutSchema,
-    BillingPlanSchema,
+    CreditLimitSchema,
     CreditNoteSchema,
     EntryQuerySchema,
     InvoiceFormatSchema,
@@ -35,11 +38,13 @@ from app.billing.schemas import (
     ReconciliationSummarySchema,
     SettlementSchema,
     StatementFormSchema,
+    TopUpSchema,
     VoidSchema,
 )
 from app.core.http import accepts_multipart, max_body_bytes, request_actor
 from app.core.idempotency import idempotent
 from app.core.pagination import Page, PageArgsSchema, page_schema, paginate
+from app.core.principal import requires
 from app.core.tenancy import current_partner_id, scoped
 from app.extensions import db
 from app.partners.models import Partner
@@ -105,8 +110,15 @@ def _entries(partner_id: str, args: dict[str, Any]) -> Page[AccountEntry]:
 # --- the partner --------------------------------------------------------------------------
 
 
+@blp.route("/account")
+@requires("billing:read")
+@blp.response(200, AccountSchema)
+def get_own_account() -> Any:
+    return accounts.account_for(db.session(), current_partner_id())
+
+
 @blp.route("/account/entries")
-@require_scope("billing:read")
+@requires("billing:read")
 @blp.arguments(EntryQuerySchema(), location="query")
 @blp.response(200, page_schema(AccountEntrySchema))
 def list_own_entries(args: dict[str, Any]) -> Any:
@@ -115,7 +127,7 @@ def list_own_entries(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/invoices")
-@require_scope("billing:read")
+@requires("billing:read")
 @blp.arguments(InvoiceQuerySchema(), location="query")
 @blp.response(200, page_schema(InvoiceSchema))
 def list_own_invoices(args: dict[str, Any]) -> Any:
@@ -132,7 +144,7 @@ def list_own_invoices(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/invoices/<invoice_id>")
-@require_scope("billing:read")
+@requires("billing:read")
 @blp.arguments(InvoiceFormatSchema(), location="query")
 @blp.response(200, InvoiceSchema)
 @blp.doc(**DOCUMENT_DOC)
@@ -146,8 +158,47 @@ def get_own_invoice(args: dict[str, Any], invoice_id: str) -> Any:
 # --- the platform: plans and accounts ------------------------------------------------------
 
 
+@platform_blp.route("/partners/<partner_id>/account")
+@requires("platform")
+@platform_blp.response(200, AccountSchema)
+def get_account(partner_id: str) -> Any:
+    session = db.session()
+    get_partner(session, partner_id)
+    return accounts.account_for(session, partner_id)
+
+
+@platform_blp.route("/partners/<partner_id>/account/top-ups", methods=["POST"])
+@requires("platform")
+@idempotent
+@platform_blp.arguments(TopUpSchema())
+@platform_blp.response(201, AccountEntrySchema)
+def top_up(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    get_partner(session, partner_id)
+    return accounts.top_up(
+        session, request_actor(), partner_id, data["amount"].amount, data["reason"]
+    )
+
+
+@platform_blp.route("/partners/<partner_id>/account/credit-limit", methods=["PUT"])
+@requires("platform")
+@platform_blp.arguments(CreditLimitSchema())
+@platform_blp.response(200, AccountSchema)
+def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
+    session = db.session()
+    get_partner(session, partner_id)
+    actor = request_actor()
+    account = accounts.set_credit_limit(session, actor, partner_id, data["credit_limit"].amount)
+    if "low_balance_threshold" in data:
+        threshold = data["low_balance_threshold"]
+        accounts.set_low_balance_threshold(
+            session, actor, partner_id, threshold.amount if threshold else None
+        )
+    return account
+
+
 @platform_blp.route("/partners/<partner_id>/billing-plan")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(200, BillingPlanOutSchema)
 def get_billing_plan(partner_id: str) -> Any:
     session = db.session()
@@ -156,7 +207,7 @@ def get_billing_plan(partner_id: str) -> Any:
 
 
 @platform_blp.route("/partners/<partner_id>/billing-plan", methods=["PUT"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(BillingPlanSchema())
 @platform_blp.response(200, BillingPlanOutSchema)
 def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
@@ -168,20 +219,20 @@ def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/partners/<partner_id>/account/adjustments", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @idempotent
 @platform_blp.arguments(AdjustmentSchema())
 @platform_blp.response(201, AccountEntrySchema)
 def adjust_account(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
     get_partner(session, partner_id)
-    return billing.adjust(
+    return accounts.adjust(
         session, request_actor(), partner_id, data["amount"].amount, data["reason"]
     )
 
 
 @platform_blp.route("/partners/<partner_id>/account/entries")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(EntryQuerySchema(), location="query")
 @platform_blp.response(200, page_schema(AccountEntrySchema))
 def list_entries(args: dict[str, Any], partner_id: str) -> Any:
@@ -193,7 +244,7 @@ def list_entries(args: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/partners/<partner_id>/invoices", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(InvoiceGenerateSchema())
 @platform_blp.response(200, InvoiceSchema)
 def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
@@ -206,7 +257,7 @@ def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/invoices")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PlatformInvoiceQuerySchema(), location="query")
 @platform_blp.response(200, page_schema(InvoiceSchema))
 def list_invoices(args: dict[str, Any]) -> Any:
@@ -221,7 +272,7 @@ def list_invoices(args: dict[str, Any]) -> Any:
 
 
 @platform_blp.route("/invoices/<invoice_id>")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(InvoiceFormatSchema(), location="query")
 @platform_blp.response(200, InvoiceSchema)
 @platform_blp.doc(**DOCUMENT_DOC)
@@ -231,7 +282,7 @@ def get_invoice(args: dict[str, Any], invoice_id: str) -> Any:
 
 
 @platform_blp.route("/invoices/<invoice_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(InvoiceUpdateSchema())
 @platform_blp.response(200, InvoiceSchema)
 def update_invoice(data: dict[str, Any], invoice_id: str) -> Any:
@@ -240,7 +291,7 @@ def update_invoice(data: dict[str, Any], invoice_id: str) -> Any:
 
 
 @platform_blp.route("/invoices/<invoice_id>/issue", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(200, InvoiceSchema)
 def issue_invoice(invoice_id: str) -> Any:
     """Freeze the draft (after its month has ended) and book its fees and VAT."""
@@ -248,7 +299,7 @@ def issue_invoice(invoice_id: str) -> Any:
 
 
 @platform_blp.route("/invoices/<invoice_id>/mark-paid", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(InvoicePaymentSchema())
 @platform_blp.response(200, InvoiceSchema)
 def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
@@ -256,7 +307,7 @@ def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
 
 
 @platform_blp.route("/invoices/<invoice_id>/void", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(VoidSchema())
 @platform_blp.response(200, InvoiceSchema)
 def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
@@ -265,7 +316,7 @@ def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
 
 
 @platform_blp.route("/invoices/<invoice_id>/credit-notes", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @idempotent
 @platform_blp.arguments(CreditNoteSchema())
 @platform_blp.response(201, InvoiceSchema)
@@ -280,7 +331,7 @@ def create_credit_note(data: dict[str, Any], invoice_id: str) -> Any:
 
 
 @platform_blp.route("/suppliers/<supplier_id>/settlement")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(RangeSchema(), location="query")
 @platform_blp.response(200, SettlementSchema)
 def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
@@ -293,7 +344,7 @@ def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
 
 @platform_blp.route("/suppliers/<supplier_id>/reconciliations", methods=["POST"])
 @accepts_multipart
-@require_scope("platform")
+@requires("platform")
 @max_body_bytes(settlement.MAX_STATEMENT_BYTES + 64 * 1024)
 @platform_blp.arguments(ReconcileArgsSchema(), location="query")
 @platform_blp.arguments(StatementFormSchema(), location="files")
@@ -316,7 +367,7 @@ def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> 
 
 
 @platform_blp.route("/suppliers/<supplier_id>/reconciliations")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(ReconciliationSummarySchema))
 def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
@@ -326,14 +377,14 @@ def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
 
 
 @platform_blp.route("/reconciliations/<reconciliation_id>")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(200, ReconciliationSchema)
 def get_reconciliation(reconciliation_id: str) -> Any:
     return settlement.get_reconciliation(db.session(), reconciliation_id)
 
 
 @platform_blp.route("/margins")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(MarginQuerySchema(), location="query")
 @platform_blp.response(200, MarginReportSchema)
 def margins(args: dict[str, Any]) -> Any:

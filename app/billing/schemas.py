@@ -1,25 +1,23 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, fields, validate
 
+from app.accounts.models import ENTRY_KINDS
 from app.billing.invoices import PERIOD_RE
-from app.billing.models import ENTRY_KINDS, INVOICE_STATUSES
+from app.billing.models import INVOICE_STATUSES
 from app.billing.settlement import DISCREPANCIES, GROUPS
 from app.core.money import (
     LEDGER_MAX_MINOR,
     LedgerMoneySchema,
-    Money,
     MoneySchema,
     StrictInteger,
     money_field,
 )
 from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch
-from app.partners.schemas import validate_timezone
 
 DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
 
@@ -72,32 +70,6 @@ class AdjustmentSchema(Schema):
 
 class EntryQuerySchema(PageArgsSchema):
     kind = fields.String(load_default=None, validate=validate.OneOf(ENTRY_KINDS))
-
-
-class BillingPlanSchema(Schema):
-    """Fees on top of wholesale; rates in basis points (150 = 1.5 %)."""
-
-    monthly_fee = fields.Nested(LedgerMoneySchema, load_default=None)
-    per_order_fee = fields.Nested(MoneySchema, load_default=None)
-    wholesale_fee_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
-    minimum_commitment = fields.Nested(LedgerMoneySchema, load_default=None)
-    vat_rate_bp = StrictInteger(load_default=None, validate=validate.Range(0, 10_000))
-    timezone = fields.String(load_default=None, validate=validate_timezone)
-
-    @post_load
-    def to_plan_fields(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """Only what was given, under the model's names (a PUT keeps what it does not name)."""
-        out: dict[str, Any] = {}
-        for name, value in data.items():
-            if value is None:
-                continue
-            if isinstance(value, Money):
-                if value.currency != "CNY":
-                    raise ValidationError({name: ["Plans are in CNY."]})
-                out[f"{name}_minor"] = value.amount
-            else:
-                out[name] = value
-        return out
 
 
 class BillingPlanOutSchema(Schema):

@@ -13,7 +13,7 @@ from sqlalchemy import JSON, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, PublicIdMixin, insert_rows, utcnow
+from app.core.db import Base, PublicIdMixin, utcnow
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -64,7 +64,7 @@ def record_audit(
     """Add an audit row to the caller's transaction, so it commits or rolls back with the change.
     `details`: audit_row's partner_id, before and after."""
     row = audit_row(actor, action, target_type, target_id, **details)
-    insert_rows(session, [row])
+    session.add(row)
     return row
 
 
@@ -78,8 +78,7 @@ def audit_row(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditLog:
-    """The row record_audit writes, for a caller that writes it with rows of its own (one
-    statement for all of them: `insert_rows`)."""
+    """The row record_audit writes."""
     return AuditLog(
         actor_kind=actor.kind,
         actor_id=actor.id,

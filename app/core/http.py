@@ -32,12 +32,12 @@ REPEATABLE_METHODS = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 
 
 def request_actor() -> Actor:
-    return Actor(
-        "client",
-        g.get("client_id") or "anonymous",
-        ip=request.remote_addr,
-        request_id=g.get("request_id"),
-    )
+    """The actor of this request's audit rows: its principal (anonymous before sign-in)."""
+    principal = g.get("principal")
+    if principal is not None:
+        actor: Actor = principal.actor()
+        return actor
+    return Actor("client", "anonymous", ip=request.remote_addr, request_id=g.get("request_id"))
 
 
 def accepts_multipart(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -39,7 +39,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from app.core.db import Base, PublicIdMixin, insert_rows, read_rows, utcnow
+from app.core.db import Base, PublicIdMixin, utcnow
 from app.core.errors import Conflict, DomainError
 
 RETENTION = timedelta(hours=24)
@@ -91,23 +91,19 @@ def _lock_id(scope: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-# Built once (every POST runs them): statement construction costs more than execution.
-# Columns, not the entity: a replay needs only these (read_rows).
-_ANSWER = (
-    IdempotencyRecord.request_hash,
-    IdempotencyRecord.response_status,
-    IdempotencyRecord.response_body,
-    IdempotencyRecord.response_headers,
-)
-_RECORD = select(*_ANSWER).where(
-    IdempotencyRecord.scope == bindparam("scope"), IdempotencyRecord.key == bindparam("key")
-)
-# PostgreSQL: the key's transaction-scoped lock and its record in one round trip. The record is
-# read in the statement's snapshot, taken just before the lock: a first request that commits in
-# between is not seen, and this one then runs, but its own record cannot be stored (the unique
-# key refuses it, with nothing of its effect kept) — see run_idempotent.
+# The key's transaction-scoped lock and its record in one statement. The record is read in the
+# statement's snapshot, taken just before the lock: a first request that commits in between is
+# not seen, and this one then runs, but its own record cannot be stored (the unique key refuses
+# it, with nothing of its effect kept) — see run_idempotent. On SQLite, where every write
+# transaction is serialized, the lock function is one that always grants it (app/core/db.py).
 _LOCK_AND_RECORD = (
-    select(func.pg_try_advisory_xact_lock(bindparam("lock_id")).label("locked"), *_ANSWER)
+    select(
+        func.pg_try_advisory_xact_lock(bindparam("lock_id")).label("locked"),
+        IdempotencyRecord.request_hash,
+        IdempotencyRecord.response_status,
+        IdempotencyRecord.response_body,
+        IdempotencyRecord.response_headers,
+    )
     .select_from(select(literal(1).label("one")).subquery("one"))
     .outerjoin(
         IdempotencyRecord,
@@ -122,14 +118,11 @@ _LOCK_AND_RECORD = (
 def lock_and_find(
     session: Session, scope: str, key: str
 ) -> tuple[bool, Row[*tuple[Any, ...]] | None]:
-    """Take a transaction-scoped lock on (scope, key) and read its recorded answer (`_ANSWER`).
-    The lock is False when another transaction holds it (a PostgreSQL advisory lock; on SQLite
-    every write transaction is already serialized, so there is none to take)."""
-    params = {"scope": scope, "key": key}
-    if session.get_bind().dialect.name != "postgresql":
-        rows = read_rows(session, _RECORD, params)
-        return True, rows[0] if rows else None
-    (row,) = read_rows(session, _LOCK_AND_RECORD, {**params, "lock_id": _lock_id(scope, key)})
+    """Take a transaction-scoped lock on (scope, key) and read its recorded answer. The lock is
+    False when another transaction holds it."""
+    (row,) = session.execute(
+        _LOCK_AND_RECORD, {"scope": scope, "key": key, "lock_id": _lock_id(scope, key)}
+    ).all()
     return bool(row.locked), row if row.request_hash is not None else None
 
 
@@ -182,10 +175,10 @@ def run_idempotent(
 def _store(session: Session, record: IdempotencyRecord) -> None:
     """Store the answer with its effect. Refused by the unique key when a first request with this
     key committed after this one read (see _LOCK_AND_RECORD): then this one's effect must not
-    stay either (the 409 rolls the whole transaction back; no savepoint: two round trips on every
-    POST for a race of microseconds), and a retry replays."""
+    stay either (the 409 rolls the whole transaction back), and a retry replays."""
+    session.add(record)
     try:
-        insert_rows(session, [record])
+        session.flush()
     except IntegrityError:
         raise IdempotencyInProgress(
             "A request with this Idempotency-Key has just completed; retry to read its answer."
@@ -205,10 +198,10 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
     """Route decorator (placed above the smorest response/arguments decorators)."""
     from app.extensions import db
 
-    @Blueprint.doc(parameters=[IDEMPOTENCY_HEADER_DOC])
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
-        scope = g.get("partner_id") or f"client:{g.get('client_id')}"
+        principal = g.principal  # set by @requires, which wraps this
+        scope = principal.partner_id or f"{principal.actor().kind}:{principal.id}"
         return run_idempotent(
             db.session(),
             scope,
@@ -216,7 +209,10 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Response]:
             lambda: _as_response(view(*args, **kwargs)),
         )
 
-    return wrapper
+    documented: Callable[..., Response] = Blueprint.doc(parameters=[IDEMPOTENCY_HEADER_DOC])(
+        wrapper
+    )
+    return documented
 
 
 def _as_response(result: Any) -> Response:

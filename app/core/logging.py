@@ -110,7 +110,7 @@ def init_request_ids(app: Flask) -> None:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started
                 else None,
-                "client_id": g.get("client_id"),
+                "principal": principal.id if (principal := g.get("principal")) else None,
             },
         )
         return response

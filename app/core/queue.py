@@ -200,9 +200,8 @@ def drain(app: Flask, queues: tuple[str, ...] = QUEUES) -> None:
     time has come are moved back to their queue first (what `rq worker --with-scheduler` does)."""
     rq_queues = [get_queue(q, app) for q in queues]
     connection = redis_connection(app)
-    RQScheduler(
-        rq_queues, connection=connection, serializer=JSONSerializer
-    ).enqueue_scheduled_jobs()
+    scheduler = RQScheduler(rq_queues, connection=connection, serializer=JSONSerializer)
+    scheduler.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]  # rq leaves it untyped
     worker = ThreadWorker(rq_queues, connection=connection, serializer=JSONSerializer)
     worker.work(burst=True, logging_level="WARNING")
 

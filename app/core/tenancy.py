@@ -1,5 +1,6 @@
-"""Tenancy: the current partner comes only from the token, and partner-owned rows are reached
-only through these helpers, so no query can forget its `partner_id`.
+"""Tenancy: the current partner comes only from the principal (a token, a staff or member
+session), and partner-owned rows are reached only through these helpers, so no query can
+forget its `partner_id`.
 
 A row of another partner is indistinguishable from a missing row: both answer 404.
 """
@@ -40,6 +41,10 @@ def is_partner_active(session: Session, partner_id: str) -> bool:
     return status == ACTIVE
 
 
+def partner_exists(session: Session, partner_id: str) -> bool:
+    return session.scalar(select(_PARTNERS.c.id).where(_PARTNERS.c.id == partner_id)) is not None
+
+
 def partner_region(session: Session, partner_id: str) -> str | None:
     """Where the partner's members are: supply authorizations are checked against it."""
     return session.scalar(select(_PARTNERS.c.region).where(_PARTNERS.c.id == partner_id))
@@ -54,8 +59,9 @@ class PartnerOwnedMixin:
 
 
 def current_partner_id() -> str:
-    """The partner of the authenticated token; a platform token has none."""
-    partner_id = g.get("partner_id")
+    """The partner of the request's principal (app/core/principal.py); the platform has none."""
+    principal = g.get("principal")
+    partner_id: str | None = principal.partner_id if principal is not None else None
     if not partner_id:
         raise PartnerRequired("This endpoint needs a partner client's token.")
     return partner_id

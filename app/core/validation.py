@@ -6,6 +6,7 @@ since the OpenAPI document publishes it as an ECMA-262 `pattern`."""
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import available_timezones
 
 from marshmallow import ValidationError, validate
 
@@ -17,3 +18,11 @@ class FullMatch(validate.Regexp):
         if self.regex.fullmatch(value) is None:
             raise ValidationError(self._format_error(value))
         return value
+
+
+_TIMEZONES = frozenset(available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in _TIMEZONES:
+        raise ValidationError("Not a known IANA timezone (e.g. Asia/Shanghai).")

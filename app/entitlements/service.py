@@ -1,8 +1,10 @@
-"""Reading entitlements, and revealing a code: the only path from the vault to a person."""
+"""Entitlements: issued for every delivered unit, read, revealed (the only path from the vault
+to a person) and expired."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,7 +18,7 @@ from app.core.vault import Vault
 from app.entitlements.models import Entitlement
 from app.members.models import Member
 from app.supply.imports import reveal_code
-from app.supply.models import Code
+from app.supply.models import Code, Product
 from app.webhooks.service import record_event
 
 
@@ -35,6 +37,56 @@ def validity_end(
         if end is not None
     ]
     return min(ends) if ends else None
+
+
+def issue(
+    session: Session,
+    member: Member,
+    order_id: str,
+    delivery_id: str,
+    product: Product,
+    now: datetime,
+    *,
+    provenance: dict[str, Any],
+    code: Code | None = None,
+    bundle: str | None = None,
+    recharge_account: str | None = None,
+    supplier_order_no: str | None = None,
+) -> Entitlement:
+    """The member's entitlement to one delivered unit of `product` (a bundle's component: its
+    own validity, not the bundle's), whatever delivered it: a card key or claim link (`code`),
+    or a direct recharge (its receipt). One snapshot shape and one `entitlement.created`
+    payload for every path."""
+    entitlement = Entitlement(
+        partner_id=member.partner_id,
+        member_id=member.id,
+        order_id=order_id,
+        delivery_id=delivery_id,
+        product_id=product.id,
+        code_id=code.id if code else None,
+        masked_code=code.masked if code else None,
+        status="active",
+        valid_from=now,
+        valid_until=validity_end(now, product.validity_days, code.expires_at if code else None),
+        snapshot={
+            "product_name": product.name,
+            "brand": product.brand,
+            "fulfillment_type": product.fulfillment_type,
+            "face_value": {"amount": product.face_value_minor, "currency": product.currency},
+            "bundle": bundle,
+            "recharge_account": recharge_account,
+            "supplier_order_no": supplier_order_no,
+        },
+        provenance=provenance,
+    )
+    session.add(entitlement)
+    record_event(
+        session,
+        "entitlement.created",
+        {"entitlement_id": entitlement.id, "order_id": order_id, "member": member.external_id},
+        member.partner_id,
+    )
+    return entitlement
 
 
 def expire_entitlements(session: Session, now: datetime) -> int:

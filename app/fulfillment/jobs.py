@@ -10,6 +10,7 @@ from app.core.queue import job_app_context as app_context
 from app.core.vault import current_vault
 from app.extensions import db
 from app.fulfillment import service
+from app.fulfillment.models import Delivery
 from app.fulfillment.suppliers import adapter_for
 from app.supply.models import Offer, Supplier
 
@@ -36,7 +37,7 @@ def submit_delivery(delivery_id: str) -> None:
 def poll_delivery(delivery_id: str) -> None:
     with app_context():
         session = db.session()
-        delivery = session.get(service.Delivery, delivery_id)
+        delivery = session.get(Delivery, delivery_id)
         if delivery is None or delivery.status != "submitted" or delivery.offer_id is None:
             return
         supplier = session.get_one(Supplier, session.get_one(Offer, delivery.offer_id).supplier_id)
@@ -53,7 +54,7 @@ def poll_open_submissions(delivery_id: str) -> None:
     delivery; HTTP outside any transaction."""
     with app_context():
         session = db.session()
-        delivery = session.get(service.Delivery, delivery_id)
+        delivery = session.get(Delivery, delivery_id)
         supplier_ids = [e["supplier_id"] for e in (delivery.open_submissions if delivery else [])]
         suppliers = [session.get_one(Supplier, supplier_id) for supplier_id in supplier_ids]
         session.commit()

@@ -9,9 +9,9 @@ from typing import Any
 from flask import jsonify, request
 from flask_smorest import Blueprint
 
-from app.auth.oauth import require_scope
 from app.core.db import utcnow
 from app.core.errors import NotFound, Unauthorized
+from app.core.principal import requires
 from app.core.vault import current_vault
 from app.extensions import db
 from app.fulfillment import service
@@ -59,7 +59,7 @@ platform_blp = Blueprint(
 
 
 @platform_blp.route("/suppliers/<supplier_id>/stats")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(SupplierStatsQuerySchema(), location="query")
 @platform_blp.response(200, SupplierStatsSchema)
 def supplier_stats(args: dict[str, Any], supplier_id: str) -> Any:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from blinker import NamedSignal, Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -21,8 +23,6 @@ from app.core.audit import SYSTEM, record_audit
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import is_partner_active
 from app.core.vault import Vault
-from app.entitlements.models import Entitlement
-from app.entitlements.service import validity_end
 from app.fulfillment.models import FINAL_STATUSES, Delivery
 from app.fulfillment.suppliers.base import (
     ACCEPTED,
@@ -34,8 +34,6 @@ from app.fulfillment.suppliers.base import (
     StatusReport,
     SubmitResult,
 )
-from app.orders.models import Order
-from app.orders.service import refund_units
 from app.partners.models import Partner
 from app.supply.imports import store_delivered_link
 from app.supply.models import Authorization, Code, Offer, Product, Supplier
@@ -43,6 +41,13 @@ from app.supply.service import platform_today, serving_authorizations
 from app.webhooks.service import record_event
 
 log = logging.getLogger("quanyi.fulfillment")
+
+# What became of a unit, for the order's domain to act on in the same transaction (issue the
+# entitlement, refund, roll the order's status up). Sender: the Delivery; keyword arguments:
+# session, now, and for a delivery link (a Code or None) and provenance.
+_signals = Namespace()
+unit_delivered = _signals.signal("unit-delivered")
+unit_failed = _signals.signal("unit-failed")
 
 CHECK_AFTER = timedelta(seconds=30)  # no result this long after submitting: poll
 RETRY_UNREACHABLE_AFTER = timedelta(seconds=10)
@@ -298,6 +303,45 @@ def _record_late_result(
         )
 
 
+def create_deliveries(
+    session: Session,
+    partner_id: str,
+    order_id: str,
+    item_id: str,
+    product: Product,
+    units: int,
+    per_unit: int,
+    recharge_account: str | None,
+) -> list[Delivery]:
+    """The deliveries of one order item's `product` (`per_unit` each for `units` units: a
+    bundle's component). The engine takes the direct-recharge and link ones once the order
+    commits; card keys are handed over by the caller (`hand_over_code`)."""
+    deliveries = [
+        Delivery(
+            partner_id=partner_id,
+            order_id=order_id,
+            item_id=item_id,
+            unit=unit,
+            product_id=product.id,
+            fulfillment_type=product.fulfillment_type,
+            status="pending",
+            recharge_account=recharge_account,
+        )
+        for unit in range(units)
+        for _ in range(per_unit)
+    ]
+    session.add_all(deliveries)
+    if product.fulfillment_type != "card_key":
+        for delivery in deliveries:
+            stage_submit(session, delivery)
+    return deliveries
+
+
+def hand_over_code(delivery: Delivery, code: Code, now: datetime) -> None:
+    """A card-key delivery is done the moment its (claimed) code is assigned."""
+    delivery.code_id, delivery.status, delivery.delivered_at = code.id, "delivered", now
+
+
 def deliver(
     session: Session,
     delivery: Delivery,
@@ -305,47 +349,14 @@ def deliver(
     now: datetime,
     link: Code | None = None,
 ) -> None:
-    """The unit is delivered: the member's entitlement holds the recharge receipt, or the
-    claim `link` (a sealed code: revealed like a card key, valid until its own expiry)."""
+    """The unit is delivered (a recharge receipt, or the claim `link`: a sealed code revealed
+    like a card key); the order's domain issues the entitlement (`unit_delivered`)."""
     delivery.status, delivery.delivered_at = "delivered", now
     if link is not None:
         delivery.code_id = link.id
     delivery.supplier_order_no = supplier_order_no or delivery.supplier_order_no
-    order = session.get_one(Order, delivery.order_id)
-    item = next(i for i in order.items if i.id == delivery.item_id)
-    product = item.snapshot
-    entitlement = Entitlement(
-        partner_id=delivery.partner_id,
-        member_id=order.member_id,
-        order_id=order.id,
-        delivery_id=delivery.id,
-        product_id=delivery.product_id,
-        code_id=link.id if link else None,
-        masked_code=link.masked if link else None,
-        status="active",
-        valid_from=now,
-        valid_until=validity_end(
-            now, product.get("validity_days"), link.expires_at if link else None
-        ),
-        snapshot={
-            "product_name": product["product_name"],
-            "brand": product["brand"],
-            "fulfillment_type": delivery.fulfillment_type,
-            "face_value": product["face_value"],
-            "recharge_account": delivery.recharge_account,
-            "supplier_order_no": delivery.supplier_order_no,
-        },
-        provenance=_provenance(session, delivery),
-    )
-    session.add(entitlement)
-    session.flush()
-    record_event(
-        session,
-        "entitlement.created",
-        {"entitlement_id": entitlement.id, "order_id": order.id},
-        delivery.partner_id,
-    )
-    roll_up(session, order)
+    provenance = _provenance(session, delivery)
+    _announce(unit_delivered, session, delivery, now=now, link=link, provenance=provenance)
 
 
 def _provenance(session: Session, delivery: Delivery) -> dict[str, str | None]:
@@ -364,23 +375,12 @@ def _provenance(session: Session, delivery: Delivery) -> dict[str, str | None]:
 
 
 def fail_delivery(session: Session, delivery: Delivery, reason: str, now: datetime) -> None:
-    """Every offer failed: the unit fails and its points and wholesale charge come back."""
+    """Every offer failed: the unit fails; the order's domain refunds it (`unit_failed`)."""
     delivery.status, delivery.last_error, delivery.next_check_at = "failed", reason, None
-    order = session.get_one(Order, delivery.order_id)
-    siblings = session.scalars(
-        select(Delivery).where(
-            Delivery.item_id == delivery.item_id,
-            Delivery.unit == delivery.unit,
-            Delivery.id != delivery.id,
-        )
-    ).all()
-    if not any(s.status == "failed" for s in siblings):  # a unit is refunded once
-        partner = session.get_one(Partner, delivery.partner_id)
-        refund_units(session, partner, order, [(delivery.item_id, delivery.unit)], "unit failed")
     record_event(
         session,
         "delivery.failed",
-        {"delivery_id": delivery.id, "order_id": order.id, "reason": reason},
+        {"delivery_id": delivery.id, "order_id": delivery.order_id, "reason": reason},
         delivery.partner_id,
     )
     record_audit(
@@ -392,40 +392,16 @@ def fail_delivery(session: Session, delivery: Delivery, reason: str, now: dateti
         partner_id=delivery.partner_id,
         after={"reason": reason},
     )
-    roll_up(session, order)
+    _announce(unit_failed, session, delivery, now=now)
 
 
-def roll_up(session: Session, order: Order) -> None:
-    """The order's status once none of its deliveries is in flight."""
+def _announce(signal: NamedSignal, session: Session, delivery: Delivery, **details: Any) -> None:
+    """Tell the order's domain, in this transaction, what became of a unit. The engine must not
+    settle a unit nobody hears of (a process that never imported the receivers)."""
+    if not signal.receivers:
+        raise RuntimeError(f"nothing listens to {signal.name}: import app.orders")
     session.flush()
-    statuses = [
-        d.status for d in session.scalars(select(Delivery).where(Delivery.order_id == order.id))
-    ]
-    if any(s in ("pending", "submitted") for s in statuses) or order.status == "cancelled":
-        return
-    delivered = statuses.count("delivered")
-    live = [s for s in statuses if s != "cancelled"]
-    new = (
-        "fulfilled"
-        if delivered == len(live)
-        else "failed"
-        if delivered == 0
-        else "partially_fulfilled"
-    )
-    if new == order.status:
-        return
-    before, order.status = order.status, new
-    record_audit(
-        session,
-        SYSTEM,
-        f"order.{new}",
-        "order",
-        order.id,
-        partner_id=order.partner_id,
-        before={"status": before},
-        after={"status": new},
-    )
-    record_event(session, f"order.{new}", {"order_id": order.id, "status": new}, order.partner_id)
+    signal.send(delivery, session=session, **details)
 
 
 def sweep(session: Session, now: datetime) -> tuple[int, int]:
@@ -498,14 +474,6 @@ def close_open_submission(
     if not still_open:
         delivery.open_check_at = None
     return outcome
-
-
-def stage_new_deliveries(session: Session, order: Order) -> None:
-    """After an order is placed: queue a submit job for each delivery the engine owns."""
-    for delivery in session.scalars(
-        select(Delivery).where(Delivery.order_id == order.id, Delivery.status == "pending")
-    ):
-        stage_submit(session, delivery)
 
 
 def supplier_stats(session: Session, supplier_id: str, since: datetime) -> dict[str, object]:

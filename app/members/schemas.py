@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from app.core.money import StrictInteger
 from app.core.validation import FullMatch
 from app.members.models import MEMBER_STATUSES
+from app.members.service import PointsMove
 
 
 class MemberUpsertSchema(Schema):
@@ -33,6 +36,10 @@ class PointsMoveSchema(Schema):
     amount = StrictInteger(required=True, validate=validate.Range(min=1, max=1_000_000_000))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
     expires_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+    @post_load
+    def make_move(self, data: dict[str, Any], **_: Any) -> PointsMove:
+        return PointsMove(**data)
 
 
 class PointsEntrySchema(Schema):

@@ -5,7 +5,7 @@ member are serialized while different members proceed in parallel; points never 
 A lock always re-reads the row (populate_existing): a member loaded earlier in the session
 (an order's eager `member`) would otherwise keep the balance it had before the lock, and the
 next movement would write that stale balance back. Locks follow the order in
-app/orders/service.py: member, then its points lots (by id).
+app/orders/checkout.py: member, then its points lots.
 
 Invariant (`ledger_mismatches`): balance = sum of ledger deltas = sum of lots' remaining, and
 no lot holds more than it was granted.
@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlalchemy.orm.util import identity_key
 
 from app.core.audit import Actor, changed_fields, record_audit
-from app.core.db import Companion, inline_count, insert_rows, read_rows, utcnow
+from app.core.db import inline_count, utcnow
 from app.core.errors import ValidationFailed
 from app.core.money import INTEGER_MAX
 from app.core.pagination import Page, paginate
@@ -32,8 +31,6 @@ from app.core.tenancy import scoped
 from app.core.vault import Vault
 from app.members.errors import InsufficientPoints, MemberNotFound, PointsBalanceLimit
 from app.members.models import Member, PointsEntry, PointsLot
-from app.partners.models import Partner, PartnerQuota
-from app.partners.quotas import LIMIT_COLUMNS, QUOTA_FIELDS, Limits
 
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MEMBER_FIELDS = ("display_name", "tier", "status", "extra")
@@ -107,39 +104,22 @@ def find_members_by_phone(
     )
 
 
-# Built once (every order runs them): statement construction costs more than execution.
 _MEMBER = select(Member).where(
     Member.partner_id == bindparam("partner_id"), Member.external_id == bindparam("external_id")
 )
 _MEMBER_FOR_UPDATE = _MEMBER.with_for_update().execution_options(populate_existing=True)
-_MEMBER_AND_LIMITS_FOR_UPDATE = (
-    _MEMBER.add_columns(*LIMIT_COLUMNS)
-    .join(Partner, Partner.id == Member.partner_id)
-    .outerjoin(PartnerQuota, PartnerQuota.partner_id == Member.partner_id)
-    .with_for_update(of=Member.__table__)
-    .execution_options(populate_existing=True)
-)
 _MEMBER_BY_ID_FOR_UPDATE = (
     select(Member)
     .where(Member.id == bindparam("member_id"))
     .with_for_update()
     .execution_options(populate_existing=True)
 )
-_SET_BALANCE = (
-    update(Member)
-    .where(Member.id == bindparam("spender_id"))
-    .values(points_balance=bindparam("new_balance"), updated_at=bindparam("changed_at"))
-)
-_SPEND_FROM_LOTS = (
-    update(PointsLot)
-    .where(PointsLot.id == bindparam("lot_id"))
-    .values(remaining=PointsLot.remaining - bindparam("taken"))
-)
 _SPENDABLE_LOTS = (
-    select(PointsLot.id, PointsLot.remaining, PointsLot.expires_at)
+    select(PointsLot)
     .where(PointsLot.member_id == bindparam("member_id"), PointsLot.remaining > 0)
     .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id)
     .with_for_update()
+    .execution_options(populate_existing=True)
 )
 
 
@@ -157,20 +137,6 @@ def lock_member(session: Session, member_id: str) -> Member:
     """The member by id, locked and re-read (its balance is the committed one, not a copy
     loaded before the lock); this session's own changes are flushed first, never lost."""
     return session.scalars(_MEMBER_BY_ID_FOR_UPDATE, {"member_id": member_id}).one()
-
-
-def lock_member_for_order(
-    session: Session, partner_id: str, external_id: str
-) -> tuple[Member, Limits]:
-    """The member, locked (find_member(for_update=True)), and its partner's limits read with it:
-    an order needs both, and one read costs less than two."""
-    row = session.execute(
-        _MEMBER_AND_LIMITS_FOR_UPDATE, {"partner_id": partner_id, "external_id": external_id}
-    ).first()
-    if row is None:
-        raise MemberNotFound(f"No member {external_id!r}.")
-    member, timezone, *caps = row
-    return member, Limits(partner_id, timezone, **dict(zip(QUOTA_FIELDS, caps, strict=True)))
 
 
 def upsert_member(
@@ -250,6 +216,25 @@ def _ledger_row(
     )
 
 
+@dataclass(frozen=True)
+class PointsMove:
+    """A partner's grant (optionally expiring) or deduction of a member's points."""
+
+    type: Literal["grant", "deduct"]
+    amount: int
+    reason: str
+    expires_at: datetime | None = None
+
+
+def move_points(
+    session: Session, partner_id: str, external_id: str, move: PointsMove
+) -> PointsEntry:
+    member = find_member(session, partner_id, external_id, for_update=True)
+    if move.type == "grant":
+        return grant_points(session, member, move.amount, move.reason, move.expires_at)
+    return spend_points(session, member, move.amount, move.reason, kind="deduct")
+
+
 def grant_points(
     session: Session,
     member: Member,
@@ -283,28 +268,12 @@ def spend_points(
     now: datetime | None = None,
 ) -> PointsEntry:
     """Take `amount` from the lots that expire soonest (never from expired ones), or raise
-    InsufficientPoints and take nothing. `member` must be locked by the caller."""
-    entry, companions = stage_spend(session, member, amount, reason, order_id, kind, now)
-    insert_rows(session, [entry], companions)
-    return entry
-
-
-def stage_spend(
-    session: Session,
-    member: Member,
-    amount: int,
-    reason: str | None,
-    order_id: str | None = None,
-    kind: str = "spend",
-    now: datetime | None = None,
-) -> tuple[PointsEntry, list[Companion]]:
-    """spend_points without its write: the ledger entry and the statements that take the points
-    from the lots and set the balance, for the caller to write with its own rows in one
-    statement (insert_rows: an order's rows). Until then the objects already read as spent."""
+    InsufficientPoints and take nothing. `member` must be locked by the caller; its lots are
+    locked here, after it (the lock order)."""
     if amount <= 0:
         raise ValueError("spend amount must be positive")
     now = now or utcnow()
-    lots = read_rows(session, _SPENDABLE_LOTS, {"member_id": member.id})
+    lots = session.scalars(_SPENDABLE_LOTS, {"member_id": member.id}).all()
     usable = [lot for lot in lots if lot.expires_at is None or lot.expires_at > now]
     if sum(lot.remaining for lot in usable) < amount:
         raise InsufficientPoints(f"The member has fewer than {amount} usable points.")
@@ -312,31 +281,14 @@ def stage_spend(
     left = amount
     for lot in usable:
         take = min(lot.remaining, left)
+        lot.remaining -= take
         taken.append([lot.id, take])
         left -= take
         if left == 0:
             break
-    # written by the caller's insert_rows, not by the unit of work: the order path's only flush
-    # was these rows, and its bookkeeping cost more than the UPDATEs (bench/RESULTS.md)
-    balance = member.points_balance - amount
-    entry = _ledger_row(
-        member, kind, -amount, balance, reason=reason, order_id=order_id, lots=taken
-    )
-    from_lots = [{"lot_id": lot_id, "taken": take} for lot_id, take in taken]
-    companions: list[Companion] = [
-        (_SET_BALANCE, {"spender_id": member.id, "new_balance": balance, "changed_at": now})
-    ]
-    if len(from_lots) == 1:  # the usual spend: lot, balance and entry one statement
-        companions.insert(0, (_SPEND_FROM_LOTS, from_lots[0]))
-    else:
-        session.connection().execute(_SPEND_FROM_LOTS, from_lots)
-    for lot, (_, take) in zip(usable[: len(taken)], taken, strict=True):
-        loaded = session.identity_map.get(identity_key(PointsLot, lot.id))
-        if loaded is not None:  # read earlier in this session: it reads as spent too
-            set_committed_value(loaded, "remaining", lot.remaining - take)
-    set_committed_value(member, "points_balance", balance)
-    set_committed_value(member, "updated_at", now)
-    return entry, companions
+    entry = _entry(member, kind, -amount, reason=reason, order_id=order_id, lots=taken)
+    session.add(entry)
+    return entry
 
 
 def refund_points(

@@ -3,10 +3,10 @@ same after a product is renamed, repriced or withdrawn."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
@@ -18,14 +18,13 @@ if TYPE_CHECKING:
     from app.fulfillment.models import Delivery
     from app.members.models import Member
 
+# the order state machine: app/orders/state.py
 ORDER_STATUSES = (
-    "pending",
     "processing",
     "fulfilled",
     "partially_fulfilled",
     "failed",
     "cancelled",
-    "refunded",
     "partially_refunded",
 )
 
@@ -35,7 +34,7 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     id_prefix = "ord"
 
     member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
-    status: Mapped[str] = mapped_column(String(24), default="pending")
+    status: Mapped[str] = mapped_column(String(24))
     points_total: Mapped[int] = mapped_column(Integer, default=0)
     cash_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
@@ -46,6 +45,10 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     # the quota counters this order counted (quotas.consume), so a refund gives back exactly
     # those, whatever the caps are by then
     quota_usage: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # what the partner told us of the member when it ordered (risk rules read them)
+    member_ip: Mapped[str | None] = mapped_column(String(45))
+    device_id: Mapped[str | None] = mapped_column(String(128))
+    member_since: Mapped[date | None] = mapped_column(Date)
 
     items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.position", lazy="selectin")
     member: Mapped[Member] = relationship(lazy="joined")

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from app.core.money import MoneySchema, StrictInteger, money_field
+from app.entitlements.schemas import EntitlementSchema
+from app.orders.checkout import OrderLine, Payment, PlaceOrder, Total
 from app.orders.models import ORDER_STATUSES
+from app.orders.risk import MemberContext
 
 
 class OrderLineSchema(Schema):
@@ -13,6 +18,10 @@ class OrderLineSchema(Schema):
         allow_none=True, load_default=None, validate=validate.Length(max=128)
     )
 
+    @post_load
+    def make_line(self, data: dict[str, Any], **_: Any) -> OrderLine:
+        return OrderLine(data["listing"], data["quantity"], data["recharge_account"])
+
 
 class PaymentSchema(Schema):
     points = StrictInteger(load_default=0, validate=validate.Range(min=0))
@@ -21,10 +30,18 @@ class PaymentSchema(Schema):
         allow_none=True, load_default=None, validate=validate.Length(max=120)
     )
 
+    @post_load
+    def make_payment(self, data: dict[str, Any], **_: Any) -> Payment:
+        return Payment(**data)
+
 
 class TotalSchema(Schema):
     points = StrictInteger(load_default=0, validate=validate.Range(min=0))
     cash = fields.Nested(MoneySchema, allow_none=True, load_default=None)
+
+    @post_load
+    def make_total(self, data: dict[str, Any], **_: Any) -> Total:
+        return Total(**data)
 
 
 class OrderCreateSchema(Schema):
@@ -34,6 +51,31 @@ class OrderCreateSchema(Schema):
     )
     payment = fields.Nested(PaymentSchema, required=True)
     expected_total = fields.Nested(TotalSchema, allow_none=True, load_default=None)
+    member_ip = fields.IP(
+        allow_none=True, load_default=None, metadata={"description": "the member's IP address"}
+    )
+    device_id = fields.String(
+        allow_none=True, load_default=None, validate=validate.Length(min=1, max=128)
+    )
+    member_since = fields.Date(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "when the member joined the partner's programme"},
+    )
+
+    @post_load
+    def make_command(self, data: dict[str, Any], **_: Any) -> PlaceOrder:
+        return PlaceOrder(
+            member_external_id=data["member"],
+            lines=tuple(data["items"]),
+            payment=data["payment"],
+            expected_total=data["expected_total"],
+            member_context=MemberContext(
+                str(data["member_ip"]) if data["member_ip"] is not None else None,
+                data["device_id"],
+                data["member_since"],
+            ),
+        )
 
 
 class DeliverySchema(Schema):
@@ -45,17 +87,6 @@ class DeliverySchema(Schema):
     delivered_at = fields.DateTime(allow_none=True)
 
 
-class EntitlementSchema(Schema):
-    id = fields.String()
-    order_id = fields.String()
-    product_id = fields.String()
-    product = fields.Dict(attribute="snapshot")
-    status = fields.String()
-    masked_code = fields.String(allow_none=True)
-    valid_from = fields.DateTime()
-    valid_until = fields.DateTime(allow_none=True)
-
-
 class OrderItemSchema(Schema):
     id = fields.String()
     listing_id = fields.String()
@@ -63,7 +94,12 @@ class OrderItemSchema(Schema):
     quantity = fields.Integer()
     recharge_account = fields.String(allow_none=True)
     unit_points = fields.Integer()
-    unit_cash = fields.Function(lambda i: {"amount": i.unit_cash_minor, "currency": "CNY"})
+    unit_cash = fields.Function(
+        lambda i: {
+            "amount": i.unit_cash_minor,
+            "currency": i.snapshot["member_price"]["cash"]["currency"],
+        }
+    )
     snapshot = fields.Dict()
 
 
@@ -79,6 +115,9 @@ class OrderSchema(Schema):
     )
     wholesale_total = money_field("wholesale_total_minor")
     cash_payment_ref = fields.String(allow_none=True)
+    member_ip = fields.String(allow_none=True)
+    device_id = fields.String(allow_none=True)
+    member_since = fields.Date(allow_none=True)
     items = fields.List(fields.Nested(OrderItemSchema))
     deliveries = fields.List(fields.Nested(DeliverySchema))
     entitlements = fields.List(fields.Nested(EntitlementSchema))
@@ -98,10 +137,3 @@ class OrderQuerySchema(Schema):
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATUSES))
     created_from = fields.AwareDateTime(load_default=None)
     created_to = fields.AwareDateTime(load_default=None)
-
-
-class RevealSchema(Schema):
-    entitlement_id = fields.String()
-    code = fields.String()
-    password = fields.String(allow_none=True)
-    masked_code = fields.String()

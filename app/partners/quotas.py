@@ -37,8 +37,7 @@ class QuotaExceeded(DomainError):
 @dataclass(frozen=True)
 class Limits:
     """A partner's caps (None: not set) and the timezone its days and months are counted in:
-    what an order checks. Read as columns with the order's member (`LIMIT_COLUMNS`), so an order
-    loads neither the partner nor its quota as entities (nor the partner's branding)."""
+    what an order checks."""
 
     partner_id: str
     timezone: str
@@ -55,9 +54,8 @@ class Limits:
         return cls(partner.id, partner.timezone, **caps)
 
 
-# The timezone, then the caps in QUOTA_FIELDS order, from a query that joins the partner and
-# outer-joins its quota (lock_member_for_order).
-LIMIT_COLUMNS = (Partner.timezone, *(getattr(PartnerQuota, f) for f in QUOTA_FIELDS))
+def limits_for(session: Session, partner_id: str) -> Limits:
+    return Limits.of(session.get_one(Partner, partner_id))
 
 
 def set_quota(

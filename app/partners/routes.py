@@ -8,12 +8,11 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from app.auth import service as auth_service
-from app.auth.oauth import require_scope
-from app.billing import service as billing
-from app.billing.schemas import AccountEntrySchema, AccountSchema, CreditLimitSchema, TopUpSchema
+from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
 from app.core.pagination import PageArgsSchema, page_schema
+from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.extensions import db
 from app.partners import listings, quotas, service
@@ -27,6 +26,7 @@ from app.partners.schemas import (
     PartnerUpdateSchema,
     QuotaSchema,
     RotateSchema,
+    UsageSchema,
 )
 
 blp = Blueprint("partner", __name__, url_prefix="/api/v1", description="The partner's own profile")
@@ -39,14 +39,22 @@ platform_blp = Blueprint(
 
 
 @blp.route("/partner")
-@require_scope()
+@requires()
 @blp.response(200, PartnerSchema)
 def get_own_partner() -> Any:
     return service.get_partner(db.session(), current_partner_id())
 
 
+@blp.route("/usage")
+@requires("billing:read")
+@blp.response(200, UsageSchema)
+def get_usage() -> Any:
+    session = db.session()
+    return quotas.usage(session, service.get_partner(session, current_partner_id()), utcnow())
+
+
 @platform_blp.route("")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(PartnerSchema))
 def list_partners(args: dict[str, Any]) -> Any:
@@ -54,7 +62,7 @@ def list_partners(args: dict[str, Any]) -> Any:
 
 
 @platform_blp.route("", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @idempotent
 @platform_blp.arguments(PartnerSchema())
 @platform_blp.response(201, PartnerSchema)
@@ -63,14 +71,14 @@ def create_partner(data: dict[str, Any]) -> Any:
 
 
 @platform_blp.route("/<partner_id>")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(200, PartnerSchema)
 def get_partner(partner_id: str) -> Any:
     return service.get_partner(db.session(), partner_id)
 
 
 @platform_blp.route("/<partner_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PartnerUpdateSchema(partial=True))
 @platform_blp.response(200, PartnerSchema)
 def update_partner(data: dict[str, Any], partner_id: str) -> Any:
@@ -81,7 +89,7 @@ def update_partner(data: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/clients")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(200, ClientSchema(many=True))
 def list_clients(partner_id: str) -> Any:
     session = db.session()
@@ -90,7 +98,7 @@ def list_clients(partner_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/clients", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(ClientCreateSchema())
 @platform_blp.response(201, IssuedClientSchema)
 def create_client(data: dict[str, Any], partner_id: str) -> Any:
@@ -107,7 +115,7 @@ def create_client(data: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/clients/<client_id>/rotate", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(RotateSchema())
 @platform_blp.response(200, IssuedClientSchema)
 def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
@@ -119,7 +127,7 @@ def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/clients/<client_id>/revoke", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(200, ClientSchema)
 def revoke_client(partner_id: str, client_id: str) -> Any:
     session = db.session()
@@ -131,7 +139,7 @@ def revoke_client(partner_id: str, client_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/listings")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(ListingSchema))
 def list_listings(args: dict[str, Any], partner_id: str) -> Any:
@@ -141,7 +149,7 @@ def list_listings(args: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/listings", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(ListingSchema())
 @platform_blp.response(201, ListingSchema)
 def create_listing(data: dict[str, Any], partner_id: str) -> Any:
@@ -151,7 +159,7 @@ def create_listing(data: dict[str, Any], partner_id: str) -> Any:
 
 
 @platform_blp.route("/<partner_id>/listings/<listing_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(ListingUpdateSchema(partial=True))
 @platform_blp.response(200, ListingSchema)
 def update_listing(data: dict[str, Any], partner_id: str, listing_id: str) -> Any:
@@ -162,49 +170,10 @@ def update_listing(data: dict[str, Any], partner_id: str, listing_id: str) -> An
 
 
 @platform_blp.route("/<partner_id>/quota", methods=["PUT"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(QuotaSchema())
 @platform_blp.response(200, QuotaSchema)
 def set_quota(data: dict[str, Any], partner_id: str) -> Any:
     session = db.session()
     service.get_partner(session, partner_id)
     return quotas.set_quota(session, request_actor(), partner_id, data)
-
-
-@platform_blp.route("/<partner_id>/account")
-@require_scope("platform")
-@platform_blp.response(200, AccountSchema)
-def get_account(partner_id: str) -> Any:
-    session = db.session()
-    service.get_partner(session, partner_id)
-    return billing.account_for(session, partner_id)
-
-
-@platform_blp.route("/<partner_id>/account/top-ups", methods=["POST"])
-@require_scope("platform")
-@idempotent
-@platform_blp.arguments(TopUpSchema())
-@platform_blp.response(201, AccountEntrySchema)
-def top_up(data: dict[str, Any], partner_id: str) -> Any:
-    session = db.session()
-    service.get_partner(session, partner_id)
-    return billing.top_up(
-        session, request_actor(), partner_id, data["amount"].amount, data["reason"]
-    )
-
-
-@platform_blp.route("/<partner_id>/account/credit-limit", methods=["PUT"])
-@require_scope("platform")
-@platform_blp.arguments(CreditLimitSchema())
-@platform_blp.response(200, AccountSchema)
-def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
-    session = db.session()
-    service.get_partner(session, partner_id)
-    actor = request_actor()
-    account = billing.set_credit_limit(session, actor, partner_id, data["credit_limit"].amount)
-    if "low_balance_threshold" in data:
-        threshold = data["low_balance_threshold"]
-        billing.set_low_balance_threshold(
-            session, actor, partner_id, threshold.amount if threshold else None
-        )
-    return account

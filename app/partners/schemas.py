@@ -1,22 +1,14 @@
 from __future__ import annotations
 
-from zoneinfo import available_timezones
-
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
-from app.core.validation import FullMatch
+from app.core.validation import FullMatch, validate_timezone
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
 COLOR_RE = r"^#[0-9a-fA-F]{6}$"
-_TIMEZONES = frozenset(available_timezones())
-
-
-def validate_timezone(value: str) -> None:
-    if value not in _TIMEZONES:
-        raise ValidationError("Not a known IANA timezone (e.g. Asia/Shanghai).")
 
 
 class BrandingSchema(Schema):

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from app.billing.plans import set_plan
+from app.accounts.plans import set_plan
 from app.core.audit import Actor, record_audit, record_changes
 from app.core.errors import Conflict, DomainError, NotFound
 from app.core.pagination import Page, paginate
@@ -133,7 +133,7 @@ def load_partner_file(path: Path) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid YAML ({exc.__class__.__name__})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping at the top level")
-    from app.billing.schemas import BillingPlanSchema
+    from app.accounts.schemas import BillingPlanSchema
 
     listings_raw = raw.pop("listings", None) or []
     plan_raw = raw.pop("billing_plan", None)

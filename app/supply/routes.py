@@ -6,12 +6,11 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from app.auth.oauth import require_scope
 from app.core.http import accepts_multipart, max_body_bytes, request_actor
 from app.core.pagination import Page, PageArgsSchema, page_schema
+from app.core.principal import requires
 from app.core.vault import current_vault
 from app.extensions import db
-from app.partners.service import get_partner
 from app.supply import imports, service
 from app.supply.schemas import (
     AllocationCreateSchema,
@@ -43,7 +42,7 @@ blp = Blueprint(
 
 
 @blp.route("/suppliers")
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(SupplierSchema))
 def list_suppliers(args: dict[str, Any]) -> Any:
@@ -51,7 +50,7 @@ def list_suppliers(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/suppliers", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(SupplierSchema())
 @blp.response(201, SupplierSchema)
 def create_supplier(data: dict[str, Any]) -> Any:
@@ -59,14 +58,14 @@ def create_supplier(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/suppliers/<supplier_id>")
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, SupplierSchema)
 def get_supplier(supplier_id: str) -> Any:
     return service.get_supplier(db.session(), supplier_id)
 
 
 @blp.route("/suppliers/<supplier_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(SupplierSchema(partial=True))
 @blp.response(200, SupplierSchema)
 def update_supplier(data: dict[str, Any], supplier_id: str) -> Any:
@@ -76,7 +75,7 @@ def update_supplier(data: dict[str, Any], supplier_id: str) -> Any:
 
 
 @blp.route("/suppliers/<supplier_id>/authorizations", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(AuthorizationSchema())
 @blp.response(201, AuthorizationSchema)
 def create_authorization(data: dict[str, Any], supplier_id: str) -> Any:
@@ -86,7 +85,7 @@ def create_authorization(data: dict[str, Any], supplier_id: str) -> Any:
 
 
 @blp.route("/authorizations")
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(AuthorizationQuerySchema(), location="query")
 @blp.response(200, page_schema(AuthorizationSchema))
 def list_authorizations(args: dict[str, Any]) -> Any:
@@ -102,7 +101,7 @@ def list_authorizations(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/authorizations/<authorization_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(AuthorizationUpdateSchema(partial=True))
 @blp.response(200, AuthorizationSchema)
 def update_authorization(data: dict[str, Any], authorization_id: str) -> Any:
@@ -115,7 +114,7 @@ def update_authorization(data: dict[str, Any], authorization_id: str) -> Any:
 
 
 @blp.route("/products")
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(ProductQuerySchema(), location="query")
 @blp.response(200, page_schema(ProductSchema))
 def list_products(args: dict[str, Any]) -> Any:
@@ -124,7 +123,7 @@ def list_products(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/products", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(ProductSchema())
 @blp.response(201, ProductSchema)
 def create_product(data: dict[str, Any]) -> Any:
@@ -132,14 +131,14 @@ def create_product(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/products/<product_id>")
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, ProductSchema)
 def get_product(product_id: str) -> Any:
     return service.get_product(db.session(), product_id)
 
 
 @blp.route("/products/<product_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(ProductSchema(partial=True))
 @blp.response(200, ProductSchema)
 def update_product(data: dict[str, Any], product_id: str) -> Any:
@@ -150,14 +149,14 @@ def update_product(data: dict[str, Any], product_id: str) -> Any:
 
 
 @blp.route("/products/<product_id>/offers")
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, OfferSchema(many=True))
 def list_offers(product_id: str) -> Any:
     return service.get_product(db.session(), product_id).offers
 
 
 @blp.route("/products/<product_id>/offers", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(OfferSchema())
 @blp.response(201, OfferSchema)
 def create_offer(data: dict[str, Any], product_id: str) -> Any:
@@ -168,7 +167,7 @@ def create_offer(data: dict[str, Any], product_id: str) -> Any:
 
 
 @blp.route("/products/<product_id>/offers/<offer_id>", methods=["PATCH"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(OfferUpdateSchema(partial=True))
 @blp.response(200, OfferSchema)
 def update_offer(data: dict[str, Any], product_id: str, offer_id: str) -> Any:
@@ -184,13 +183,13 @@ def update_offer(data: dict[str, Any], product_id: str, offer_id: str) -> Any:
 def _with_counts(page: Page[Any]) -> Page[Any]:
     counts = imports.batch_counts(db.session(), [b.id for b in page.data])
     for batch in page.data:
-        batch.counts = counts[batch.id]  # type: ignore[attr-defined]
+        batch.counts = counts[batch.id]
     return page
 
 
 @blp.route("/products/<product_id>/code-batches", methods=["POST"])
 @accepts_multipart
-@require_scope("platform")
+@requires("platform")
 @max_body_bytes(imports.MAX_IMPORT_BYTES + 64 * 1024)
 @blp.arguments(CodeImportArgsSchema(), location="query")
 @blp.arguments(CodeImportFormSchema(), location="files")
@@ -210,7 +209,7 @@ def import_code_batch(args: dict[str, Any], files: dict[str, Any], product_id: s
 
 
 @blp.route("/code-batches")
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(BatchQuerySchema(), location="query")
 @blp.response(200, page_schema(CodeBatchSchema))
 def list_code_batches(args: dict[str, Any]) -> Any:
@@ -219,7 +218,7 @@ def list_code_batches(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/code-batches/<batch_id>")
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, CodeBatchSchema)
 def get_code_batch(batch_id: str) -> Any:
     batch = imports.get_batch(db.session(), batch_id)
@@ -227,7 +226,7 @@ def get_code_batch(batch_id: str) -> Any:
 
 
 @blp.route("/code-batches/<batch_id>/void", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, CodeBatchSchema)
 def void_code_batch(batch_id: str) -> Any:
     session = db.session()
@@ -239,7 +238,7 @@ def void_code_batch(batch_id: str) -> Any:
 
 
 @blp.route("/products/<product_id>/stock")
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, StockSchema)
 def get_stock(product_id: str) -> Any:
     session = db.session()
@@ -247,7 +246,7 @@ def get_stock(product_id: str) -> Any:
 
 
 @blp.route("/products/<product_id>/allocations")
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, AllocationSchema(many=True))
 def list_allocations(product_id: str) -> Any:
     session = db.session()
@@ -256,20 +255,24 @@ def list_allocations(product_id: str) -> Any:
 
 
 @blp.route("/products/<product_id>/allocations", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.arguments(AllocationCreateSchema())
 @blp.response(201, AllocationSchema)
 def create_allocation(data: dict[str, Any], product_id: str) -> Any:
     session = db.session()
     product = service.get_product(session, product_id)
-    partner = get_partner(session, data["partner_id"])
     return service.create_allocation(
-        session, request_actor(), product, partner.id, data["quantity"], data["is_exclusive"]
+        session,
+        request_actor(),
+        product,
+        data["partner_id"],
+        data["quantity"],
+        data["is_exclusive"],
     )
 
 
 @blp.route("/allocations/<allocation_id>/release", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @blp.response(200, AllocationSchema)
 def release_allocation(allocation_id: str) -> Any:
     session = db.session()

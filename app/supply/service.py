@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, bindparam, func, literal, or_, select, union_all, update
@@ -21,7 +21,7 @@ from app.core.audit import Actor, changed_fields, record_audit, record_changes
 from app.core.db import UTCDateTime, inline_count, utcnow
 from app.core.errors import DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
-from app.core.tenancy import partner_region
+from app.core.tenancy import partner_exists, partner_region
 from app.core.vault import Vault
 from app.supply.errors import OutOfStock, SupplyConflict
 from app.supply.models import (
@@ -44,11 +44,14 @@ def platform_today(now: datetime | None = None) -> date:
     return (now or utcnow()).astimezone(PLATFORM_TZ).date()
 
 
-def _get(session: Session, model: Any, id_: str, label: str) -> Any:
+def _get(session: Session, model: type[_Row], id_: str, label: str) -> _Row:
     row = session.get(model, id_)
     if row is None:
         raise NotFound(f"{label} not found.")
     return row
+
+
+_Row = TypeVar("_Row")
 
 
 # --- suppliers ------------------------------------------------------------------------
@@ -905,6 +908,8 @@ def create_allocation(
     is_exclusive: bool,
 ) -> Allocation:
     """Carve `quantity` codes out of the shared pool for one partner."""
+    if not partner_exists(session, partner_id):
+        raise NotFound("Partner not found.")
     if product.fulfillment_type != "card_key" or product.is_bundle:
         raise ValidationFailed({"product": ["Channel allocations hold card keys only."]})
     allocation = Allocation(

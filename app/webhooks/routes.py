@@ -7,9 +7,9 @@ from typing import Any
 from flask import current_app
 from flask_smorest import Blueprint
 
-from app.auth.oauth import require_scope
 from app.core.http import request_actor
 from app.core.pagination import PageArgsSchema, page_schema
+from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.core.vault import current_vault
 from app.extensions import db, limiter
@@ -26,7 +26,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Partner
 
 
 @blp.route("/webhook-endpoints", methods=["POST"])
-@require_scope("webhooks:write")
+@requires("webhooks:write")
 @blp.arguments(EndpointCreateSchema())
 @blp.response(201, IssuedEndpointSchema)
 def create_endpoint(data: dict[str, Any]) -> Any:
@@ -43,7 +43,7 @@ def create_endpoint(data: dict[str, Any]) -> Any:
 
 
 @blp.route("/webhook-endpoints")
-@require_scope("webhooks:write")
+@requires("webhooks:write")
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(EndpointSchema))
 def list_endpoints(args: dict[str, Any]) -> Any:
@@ -51,7 +51,7 @@ def list_endpoints(args: dict[str, Any]) -> Any:
 
 
 @blp.route("/webhook-endpoints/<endpoint_id>", methods=["DELETE"])
-@require_scope("webhooks:write")
+@requires("webhooks:write")
 @blp.response(204)
 def delete_endpoint(endpoint_id: str) -> None:
     session = db.session()
@@ -61,7 +61,7 @@ def delete_endpoint(endpoint_id: str) -> None:
 
 
 @blp.route("/webhook-endpoints/<endpoint_id>/rotate-secret", methods=["POST"])
-@require_scope("webhooks:write")
+@requires("webhooks:write")
 @blp.response(200, IssuedEndpointSchema)
 def rotate_secret(endpoint_id: str) -> Any:
     """New secret now; for 24 h deliveries carry both signatures so receivers can switch."""
@@ -71,7 +71,7 @@ def rotate_secret(endpoint_id: str) -> Any:
 
 
 @blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
-@require_scope("webhooks:write")
+@requires("webhooks:write")
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(WebhookDeliverySchema))
 def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
@@ -81,7 +81,7 @@ def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
 
 
 @blp.route("/events/<event_id>/replay", methods=["POST"])
-@require_scope("webhooks:write")
+@requires("webhooks:write")
 @limiter.limit("20 per minute")
 @blp.response(202, ReplaySchema)
 def replay_event(event_id: str) -> Any:
@@ -99,7 +99,7 @@ platform_blp = Blueprint(
 
 
 @platform_blp.route("/webhook-endpoints", methods=["POST"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(EndpointCreateSchema())
 @platform_blp.response(201, IssuedEndpointSchema)
 def create_platform_endpoint(data: dict[str, Any]) -> Any:
@@ -115,7 +115,7 @@ def create_platform_endpoint(data: dict[str, Any]) -> Any:
 
 
 @platform_blp.route("/webhook-endpoints")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(EndpointSchema))
 def list_platform_endpoints(args: dict[str, Any]) -> Any:
@@ -123,7 +123,7 @@ def list_platform_endpoints(args: dict[str, Any]) -> Any:
 
 
 @platform_blp.route("/webhook-endpoints/<endpoint_id>", methods=["DELETE"])
-@require_scope("platform")
+@requires("platform")
 @platform_blp.response(204)
 def delete_platform_endpoint(endpoint_id: str) -> None:
     session = db.session()
@@ -133,7 +133,7 @@ def delete_platform_endpoint(endpoint_id: str) -> None:
 
 
 @platform_blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
-@require_scope("platform")
+@requires("platform")
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(WebhookDeliverySchema))
 def list_platform_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:

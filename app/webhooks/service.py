@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import SYSTEM, Actor, record_audit
-from app.core.db import inline_count, insert_rows, utcnow
+from app.core.db import inline_count, utcnow
 from app.core.errors import Conflict, NotFound
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
@@ -54,21 +54,12 @@ def record_event(
 ) -> Event:
     """Stage an event in the caller's transaction; it exists only if that transaction commits,
     and then a dispatch job is enqueued (the periodic dispatch catches any that were missed)."""
-    (event,) = event_rows(session, [(type_, data)], partner_id)
-    insert_rows(session, [event])
-    return event
-
-
-def event_rows(
-    session: Session, events: list[tuple[str, dict[str, Any]]], partner_id: str | None = None
-) -> list[Event]:
-    """Events as record_event writes them, for a caller that writes them, in this transaction, with
-    rows of its own (one statement for all of them: `insert_rows`); their dispatch is enqueued
-    for after the commit."""
     enqueue_after_commit(
         session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None, coalesce=DISPATCH
     )
-    return [Event(type=type_, data=data, partner_id=partner_id) for type_, data in events]
+    event = Event(type=type_, data=data, partner_id=partner_id)
+    session.add(event)
+    return event
 
 
 def events_of_type(session: Session, type_: str, partner_id: str | None = None) -> list[Event]:

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
-from app.billing import invoices, plans
-from app.billing import service as billing
+from app.accounts import plans
+from app.accounts import service as billing
+from app.accounts.models import AccountEntry, PartnerAccount
+from app.billing import invoices
 from app.billing.invoices import LineDraft, Usage, price_lines
-from app.billing.models import AccountEntry, Invoice, InvoiceImmutable, PartnerAccount
+from app.billing.models import Invoice, InvoiceImmutable
 from app.core.db import utcnow
 from app.orders.models import Order
 from app.webhooks.service import events_of_type

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from app.billing import service
-from app.billing.models import AccountEntry, PartnerAccount
+from app.accounts import service
+from app.accounts.models import AccountEntry, PartnerAccount
 from app.core.errors import ValidationFailed
 from tests.factories import TEST_ACTOR
 

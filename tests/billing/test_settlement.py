@@ -9,7 +9,8 @@ from datetime import timedelta
 
 import pytest
 
-from app.billing import invoices, plans
+from app.accounts import plans
+from app.billing import invoices
 from app.core.db import utcnow
 from app.core.errors import NUL_MESSAGE
 from app.fulfillment import service as engine

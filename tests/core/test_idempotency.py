@@ -12,7 +12,6 @@ from app.core.audit import AuditLog
 from app.core.idempotency import IdempotencyRecord
 from app.partners.models import Partner
 from tests.core.test_errors import _partner_json
-from tests.factories import sql_statements
 
 
 def _create(platform, slug: str, key: str | None, **overrides):
@@ -49,18 +48,6 @@ def test_same_key_same_body_replays_without_second_effect(platform, session):
         )
         == 1
     )
-
-
-def test_the_keys_lock_and_record_are_read_in_one_statement(platform, session):
-    """Every idempotent POST pays for this read: on PostgreSQL the advisory lock and the record
-    lookup are one round trip."""
-    with sql_statements(session) as sent:
-        assert _create(platform, "p-one-read", "one-read").status_code == 201
-    reads = [s for s in sent if s.startswith("select") and "idempotency_keys" in s]
-    locks = [s for s in sent if "pg_try_advisory_xact_lock" in s]
-    assert len(reads) == 1, reads
-    postgres = session.get_bind().dialect.name == "postgresql"
-    assert locks == (reads if postgres else []), locks
 
 
 def test_key_order_in_json_does_not_matter(platform):

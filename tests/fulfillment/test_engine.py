@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.billing.models import PartnerAccount
+from app.accounts.models import PartnerAccount
 from app.core.db import utcnow
 from app.core.queue import drain, get_queue
 from app.entitlements.models import Entitlement
@@ -422,3 +422,101 @@ def test_a_link_success_without_its_link_fails_over(
     _poll_now(app, session, order.id)  # success, but no claim link: no other offer, refunded
     drain(app)
     assert _delivery(session, order.id).status == "failed"
+
+
+def _payload_shape(session, order_id: str) -> dict[str, set[str]]:
+    session.expire_all()
+    return {
+        event.type: set(event.data)
+        for event in session.scalars(select(Event).order_by(Event.id))
+        if event.data.get("order_id") == order_id
+        and event.type in ("order.created", "order.fulfilled", "entitlement.created")
+    }
+
+
+def test_events_carry_the_same_payload_from_checkout_and_from_the_engine(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    """order.fulfilled and entitlement.created are announced by checkout (card keys) and by the
+    fulfillment engine (direct recharge): one schema per event type, `member` included."""
+    from tests.factories import sellable_card_key_listing
+
+    card_key = place(
+        session,
+        partner_a,
+        session.scalars(select(Member).where(Member.external_id == "m1")).one(),
+        sellable_card_key_listing(session, partner_a, codes=1),
+    )
+    recharge = _place_m1(
+        session,
+        partner_a,
+        recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1")),
+    )
+    drain(app)
+    _poll_now(app, session, recharge.id)
+    assert session.get_one(Order, recharge.id).status == "fulfilled"
+    from_checkout = _payload_shape(session, card_key.id)
+    from_engine = _payload_shape(session, recharge.id)
+    assert (
+        set(from_checkout)
+        == set(from_engine)
+        == {
+            "order.created",
+            "order.fulfilled",
+            "entitlement.created",
+        }
+    )
+    assert from_checkout == from_engine
+    assert all("member" in keys for keys in from_engine.values())
+    (entitlement,) = session.scalars(select(Entitlement).where(Entitlement.order_id == recharge.id))
+    (kept,) = session.scalars(select(Entitlement).where(Entitlement.order_id == card_key.id))
+    assert set(entitlement.snapshot) == set(kept.snapshot)
+
+
+def test_a_bundles_recharge_component_lasts_its_own_validity_not_the_bundles(
+    app, session, partner_a, sim_factory, recharge_shop
+):
+    from app.supply import service as supply
+    from tests.factories import TEST_ACTOR, make_listing, make_product, stock_codes
+
+    recharge = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
+    music = recharge.product
+    music.validity_days = 7
+    video = make_product(session, "优酷", validity_days=31)
+    stock_codes(session, video, 1)
+    bundle = supply.create_product(
+        session,
+        TEST_ACTOR,
+        {
+            "brand": "组合",
+            "name": "年卡影音包",
+            "category": "video",
+            "fulfillment_type": "card_key",
+            "face_value": video.face_value,
+            "validity_days": 365,
+            "status": "active",
+            "components": [
+                {"component_id": video.id, "quantity": 1},
+                {"component_id": music.id, "quantity": 1},
+            ],
+        },
+    )
+    order = _place_m1(session, partner_a, make_listing(session, partner_a, bundle, points=1500))
+    drain(app)
+    session.expire_all()
+    (submitted,) = session.scalars(
+        select(Delivery).where(Delivery.order_id == order.id, Delivery.status == "submitted")
+    )
+    submitted.next_check_at = utcnow() - timedelta(seconds=1)
+    session.commit()
+    from app.fulfillment import jobs
+
+    jobs.sweep()
+    drain(app)
+    session.expire_all()
+    assert session.get_one(Order, order.id).status == "fulfilled"
+    days = {
+        e.product_id: (e.valid_until - e.valid_from).days
+        for e in session.scalars(select(Entitlement).where(Entitlement.order_id == order.id))
+    }
+    assert days == {video.id: 31, music.id: 7}

@@ -221,7 +221,7 @@ def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_fact
 def test_worker_processes_fail_over_poll_and_refund(app, sim_factory):
     """With `rq worker --burst` processes: a rejecting supplier → the second offer; no callback
     → polled → fulfilled; an order whose every offer fails → refunded exactly, `failed`."""
-    from app.billing.models import PartnerAccount
+    from app.accounts.models import PartnerAccount
     from app.core.money import Money
     from app.supply import service as supply_service
     from tests.factories import TEST_ACTOR, make_authorization

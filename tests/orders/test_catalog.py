@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.partners.listings import member_price
 from app.supply import service as supply_service
 from tests.factories import (
     TEST_ACTOR,
@@ -78,26 +77,6 @@ def test_availability_counts_this_partners_allocation(api_a, session, partner_a,
     session.commit()
     listing = make_listing(session, partner_a, product)
     assert api_a.get(f"/api/v1/catalog/{listing.id}").get_json()["available"] == 1
-
-
-def test_member_price_precedence(session, partner_a):
-    from app.core.db import utcnow
-
-    now = utcnow()
-    listing = sellable_card_key_listing(
-        session,
-        partner_a,
-        codes=0,
-        points=1000,
-        tier_prices={"gold": {"points": 800, "cash": 0}},
-        sale_points=500,
-        sale_starts_at=now + timedelta(hours=1),
-        sale_ends_at=now + timedelta(hours=2),
-    )
-    assert member_price(listing, None, now).points == 1000
-    assert member_price(listing, "gold", now).points == 800
-    assert member_price(listing, "gold", now + timedelta(minutes=90)).points == 500
-    assert member_price(listing, "gold", now + timedelta(hours=3)).points == 800
 
 
 def test_order_list_filters(api_a, session, partner_a):

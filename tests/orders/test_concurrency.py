@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from app.billing.models import AccountEntry, PartnerAccount
+from app.accounts.models import AccountEntry, PartnerAccount
 from app.core.audit import AuditLog
 from app.entitlements.models import Entitlement
 from app.extensions import db

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
-from app.billing.models import AccountEntry, PartnerAccount
+from app.accounts.models import AccountEntry, PartnerAccount
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.entitlements.models import Entitlement
@@ -25,7 +25,6 @@ from tests.factories import (
     make_partner,
     make_product,
     sellable_card_key_listing,
-    sql_statements,
     stock_codes,
 )
 
@@ -148,19 +147,6 @@ def test_out_of_stock_writes_nothing(api_a, session, partner_a):
     assert _counts(session) == before
 
 
-def _one_order_statements(api, session, partner, codes=1):
-    """One order of a card-key listing with `codes` in stock, and the SQL it sent (spaces
-    normalized)."""
-    fund(session, partner)
-    listing = sellable_card_key_listing(session, partner, codes=codes)
-    make_member(session, partner, "m1", points=10_000)
-    session.commit()
-    session.expunge_all()  # the request shares this session: nothing may come from its cache
-    with sql_statements(session) as sent:
-        response = _order(api, listing.id)
-    return response, [" ".join(s.split()) for s in sent]
-
-
 @pytest.mark.parametrize("exclusive", [True, False])
 def test_an_order_draws_the_partners_allocation_before_the_shared_pool(
     api_a, api_b, session, partner_a, partner_b, exclusive
@@ -198,91 +184,6 @@ def test_an_order_draws_the_partners_allocation_before_the_shared_pool(
         assert code_of(_order(api_a, listing_a, key="a2")) is None
     # b's released allocation is no pool any more: b draws the shared pool
     assert code_of(_order(api_b, listing_b, key="b1")) is None
-
-
-def test_a_card_key_order_writes_each_row_once(api_a, session, partner_a):
-    """The hot path's budget: each of the order's own rows is inserted complete, never inserted
-    early by an autoflush and updated afterwards (a statement more per order); on PostgreSQL
-    its rows, audit row and events share statements."""
-    response, statements = _one_order_statements(api_a, session, partner_a)
-    assert response.status_code == 201, response.get_json()
-    postgres = session.get_bind().dialect.name == "postgresql"
-    own = ("orders", "order_items", "deliveries", "entitlements", "audit_log", "events")
-    for table in (*own, "points_entries"):
-        # one row each but three events: on PostgreSQL an INSERT a row, else one executemany
-        inserts = 3 if table == "events" and postgres else 1
-        assert sum(s.count(f"insert into {table} ") for s in statements) == inserts, table
-        assert not [s for s in statements if s.startswith(f"update {table} ")], statements
-    if postgres:  # the points taken (lot, balance, ledger entry), the order's rows, its audit
-        # row and its events: one statement
-        writes = [s for s in statements if any(f"insert into {t} " in s for t in own)]
-        assert len(writes) == 1, writes
-        assert writes[0].startswith("with companion_0 as (update points_lots ")
-        assert "companion_1 as (update members set " in writes[0]
-        assert "rows_0 as (insert into points_entries " in writes[0]
-        assert not [s for s in statements if "update points_lots " in s and s != writes[0]]
-    # the partner account row, shared by all of the partner's orders, is locked last: after it
-    # only its ledger entry (on PostgreSQL in the charge's own statement) and the idempotency
-    # record are written (nothing left to flush)
-    (charge,) = [i for i, s in enumerate(statements) if "update partner_accounts set" in s]
-    heads = [" ".join(s.split()[:3]) for s in statements[charge:]]
-    if postgres:
-        assert heads[0] == "with charged as" and "insert into account_entries" in statements[charge]
-    else:
-        assert heads[:2] == ["update partner_accounts set", "insert into account_entries"]
-    after = [s for s in heads[1 if postgres else 2 :] if not s.startswith("release savepoint")]
-    assert after == ["insert into idempotency_keys"], after
-
-
-def test_repeated_orders_keep_their_cached_plans(api_a, session, partner_a):
-    """PostgreSQL plans each of the order's statements once per connection, not on every order:
-    a statement it plans afresh every time (a custom plan, forever) costs it more than running
-    the statement does. psycopg prepares a statement on its sixth run, and PostgreSQL tries five
-    custom plans before it settles on its cached generic one, so a dozen orders show any
-    statement that never does, over a pool of a few thousand codes, analyzed (the planner
-    judges a generic plan by the table's statistics)."""
-    if session.get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plan cache")
-    orders = 12
-    fund(session, partner_a)
-    listing = sellable_card_key_listing(session, partner_a, codes=orders)
-    batch_id, key_id = session.execute(
-        select(Code.batch_id, Code.key_id).where(Code.product_id == listing.product_id).limit(1)
-    ).one()
-    session.execute(
-        text(
-            "INSERT INTO codes (id, batch_id, product_id, status, key_id, code_blob, fingerprint,"
-            " last4, created_at) SELECT 'cod_pool' || g, :batch, :product, 'available', :key,"
-            " decode(md5(g::text), 'hex'), md5(g::text) || md5('pool' || g::text), 'POOL',"
-            " now() FROM generate_series(1, 3000) g"
-        ),
-        {"batch": batch_id, "product": listing.product_id, "key": key_id},
-    )
-    session.execute(text("ANALYZE codes"))
-    make_member(session, partner_a, "m1", points=1000 * orders)
-
-    def plans() -> dict[str, tuple[int, int]]:
-        """(generic, custom) plans so far of each statement prepared on this connection, which
-        earlier tests may have used too: only what the orders add is judged."""
-        rows = session.execute(
-            text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
-        )
-        return {sql: (generic, custom) for sql, generic, custom in rows}
-
-    before = plans()
-    for n in range(orders):
-        assert _order(api_a, listing.id, key=f"k{n}").status_code == 201
-    added = {
-        sql: (generic - before.get(sql, (0, 0))[0], custom - before.get(sql, (0, 0))[1])
-        for sql, (generic, custom) in plans().items()
-    }
-    assert any(generic for generic, _ in added.values()), added  # the orders' statements
-    replanned = [
-        " ".join(sql.split())[:80]
-        for sql, (generic, custom) in added.items()
-        if not generic and custom >= 5
-    ]
-    assert not replanned, replanned
 
 
 def test_direct_recharge_needs_a_valid_account(api_a, session, partner_a):
@@ -467,20 +368,16 @@ def test_monthly_spend_cap(api_a, platform, session, shop, partner_a):
 
 
 def test_an_order_reads_each_of_the_partners_limits_into_its_own_field(session):
-    # read as columns with the member (positional): each cap set to a value of its own
-    from app.members.service import lock_member_for_order
-    from app.partners.quotas import QUOTA_FIELDS, Limits, set_quota
+    # each cap set to a value of its own
+    from app.partners.quotas import QUOTA_FIELDS, Limits, limits_for, set_quota
 
     partner = make_partner(session, "limits-partner", timezone="Europe/Paris")
-    make_member(session, partner, "limits-member")
-    assert lock_member_for_order(session, partner.id, "limits-member")[1] == Limits(
+    assert limits_for(session, partner.id) == Limits(
         partner.id, "Europe/Paris"
     )  # no quota row: no limits
     set_quota(session, TEST_ACTOR, partner.id, {f: i + 1 for i, f in enumerate(QUOTA_FIELDS)})
     session.commit()
-    member, limits = lock_member_for_order(session, partner.id, "limits-member")
-    assert member.external_id == "limits-member"
-    assert limits == Limits.of(partner)
+    limits = limits_for(session, partner.id)
     assert [getattr(limits, f) for f in QUOTA_FIELDS] == [1, 2, 3, 4, 5]
     assert limits.timezone == "Europe/Paris"
 

@@ -3,12 +3,12 @@ partner can never spend past balance + credit."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
-from app.billing.models import AccountEntry, PartnerAccount
+from app.accounts.models import AccountEntry, PartnerAccount
 from app.core.audit import Actor, record_audit
-from app.core.db import dialect_insert, insert_rows, utcnow
+from app.core.db import dialect_insert, utcnow
 from app.core.errors import DomainError, ValidationFailed
 from app.webhooks.service import record_event
 
@@ -96,8 +96,7 @@ def _move(
     return entry
 
 
-# Built once (the order path runs it every time): statement construction costs more than
-# its execution here.
+# Check and debit in one statement: the account can never be charged past balance + credit.
 _CHARGE = (
     update(PartnerAccount)
     .where(
@@ -118,61 +117,36 @@ _CHARGE = (
 )
 
 
-# PostgreSQL: the charge and its ledger entry in one statement, one round trip on every order.
-# The entry takes the new balance and the currency from the charge's RETURNING; when the account
-# cannot cover the order the UPDATE matches no row, so there is no entry either.
-_ENTRY_VALUES = ("id", "partner_id", "kind", "amount_minor", "order_id", "reason", "actor")
-_CHARGED = _CHARGE.cte("charged")
-_CHARGE_WITH_ENTRY = select(*_CHARGED.c).add_cte(
-    insert(AccountEntry)
-    .from_select(
-        [*_ENTRY_VALUES, "created_at", "currency", "balance_after_minor"],
-        select(
-            *(
-                bindparam(f"entry_{column}", type_=AccountEntry.__table__.c[column].type)
-                for column in _ENTRY_VALUES
-            ),
-            bindparam("charged_at", type_=AccountEntry.__table__.c.created_at.type),
-            _CHARGED.c.currency,
-            _CHARGED.c.balance_minor,
-        ),
-    )
-    .cte("entry")
-)
-
-
 def charge_order(
     session: Session, partner_id: str, amount_minor: int, order_id: str
 ) -> AccountEntry:
     """Charge the wholesale total of an order, or raise InsufficientPartnerBalance.
 
-    One conditional UPDATE … RETURNING: check and debit are a single statement on the hot
-    account row, whose lock is then held until the order commits (so callers take it last)."""
+    One conditional UPDATE … RETURNING on the account row, whose lock is then held until the
+    order commits (so callers take it last: the lock order in app/orders/checkout.py)."""
     now = utcnow()
-    entry = AccountEntry(
-        partner_id=partner_id,
-        kind="charge",
-        amount_minor=-amount_minor,
-        order_id=order_id,
-        reason="order",
-        actor="system",
-        created_at=now,
-    )
-    # on the session's connection, past the ORM: nothing of the session is to synchronize
-    connection = session.connection()
-    charge = {"charged_partner_id": partner_id, "amount": amount_minor, "charged_at": now}
-    together = connection.dialect.name == "postgresql"
-    if together:
-        charge |= {f"entry_{column}": getattr(entry, column) for column in _ENTRY_VALUES}
-    charged = connection.execute(_CHARGE_WITH_ENTRY if together else _CHARGE, charge).first()
+    charged = session.execute(
+        _CHARGE,
+        {"charged_partner_id": partner_id, "amount": amount_minor, "charged_at": now},
+        execution_options={"synchronize_session": False},
+    ).first()
     if charged is None:
         account_for(session, partner_id)  # opens a missing account; it is simply short
         raise InsufficientPartnerBalance(
             "The partner account (balance + credit) cannot cover this order's wholesale price."
         )
-    entry.currency, entry.balance_after_minor = charged.currency, charged.balance_minor
-    if not together:
-        insert_rows(session, [entry])
+    entry = AccountEntry(
+        partner_id=partner_id,
+        kind="charge",
+        amount_minor=-amount_minor,
+        currency=charged.currency,
+        balance_after_minor=charged.balance_minor,
+        order_id=order_id,
+        reason="order",
+        actor="system",
+        created_at=now,
+    )
+    session.add(entry)
     available = charged.balance_minor + charged.credit_limit_minor
     if _announce_if_low(
         session,

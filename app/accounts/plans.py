@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.billing.models import BillingPlan
+from app.accounts.models import BillingPlan
 from app.core.audit import Actor, record_changes
 
 PLAN_FIELDS = (
