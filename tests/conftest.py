@@ -26,6 +26,7 @@ from app.core.db import Base
 from app.core.logging import JsonFormatter
 from app.extensions import db as database
 from app.invariants import ledger_problems
+from tests import web_stub
 from tests.factories import PLAINTEXT_CODES, ApiUser, make_client, make_partner
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -72,6 +73,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
             "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # receivers listen on loopback
         }
     )
+    web_stub.install(flask_app)
     with flask_app.app_context():
         command.upgrade(alembic_config(url), "head")
     yield flask_app

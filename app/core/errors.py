@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TypeGuard
 
 import psycopg
-from flask import Flask, Response, g, json, request
+from flask import Flask, Response, current_app, g, json, request
 from marshmallow import Schema, fields
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
@@ -94,6 +95,14 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
+    """The error answer: problem+json, or the HTML page of a web blueprint that registered one
+    (`register_html_errors`): a person in a browser reads a page, not JSON."""
+    render = _html_renderer()
+    if render is not None:
+        page = render(status, code, title, detail or title)
+        for name, value in (headers or {}).items():
+            page.headers[name] = value
+        return page
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -109,6 +118,22 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+# renders (status, code, title, detail) as a page
+HtmlErrorRenderer = Callable[[int, str, str, str], Response]
+
+
+def register_html_errors(app: Flask, blueprint: str, render: HtmlErrorRenderer) -> None:
+    """Errors raised under `blueprint` (a web blueprint: the portal, the mall) are pages."""
+    app.extensions.setdefault("quanyi_html_errors", {})[blueprint] = render
+
+
+def _html_renderer() -> HtmlErrorRenderer | None:
+    if not _has_request() or request.blueprint is None:
+        return None
+    renderers: dict[str, HtmlErrorRenderer] = current_app.extensions.get("quanyi_html_errors", {})
+    return renderers.get(request.blueprint)
 
 
 def _has_request() -> bool:
