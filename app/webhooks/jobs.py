@@ -17,10 +17,10 @@ DISPATCH_SPAN = 60  # seconds one dispatch job serves before handing over (job t
 
 
 def dispatch_events() -> None:
-    """Fan out new events and send them right here (not one job per send); a send that fails
-    is retried later by `periodic`. Coalesced (see `enqueue_after_commit`): while events keep
-    coming, this job keeps passing over the outbox, a short pause apart, and no other
-    dispatch job is enqueued; it hands over to a fresh one after DISPATCH_SPAN seconds."""
+    """Fan new events out into one send job per delivery (the dispatcher sends nothing itself,
+    so no receiver can hold it). Coalesced (see `enqueue_after_commit`): while events keep
+    coming, this job keeps passing over the outbox, a short pause apart, and no other dispatch
+    job is enqueued; it hands over to a fresh one after DISPATCH_SPAN seconds."""
     with app_context():
         pause = current_app.config["WEBHOOK_DISPATCH_PAUSE"]
         deadline = time.monotonic() + DISPATCH_SPAN
@@ -34,24 +34,21 @@ def dispatch_events() -> None:
 
 def _dispatch_pass() -> int:
     with db.transaction() as session:
-        dispatched = service.dispatch_events(session, utcnow(), stage_sends=False)
-    for delivery_id in dispatched.delivery_ids:
-        send_webhook(delivery_id, by_dispatcher=True)
-    return dispatched.events
+        return service.dispatch_events(session, utcnow())
 
 
-def send_webhook(delivery_id: str, by_dispatcher: bool = False) -> None:
+def send_webhook(delivery_id: str) -> None:
+    """One attempt at one delivery, with the short send timeout; a failure is retried later by
+    `periodic`, with backoff."""
     with app_context():
         with db.transaction() as session:
-            prepared = service.prepare_send(
-                session, current_vault(), delivery_id, utcnow(), by_dispatcher
-            )
+            prepared = service.prepare_send(session, current_vault(), delivery_id, utcnow())
         if prepared is None:
             return
         status_code, latency_ms, error = service.post(
             prepared,
             current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
-            service.DISPATCHER_TIMEOUT_SECONDS if by_dispatcher else service.SEND_TIMEOUT_SECONDS,
+            service.SEND_TIMEOUT_SECONDS,
         )
         with db.transaction() as session:
             service.record_attempt(session, delivery_id, status_code, latency_ms, error, utcnow())

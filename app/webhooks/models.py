@@ -48,10 +48,7 @@ class WebhookEndpoint(PublicIdMixin, TimestampMixin, Base):
     previous_secret_expires_at: Mapped[datetime | None]
     failing_since: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
-    # its last attempt was slow or failed: its sends go through queued jobs, one at a time,
-    # never through the dispatcher that serves every partner
-    is_slow: Mapped[bool] = mapped_column(default=False)
-    # a queued job's attempt is in flight until then (one at a time per endpoint)
+    # an attempt is in flight until then (one at a time per endpoint)
     attempt_until: Mapped[datetime | None]
 
     def wants(self, event_type: str) -> bool:

@@ -39,10 +39,6 @@ DISABLE_AFTER = timedelta(days=3)  # failing without a single success this long:
 ROTATION_OVERLAP = timedelta(hours=24)
 SEND_TIMEOUT_SECONDS = 5  # short: a slow receiver holds a worker no longer than this
 SEND_LEASE = timedelta(minutes=5)  # a staged send not done by then was lost: stage it again
-SLOW_AFTER_MS = 2000  # an attempt this slow (or failing) marks its endpoint slow
-# the dispatcher, which serves every partner, waits no longer for one receiver: past it the
-# attempt counts as timed out, the endpoint as slow, and a job retries it with the full timeout
-DISPATCHER_TIMEOUT_SECONDS = 1.0
 DEFER_BUSY = timedelta(seconds=5)  # the endpoint has an attempt in flight: try again then
 SECRET_PREFIX = "whsec_"
 JOBS = "app.webhooks.jobs"
@@ -234,17 +230,11 @@ def _stage_send(session: Session, delivery_id: str) -> None:
 
 
 def _fan_out(
-    session: Session,
-    event: Event,
-    endpoints: list[WebhookEndpoint],
-    now: datetime,
-    stage_sends: bool = True,
-) -> tuple[list[str], list[str]]:
-    """One delivery per endpoint (of the event's owner) that wants the event, due now and
-    leased to whoever sends it. Returns (every delivery id, the ids left for the caller to send
-    itself): with `stage_sends`, or for a slow endpoint, a send job is enqueued after commit
-    instead, so a slow receiver never holds the caller (the dispatcher of every partner)."""
-    ids, inline = [], []
+    session: Session, event: Event, endpoints: list[WebhookEndpoint], now: datetime
+) -> list[str]:
+    """One delivery per endpoint (of the event's owner) that wants the event, due now, leased
+    to its send job (enqueued after commit). Returns the delivery ids."""
+    ids = []
     for endpoint in endpoints:
         if endpoint.wants(event.type):
             delivery = WebhookDelivery(
@@ -257,25 +247,16 @@ def _fan_out(
             )
             session.add(delivery)
             ids.append(delivery.id)
-            if stage_sends or endpoint.is_slow:
-                _stage_send(session, delivery.id)
-            else:
-                inline.append(delivery.id)
-    return ids, inline
+            _stage_send(session, delivery.id)
+    return ids
 
 
-@dataclass(frozen=True)
-class Dispatched:
-    events: int
-    delivery_ids: list[str]
-
-
-def dispatch_events(
-    session: Session, now: datetime, limit: int = 500, stage_sends: bool = True
-) -> Dispatched:
-    """Fan undispatched events out to their endpoints. SKIP LOCKED: dispatchers in parallel
-    take disjoint events; each event is dispatched once. Endpoints are read once per owner
-    and the events marked in one statement, so a pass costs little however many it takes."""
+def dispatch_events(session: Session, now: datetime, limit: int = 500) -> int:
+    """Fan undispatched events out to their endpoints: one send job per delivery, never a
+    send here, so one partner's slow receiver holds one worker for one short attempt and
+    nobody else (each endpoint has one attempt in flight at most: `prepare_send`). SKIP
+    LOCKED: dispatchers in parallel take disjoint events; each event is dispatched once.
+    Returns how many events were dispatched."""
     events = session.scalars(
         select(Event)
         .where(Event.dispatched_at.is_(None))
@@ -284,20 +265,19 @@ def dispatch_events(
         .with_for_update(skip_locked=True)
     ).all()
     if not events:
-        return Dispatched(0, [])
+        return 0
     endpoints = {
         owner: _active_endpoints(session, owner) for owner in {e.partner_id for e in events}
     }
-    ids: list[str] = []
     for event in events:
-        ids += _fan_out(session, event, endpoints[event.partner_id], now, stage_sends)[1]
+        _fan_out(session, event, endpoints[event.partner_id], now)
     session.execute(
         update(Event)
         .where(Event.id.in_([e.id for e in events]))
         .values(dispatched_at=now)
         .execution_options(synchronize_session=False)
     )
-    return Dispatched(len(events), ids)
+    return len(events)
 
 
 def replay_event(session: Session, actor: Actor, partner_id: str | None, event_id: str) -> int:
@@ -308,7 +288,7 @@ def replay_event(session: Session, actor: Actor, partner_id: str | None, event_i
         raise NotFound("Event not found.")
     record_audit(session, actor, "event.replayed", "event", event.id, partner_id=partner_id)
     endpoints = _active_endpoints(session, event.partner_id)
-    return len(_fan_out(session, event, endpoints, utcnow())[0])
+    return len(_fan_out(session, event, endpoints, utcnow()))
 
 
 def signature_header(secrets_: list[str], body: bytes, timestamp: int) -> str:
@@ -341,14 +321,12 @@ class Prepared:
 
 
 def prepare_send(
-    session: Session, vault: Vault, delivery_id: str, now: datetime, by_dispatcher: bool = False
+    session: Session, vault: Vault, delivery_id: str, now: datetime
 ) -> Prepared | None:
     """The request for one attempt, or None when none is to be made now: the delivery is
     final, not yet due (its backoff is honoured whoever asks), or its endpoint already has an
-    attempt from a queued job in flight (deferred a few seconds: one slow receiver holds one
-    worker at most; decided under the endpoint's row lock). The dispatcher (`by_dispatcher`),
-    the one sequential sender to healthy endpoints, hands an endpoint found slow meanwhile to
-    a job instead."""
+    attempt in flight (deferred a few seconds: one slow receiver holds one worker at most;
+    decided under the endpoint's row lock)."""
     delivery = session.scalars(
         select(WebhookDelivery).where(WebhookDelivery.id == delivery_id).with_for_update()
     ).first()
@@ -357,22 +335,20 @@ def prepare_send(
     if delivery.next_attempt_at is not None and delivery.next_attempt_at > now:
         delivery.lease_until = None  # a stray or early job: the sweep offers it when due
         return None
-    endpoint_row = select(WebhookEndpoint).where(WebhookEndpoint.id == delivery.endpoint_id)
-    if not by_dispatcher:  # a queued job: one attempt in flight per endpoint, under its lock
-        endpoint_row = endpoint_row.with_for_update().execution_options(populate_existing=True)
-    endpoint = session.scalars(endpoint_row).one()
+    endpoint = session.scalars(
+        select(WebhookEndpoint)
+        .where(WebhookEndpoint.id == delivery.endpoint_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if endpoint.status != "active":
         return None
     if endpoint.partner_id and not is_partner_active(session, endpoint.partner_id):
         return None  # paused: the retry sweep offers it again once the partner is active
-    if by_dispatcher and endpoint.is_slow:
-        _stage_send(session, delivery.id)
+    if endpoint.attempt_until is not None and endpoint.attempt_until > now:
+        delivery.next_attempt_at, delivery.lease_until = now + DEFER_BUSY, None
         return None
-    if not by_dispatcher:
-        if endpoint.attempt_until is not None and endpoint.attempt_until > now:
-            delivery.next_attempt_at, delivery.lease_until = now + DEFER_BUSY, None
-            return None
-        endpoint.attempt_until = now + timedelta(seconds=2 * SEND_TIMEOUT_SECONDS)
+    endpoint.attempt_until = now + timedelta(seconds=2 * SEND_TIMEOUT_SECONDS)
     event = session.get_one(Event, delivery.event_id)
     body = event_body(event)
     header = signature_header(endpoint_secrets(vault, endpoint, now), body, int(time.time()))
@@ -430,7 +406,6 @@ def record_attempt(
         return
     endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
     delivery.lease_until = endpoint.attempt_until = None
-    endpoint.is_slow = status_code is None or latency_ms > SLOW_AFTER_MS
     delivery.attempts += 1
     delivery.last_status_code, delivery.last_latency_ms, delivery.last_error = (
         status_code,
