@@ -19,7 +19,7 @@ from app.partners.cli import CLI_ACTOR
 from app.partners.models import Partner
 from app.partners.service import sync_partners
 from app.supply.demo import seed_supply
-from app.supply.service import platform_today
+from app.supply.suppliers import platform_today
 
 demo_cli = AppGroup("demo", help="Demo data.")
 DEMO_PREPAYMENT_MINOR = 10_000_000  # ¥100,000 of prepaid balance per demo partner

@@ -79,7 +79,7 @@ def seed(
     from app.extensions import db
     from app.members.service import grant_points, upsert_member
     from app.partners.listings import create_listing
-    from app.supply import service
+    from app.supply import products
     from app.webhooks.service import create_endpoint, record_event
 
     actor = Actor("cli", "bench")
@@ -98,7 +98,7 @@ def seed(
                 "credentials": {"merchant": "quanyi-demo", "secret": "demo-secret"},
             },
         )
-        product = service.create_product(
+        product = products.create_product(
             session,
             actor,
             {
@@ -111,7 +111,7 @@ def seed(
                 "recharge_account_kind": "phone",
             },
         )
-        service.create_offer(
+        products.create_offer(
             session,
             actor,
             product,

@@ -35,7 +35,9 @@ from app.core.money import Money  # noqa: E402
 from app.core.vault import current_vault  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.partners.service import create_partner  # noqa: E402
-from app.supply import imports, service  # noqa: E402
+from app.supply import imports, products, suppliers  # noqa: E402
+
+__SUPPLY_MODULES__-1
 from app.supply.models import Offer  # noqa: E402
 
 ACTOR = Actor("cli", "bench")
@@ -56,8 +58,8 @@ def _setup_app(url: str):  # type: ignore[no-untyped-def]
 
 
 def _product(session, name: str):  # type: ignore[no-untyped-def]
-    supplier = service.create_supplier(session, ACTOR, current_vault(), {"name": f"S {name}"})
-    product = service.create_product(
+    supplier = suppliers.create_supplier(session, ACTOR, current_vault(), {"name": f"S {name}"})
+    product = products.create_product(
         session,
         ACTOR,
         {
@@ -69,7 +71,7 @@ def _product(session, name: str):  # type: ignore[no-untyped-def]
             "status": "active",
         },
     )
-    service.create_offer(
+    products.create_offer(
         session, ACTOR, product, supplier, {"supplier_sku": name, "cost": Money(800), "priority": 1}
     )
     return product
@@ -134,7 +136,7 @@ def bench_allocation(session, stock: int, rounds: int = 300) -> dict[str, float]
     timings = []
     for _ in range(rounds):
         started = time.perf_counter()
-        service.allocate_codes(session, product, partner.id, 1)
+        stock.allocate_codes(session, product, partner.id, 1)
         session.commit()
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()

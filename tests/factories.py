@@ -24,8 +24,7 @@ from app.orders.models import Order
 from app.partners import listings as listings_service
 from app.partners import service as partner_service
 from app.partners.models import Listing, Partner
-from app.supply import imports
-from app.supply import service as supply_service
+from app.supply import imports, products, suppliers
 from app.supply.imports import CodeRow
 from app.supply.models import Authorization, CodeBatch, Product, Supplier
 
@@ -158,7 +157,7 @@ def make_supplier(session: Session, name: str = "Test Supplier", **overrides: An
         "credentials": {"merchant": "tests", "secret": f"secret-of-{name}"},
         **overrides,
     }
-    supplier = supply_service.create_supplier(session, TEST_ACTOR, vault_for_tests(), data)
+    supplier = suppliers.create_supplier(session, TEST_ACTOR, vault_for_tests(), data)
     session.commit()
     return supplier
 
@@ -172,7 +171,7 @@ def make_authorization(
     valid_until: date | None = None,
     **overrides: Any,
 ) -> Authorization:
-    today = supply_service.platform_today()
+    today = suppliers.platform_today()
     data = {
         "brand": brand,
         "grantor": f"{brand} Inc.",
@@ -185,7 +184,7 @@ def make_authorization(
         "valid_until": valid_until or today + timedelta(days=365),
         **overrides,
     }
-    authorization = supply_service.create_authorization(session, TEST_ACTOR, supplier, data)
+    authorization = suppliers.create_authorization(session, TEST_ACTOR, supplier, data)
     session.commit()
     return authorization
 
@@ -212,10 +211,10 @@ def make_product(
         "recharge_account_kind": "phone" if fulfillment_type == "direct_recharge" else None,
         **overrides,
     }
-    product = supply_service.create_product(session, TEST_ACTOR, data)
+    product = products.create_product(session, TEST_ACTOR, data)
     if not product.is_bundle:
         supplier = supplier or make_supplier(session, f"Supplier {new_id('s')[-8:]}")
-        supply_service.create_offer(
+        products.create_offer(
             session,
             TEST_ACTOR,
             product,

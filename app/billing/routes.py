@@ -49,7 +49,7 @@ from app.core.tenancy import current_partner_id, scoped
 from app.extensions import db
 from app.partners.models import Partner
 from app.partners.service import get_partner
-from app.supply.service import get_supplier
+from app.supply.suppliers import get_supplier
 
 blp = Blueprint(
     "billing", __name__, url_prefix="/api/v1", description="The partner's account and invoices"

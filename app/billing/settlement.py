@@ -25,7 +25,7 @@ from app.fulfillment.models import Delivery
 from app.orders.models import Order, OrderItem
 from app.partners.models import Partner
 from app.supply.models import Code, CodeBatch, Offer, Product, Supplier
-from app.supply.service import PLATFORM_TZ
+from app.supply.suppliers import PLATFORM_TZ
 
 SUCCESS, FAILED = "success", "failed"
 STATUS_WORDS = {

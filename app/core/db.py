@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVarTuple
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import (
     DateTime,
@@ -34,6 +34,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 
+from app.core.errors import NotFound
 from app.core.ids import new_id
 
 NAMING = {
@@ -57,6 +58,17 @@ def inline_count(value: int | None = None, name: str | None = None) -> BindParam
     (400 µs of the database's CPU an order, more than running it). One prepared statement per
     count keeps a good plan each; the counts are few (order quantities, page sizes)."""
     return bindparam(name, value, type_=Integer, literal_execute=True)
+
+
+_Row = TypeVar("_Row")
+
+
+def get_or_404(session: Session, model: type[_Row], id_: str, label: str) -> _Row:
+    """The row of `model` with primary key `id_`, or NotFound ("<label> not found.")."""
+    row = session.get(model, id_)
+    if row is None:
+        raise NotFound(f"{label} not found.")
+    return row
 
 
 class UTCDateTime(TypeDecorator[datetime]):

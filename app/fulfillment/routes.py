@@ -19,7 +19,7 @@ from app.fulfillment.suppliers import adapter_for
 from app.fulfillment.suppliers.base import InvalidSignature
 from app.supply.models import Supplier
 from app.supply.schemas import SupplierStatsQuerySchema, SupplierStatsSchema
-from app.supply.service import get_supplier, supplier_credentials
+from app.supply.suppliers import get_supplier, supplier_credentials
 
 log = logging.getLogger("quanyi.callbacks")
 

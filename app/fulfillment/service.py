@@ -37,7 +37,7 @@ from app.fulfillment.suppliers.base import (
 from app.partners.models import Partner
 from app.supply.imports import store_delivered_link
 from app.supply.models import Authorization, Code, Offer, Product, Supplier
-from app.supply.service import platform_today, serving_authorizations
+from app.supply.suppliers import platform_today, serving_authorizations
 from app.webhooks.service import record_event
 
 log = logging.getLogger("quanyi.fulfillment")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from app.core.money import Money
 from app.orders.pricing import PriceAdjuster, PricingContext, quote
 from app.partners.models import Listing
-from app.supply.service import availability
+from app.supply.stock import availability
 
 
 def catalog_entries(

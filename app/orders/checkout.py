@@ -62,12 +62,9 @@ from app.partners import quotas
 from app.partners.listings import sellable_listing
 from app.partners.models import Listing
 from app.supply.models import Code, Product
-from app.supply.service import (
-    allocate_codes,
-    code_provenance,
-    recharge_account_error,
-    reserve_capacity,
-)
+from app.supply.products import recharge_account_error
+from app.supply.stock import allocate_codes, reserve_capacity
+from app.supply.suppliers import code_provenance
 
 
 class ListingNotFound(NotFound):

@@ -23,7 +23,7 @@ from app.members.service import lock_member, refund_points
 from app.orders.models import Order
 from app.orders.state import transition
 from app.partners import quotas
-from app.supply.service import release_capacity
+from app.supply.stock import release_capacity
 
 
 class OrderNotCancellable(Conflict):

@@ -13,7 +13,7 @@ from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
 from app.partners.models import Listing
 from app.supply.models import Product
-from app.supply.service import get_product
+from app.supply.products import get_product
 
 LISTING_FIELDS = (
     "price_points",

@@ -12,7 +12,7 @@ from app.core.audit import Actor
 from app.core.vault import current_vault
 from app.extensions import db
 from app.members.service import phone_key_usage, reseal_phones
-from app.supply import imports, service
+from app.supply import imports, products, suppliers
 from app.supply.errors import CodeImportRejected
 
 supply_cli = AppGroup("supply", help="The shared supply.")
@@ -29,7 +29,7 @@ def import_codes(file: Path, product_id: str, offer_id: str) -> None:
     """Import FILE (CSV: code[,password][,expires_at]) as one batch, all or nothing."""
     try:
         with db.transaction() as session:
-            product = service.get_product(session, product_id)
+            product = products.get_product(session, product_id)
             rows = imports.parse_code_csv(file.read_bytes())
             batch = imports.import_codes(
                 session, CLI_ACTOR, current_vault(), product, rows, file.name, offer_id
@@ -45,7 +45,7 @@ def import_codes(file: Path, product_id: str, offer_id: str) -> None:
 def check_authorizations() -> None:
     """Recompute which products are sellable today (run daily, just after midnight CST)."""
     with db.transaction() as session:
-        changed = service.refresh_availability(session, CLI_ACTOR)
+        changed = suppliers.refresh_availability(session, CLI_ACTOR)
     click.echo(f"{len(changed)} product(s) changed availability")
 
 

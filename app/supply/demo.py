@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.core.audit import Actor
 from app.core.money import Money
 from app.core.vault import Vault
-from app.supply import imports, service
+from app.supply import imports, products, suppliers
 from app.supply.models import Code, Offer, Product, Supplier
 
 SUPPLIERS = [
@@ -98,11 +98,11 @@ def seed_supply(
 ) -> dict[str, int]:
     """`sim_url`: where the demo suppliers' API lives (the simulator mounted in embedded mode)."""
     created = {"suppliers": 0, "products": 0, "code_batches": 0}
-    suppliers = []
+    seeded: list[Supplier] = []
     for data in SUPPLIERS:
         supplier = session.scalars(select(Supplier).where(Supplier.name == data["name"])).first()
         if supplier is None:
-            supplier = service.create_supplier(
+            supplier = suppliers.create_supplier(
                 session,
                 actor,
                 vault,
@@ -116,7 +116,7 @@ def seed_supply(
             created["suppliers"] += 1
             for index, brand, grantor, categories in AUTHORIZATIONS:
                 if SUPPLIERS[index] is data:
-                    service.create_authorization(
+                    suppliers.create_authorization(
                         session,
                         actor,
                         supplier,
@@ -130,11 +130,11 @@ def seed_supply(
                             "region": "CN",
                         },
                     )
-        suppliers.append(supplier)
+        seeded.append(supplier)
     for brand, name, category, kind, face_minor, days, account_kind in PRODUCTS:
         product = _find_product(session, brand, name)
         if product is None:
-            product = service.create_product(
+            product = products.create_product(
                 session,
                 actor,
                 {
@@ -151,12 +151,12 @@ def seed_supply(
                 },
             )
             created["products"] += 1
-            for priority, supplier in enumerate(suppliers):
+            for priority, supplier in enumerate(seeded):
                 if any(
                     brand == b and SUPPLIERS[i]["name"] == supplier.name
                     for i, b, _, _ in AUTHORIZATIONS
                 ):
-                    service.create_offer(
+                    products.create_offer(
                         session,
                         actor,
                         product,
@@ -197,7 +197,7 @@ def seed_supply(
                 }
                 for part in parts
             ]
-            service.create_product(
+            products.create_product(
                 session,
                 actor,
                 {
@@ -213,5 +213,5 @@ def seed_supply(
                 },
             )
             created["products"] += 1
-    service.refresh_availability(session, actor, today)
+    suppliers.refresh_availability(session, actor, today)
     return created

@@ -23,12 +23,8 @@ from app.core.pagination import Page, paginate
 from app.core.vault import Vault
 from app.supply.errors import CodeImportRejected, SupplyConflict
 from app.supply.models import Code, CodeBatch, Offer, Product, Supplier
-from app.supply.service import (
-    PLATFORM_TZ,
-    check_low_stock,
-    platform_today,
-    serving_authorizations,
-)
+from app.supply.stock import check_low_stock
+from app.supply.suppliers import PLATFORM_TZ, platform_today, serving_authorizations
 
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 MAX_CODE_LENGTH = 200

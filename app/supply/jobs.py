@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.core.audit import SYSTEM
 from app.core.queue import job_app_context
 from app.extensions import db
-from app.supply.service import refresh_availability
+from app.supply.suppliers import refresh_availability
 
 
 def check_authorizations() -> None:

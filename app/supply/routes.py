@@ -11,7 +11,7 @@ from app.core.pagination import Page, PageArgsSchema, page_schema
 from app.core.principal import requires
 from app.core.vault import current_vault
 from app.extensions import db
-from app.supply import imports, service
+from app.supply import imports, products, stock, suppliers
 from app.supply.schemas import (
     AllocationCreateSchema,
     AllocationSchema,
@@ -46,7 +46,7 @@ blp = Blueprint(
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(SupplierSchema))
 def list_suppliers(args: dict[str, Any]) -> Any:
-    return service.list_suppliers(db.session(), args["limit"], args["cursor"])
+    return suppliers.list_suppliers(db.session(), args["limit"], args["cursor"])
 
 
 @blp.route("/suppliers", methods=["POST"])
@@ -54,14 +54,14 @@ def list_suppliers(args: dict[str, Any]) -> Any:
 @blp.arguments(SupplierSchema())
 @blp.response(201, SupplierSchema)
 def create_supplier(data: dict[str, Any]) -> Any:
-    return service.create_supplier(db.session(), request_actor(), current_vault(), data)
+    return suppliers.create_supplier(db.session(), request_actor(), current_vault(), data)
 
 
 @blp.route("/suppliers/<supplier_id>")
 @requires("platform")
 @blp.response(200, SupplierSchema)
 def get_supplier(supplier_id: str) -> Any:
-    return service.get_supplier(db.session(), supplier_id)
+    return suppliers.get_supplier(db.session(), supplier_id)
 
 
 @blp.route("/suppliers/<supplier_id>", methods=["PATCH"])
@@ -70,8 +70,8 @@ def get_supplier(supplier_id: str) -> Any:
 @blp.response(200, SupplierSchema)
 def update_supplier(data: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()
-    supplier = service.get_supplier(session, supplier_id)
-    return service.update_supplier(session, request_actor(), current_vault(), supplier, data)
+    supplier = suppliers.get_supplier(session, supplier_id)
+    return suppliers.update_supplier(session, request_actor(), current_vault(), supplier, data)
 
 
 @blp.route("/suppliers/<supplier_id>/authorizations", methods=["POST"])
@@ -80,8 +80,8 @@ def update_supplier(data: dict[str, Any], supplier_id: str) -> Any:
 @blp.response(201, AuthorizationSchema)
 def create_authorization(data: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()
-    supplier = service.get_supplier(session, supplier_id)
-    return service.create_authorization(session, request_actor(), supplier, data)
+    supplier = suppliers.get_supplier(session, supplier_id)
+    return suppliers.create_authorization(session, request_actor(), supplier, data)
 
 
 @blp.route("/authorizations")
@@ -90,7 +90,7 @@ def create_authorization(data: dict[str, Any], supplier_id: str) -> Any:
 @blp.response(200, page_schema(AuthorizationSchema))
 def list_authorizations(args: dict[str, Any]) -> Any:
     """`?expiring_within_days=N`: the renewal worklist (valid today, lapsing within N days)."""
-    return service.list_authorizations(
+    return suppliers.list_authorizations(
         db.session(),
         args["limit"],
         args["cursor"],
@@ -106,8 +106,8 @@ def list_authorizations(args: dict[str, Any]) -> Any:
 @blp.response(200, AuthorizationSchema)
 def update_authorization(data: dict[str, Any], authorization_id: str) -> Any:
     session = db.session()
-    authorization = service.get_authorization(session, authorization_id)
-    return service.update_authorization(session, request_actor(), authorization, data)
+    authorization = suppliers.get_authorization(session, authorization_id)
+    return suppliers.update_authorization(session, request_actor(), authorization, data)
 
 
 # --- products and offers --------------------------------------------------------------
@@ -119,7 +119,7 @@ def update_authorization(data: dict[str, Any], authorization_id: str) -> Any:
 @blp.response(200, page_schema(ProductSchema))
 def list_products(args: dict[str, Any]) -> Any:
     limit, cursor = args.pop("limit"), args.pop("cursor")
-    return service.list_products(db.session(), limit, cursor, **args)
+    return products.list_products(db.session(), limit, cursor, **args)
 
 
 @blp.route("/products", methods=["POST"])
@@ -127,14 +127,14 @@ def list_products(args: dict[str, Any]) -> Any:
 @blp.arguments(ProductSchema())
 @blp.response(201, ProductSchema)
 def create_product(data: dict[str, Any]) -> Any:
-    return service.create_product(db.session(), request_actor(), data)
+    return products.create_product(db.session(), request_actor(), data)
 
 
 @blp.route("/products/<product_id>")
 @requires("platform")
 @blp.response(200, ProductSchema)
 def get_product(product_id: str) -> Any:
-    return service.get_product(db.session(), product_id)
+    return products.get_product(db.session(), product_id)
 
 
 @blp.route("/products/<product_id>", methods=["PATCH"])
@@ -143,8 +143,8 @@ def get_product(product_id: str) -> Any:
 @blp.response(200, ProductSchema)
 def update_product(data: dict[str, Any], product_id: str) -> Any:
     session = db.session()
-    return service.update_product(
-        session, request_actor(), service.get_product(session, product_id), data
+    return products.update_product(
+        session, request_actor(), products.get_product(session, product_id), data
     )
 
 
@@ -152,7 +152,7 @@ def update_product(data: dict[str, Any], product_id: str) -> Any:
 @requires("platform")
 @blp.response(200, OfferSchema(many=True))
 def list_offers(product_id: str) -> Any:
-    return service.get_product(db.session(), product_id).offers
+    return products.get_product(db.session(), product_id).offers
 
 
 @blp.route("/products/<product_id>/offers", methods=["POST"])
@@ -161,9 +161,9 @@ def list_offers(product_id: str) -> Any:
 @blp.response(201, OfferSchema)
 def create_offer(data: dict[str, Any], product_id: str) -> Any:
     session = db.session()
-    product = service.get_product(session, product_id)
-    supplier = service.get_supplier(session, data["supplier_id"])
-    return service.create_offer(session, request_actor(), product, supplier, data)
+    product = products.get_product(session, product_id)
+    supplier = suppliers.get_supplier(session, data["supplier_id"])
+    return products.create_offer(session, request_actor(), product, supplier, data)
 
 
 @blp.route("/products/<product_id>/offers/<offer_id>", methods=["PATCH"])
@@ -172,8 +172,8 @@ def create_offer(data: dict[str, Any], product_id: str) -> Any:
 @blp.response(200, OfferSchema)
 def update_offer(data: dict[str, Any], product_id: str, offer_id: str) -> Any:
     session = db.session()
-    return service.update_offer(
-        session, request_actor(), service.get_offer(session, product_id, offer_id), data
+    return products.update_offer(
+        session, request_actor(), products.get_offer(session, product_id, offer_id), data
     )
 
 
@@ -198,7 +198,7 @@ def import_code_batch(args: dict[str, Any], files: dict[str, Any], product_id: s
     """Upload a CSV (`code[,password][,expires_at]`) as the multipart field `file`. All or
     nothing: any bad or duplicate line rejects the batch and every such line is named."""
     session = db.session()
-    product = service.get_product(session, product_id)
+    product = products.get_product(session, product_id)
     upload = files["file"]
     rows = imports.parse_code_csv(upload.read())
     batch = imports.import_codes(
@@ -242,7 +242,7 @@ def void_code_batch(batch_id: str) -> Any:
 @blp.response(200, StockSchema)
 def get_stock(product_id: str) -> Any:
     session = db.session()
-    return service.stock_summary(session, service.get_product(session, product_id))
+    return stock.stock_summary(session, products.get_product(session, product_id))
 
 
 @blp.route("/products/<product_id>/allocations")
@@ -250,8 +250,8 @@ def get_stock(product_id: str) -> Any:
 @blp.response(200, AllocationSchema(many=True))
 def list_allocations(product_id: str) -> Any:
     session = db.session()
-    service.get_product(session, product_id)
-    return service.list_allocations(session, product_id)
+    products.get_product(session, product_id)
+    return stock.list_allocations(session, product_id)
 
 
 @blp.route("/products/<product_id>/allocations", methods=["POST"])
@@ -260,8 +260,8 @@ def list_allocations(product_id: str) -> Any:
 @blp.response(201, AllocationSchema)
 def create_allocation(data: dict[str, Any], product_id: str) -> Any:
     session = db.session()
-    product = service.get_product(session, product_id)
-    return service.create_allocation(
+    product = products.get_product(session, product_id)
+    return stock.create_allocation(
         session,
         request_actor(),
         product,
@@ -276,6 +276,6 @@ def create_allocation(data: dict[str, Any], product_id: str) -> Any:
 @blp.response(200, AllocationSchema)
 def release_allocation(allocation_id: str) -> Any:
     session = db.session()
-    return service.release_allocation(
-        session, request_actor(), service.get_allocation(session, allocation_id)
+    return stock.release_allocation(
+        session, request_actor(), stock.get_allocation(session, allocation_id)
     )

@@ -16,7 +16,7 @@ from app.core.errors import NUL_MESSAGE
 from app.fulfillment import service as engine
 from app.fulfillment.models import Delivery
 from app.fulfillment.suppliers.base import FAILED, SUCCESS, StatusReport, SubmitResult
-from app.supply.service import platform_today
+from app.supply.suppliers import platform_today
 from tests.factories import (
     TEST_ACTOR,
     fund,
@@ -265,11 +265,11 @@ def test_a_unit_another_supplier_delivered_too_reconciles_as_a_double_delivery(
     session, partner_a, platform, empty_queues
 ):
     from app.fulfillment.suppliers.base import UNREACHABLE
-    from app.supply import service as supply_service
+    from app.supply import products
 
     silent, other = make_supplier(session, "Silent S"), make_supplier(session, "Other S")
     product = make_product(session, "QQ音乐", fulfillment_type="direct_recharge", supplier=silent)
-    supply_service.create_offer(
+    products.create_offer(
         session,
         TEST_ACTOR,
         product,

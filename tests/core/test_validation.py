@@ -15,7 +15,7 @@ from app.core.money import MoneySchema
 from app.members.schemas import MemberUpsertSchema
 from app.members.service import EXTERNAL_ID_RE
 from app.partners.schemas import BrandingSchema, PartnerSchema
-from app.supply.service import ACCOUNT_PATTERNS, recharge_account_error
+from app.supply.products import ACCOUNT_PATTERNS, recharge_account_error
 
 BRANDING = {"display_name": "x", "primary_color": "#112233", "accent_color": "#445566"}
 

@@ -68,14 +68,14 @@ def recharge_shop(session, partner_a):
 
     def listing_for(*suppliers):
         from app.core.money import Money
-        from app.supply import service
+        from app.supply import products
         from tests.factories import TEST_ACTOR, make_authorization
 
         product = make_product(
             session, "网易云音乐", fulfillment_type="direct_recharge", supplier=suppliers[0]
         )
         for priority, supplier in enumerate(suppliers[1:], start=2):
-            service.create_offer(
+            products.create_offer(
                 session,
                 TEST_ACTOR,
                 product,

@@ -380,7 +380,7 @@ def test_a_link_is_delivered_sealed_and_revealed_like_a_code(
 ):
     from sqlalchemy import text
 
-    from app.supply import service as supply_service
+    from app.supply import products
     from tests.factories import PLAINTEXT_CODES, TEST_ACTOR, make_listing, make_product
 
     sim = sim_factory(SIM_NO_CALLBACK_RATE=1)
@@ -389,7 +389,7 @@ def test_a_link_is_delivered_sealed_and_revealed_like_a_code(
     product = make_product(
         session, "得到", fulfillment_type="link", supplier=supplier, validity_days=365
     )
-    supply_service.update_offer(session, TEST_ACTOR, product.offers[0], {"supplier_sku": "LINK-1"})
+    products.update_offer(session, TEST_ACTOR, product.offers[0], {"supplier_sku": "LINK-1"})
     session.commit()
     order = _place_m1(session, partner_a, make_listing(session, partner_a, product))
     drain(app)
@@ -409,13 +409,13 @@ def test_a_link_is_delivered_sealed_and_revealed_like_a_code(
 def test_a_link_success_without_its_link_fails_over(
     app, session, partner_a, sim_factory, recharge_shop
 ):
-    from app.supply import service as supply_service
+    from app.supply import products
     from tests.factories import TEST_ACTOR, make_listing, make_product
 
     supplier = sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "No Links")
     recharge_shop(supplier)
     product = make_product(session, "得到", fulfillment_type="link", supplier=supplier)
-    supply_service.update_offer(session, TEST_ACTOR, product.offers[0], {"supplier_sku": "PLAIN"})
+    products.update_offer(session, TEST_ACTOR, product.offers[0], {"supplier_sku": "PLAIN"})
     session.commit()
     order = _place_m1(session, partner_a, make_listing(session, partner_a, product))
     drain(app)
@@ -476,7 +476,7 @@ def test_events_carry_the_same_payload_from_checkout_and_from_the_engine(
 def test_a_bundles_recharge_component_lasts_its_own_validity_not_the_bundles(
     app, session, partner_a, sim_factory, recharge_shop
 ):
-    from app.supply import service as supply
+    from app.supply import products
     from tests.factories import TEST_ACTOR, make_listing, make_product, stock_codes
 
     recharge = recharge_shop(sim_supplier(session, sim_factory(SIM_NO_CALLBACK_RATE=1), "S1"))
@@ -484,7 +484,7 @@ def test_a_bundles_recharge_component_lasts_its_own_validity_not_the_bundles(
     music.validity_days = 7
     video = make_product(session, "优酷", validity_days=31)
     stock_codes(session, video, 1)
-    bundle = supply.create_product(
+    bundle = products.create_product(
         session,
         TEST_ACTOR,
         {

@@ -223,7 +223,7 @@ def test_worker_processes_fail_over_poll_and_refund(app, sim_factory):
     → polled → fulfilled; an order whose every offer fails → refunded exactly, `failed`."""
     from app.accounts.models import PartnerAccount
     from app.core.money import Money
-    from app.supply import service as supply_service
+    from app.supply import products
     from tests.factories import TEST_ACTOR, make_authorization
 
     env = _worker_env(app)
@@ -241,7 +241,7 @@ def test_worker_processes_fail_over_poll_and_refund(app, sim_factory):
     product = make_product(
         session, "QQ音乐", fulfillment_type="direct_recharge", supplier=rejecting
     )
-    supply_service.create_offer(
+    products.create_offer(
         session,
         TEST_ACTOR,
         product,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.supply import service as supply_service
+from app.supply import stock, suppliers
 from tests.factories import (
     TEST_ACTOR,
     fund,
@@ -25,13 +25,13 @@ def _ids(api, query: str = "") -> list[str]:
 def test_lapsed_or_inactive_products_never_appear(api_a, platform, session, partner_a):
     listing = sellable_card_key_listing(session, partner_a, codes=1)
     assert listing.id in _ids(api_a)
-    supply_service.refresh_availability(
-        session, TEST_ACTOR, supply_service.platform_today() + timedelta(days=400)
+    suppliers.refresh_availability(
+        session, TEST_ACTOR, suppliers.platform_today() + timedelta(days=400)
     )
     session.commit()
     assert listing.id not in _ids(api_a)
     assert api_a.get(f"/api/v1/catalog/{listing.id}").status_code == 404
-    supply_service.refresh_availability(session, TEST_ACTOR)
+    suppliers.refresh_availability(session, TEST_ACTOR)
     session.commit()
     assert listing.id in _ids(api_a)
     platform.patch(f"/api/v1/platform/products/{listing.product_id}", json={"status": "inactive"})
@@ -73,7 +73,7 @@ def test_filters_and_stock(api_a, session, partner_a):
 def test_availability_counts_this_partners_allocation(api_a, session, partner_a, partner_b):
     product = make_product(session)
     stock_codes(session, product, 5)
-    supply_service.create_allocation(session, TEST_ACTOR, product, partner_b.id, 4, True)
+    stock.create_allocation(session, TEST_ACTOR, product, partner_b.id, 4, True)
     session.commit()
     listing = make_listing(session, partner_a, product)
     assert api_a.get(f"/api/v1/catalog/{listing.id}").get_json()["available"] == 1

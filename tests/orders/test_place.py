@@ -14,7 +14,7 @@ from app.fulfillment.service import fail_delivery
 from app.members.models import Member, PointsEntry
 from app.orders.models import Order, OrderItem
 from app.partners.models import Listing, UsageCounter
-from app.supply import service as supply_service
+from app.supply import products, stock
 from app.supply.models import Code
 from app.webhooks.models import Event
 from tests.factories import (
@@ -159,11 +159,9 @@ def test_an_order_draws_the_partners_allocation_before_the_shared_pool(
         fund(session, partner)
         make_listing(session, partner, product)
         make_member(session, partner, "m1", points=10_000)
-    held = supply_service.create_allocation(
-        session, TEST_ACTOR, product, partner_a.id, 1, exclusive
-    )
-    released = supply_service.create_allocation(session, TEST_ACTOR, product, partner_b.id, 1, True)
-    supply_service.release_allocation(session, TEST_ACTOR, released)
+    held = stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, exclusive)
+    released = stock.create_allocation(session, TEST_ACTOR, product, partner_b.id, 1, True)
+    stock.release_allocation(session, TEST_ACTOR, released)
     session.commit()
     listing_a, listing_b = (
         session.scalar(select(Listing.id).where(Listing.partner_id == p.id))
@@ -276,7 +274,7 @@ def test_renaming_and_repricing_leaves_past_orders_unchanged(
 
 def _bundle(session, name: str, components):  # type: ignore[no-untyped-def]
     """A bundle of (product, quantity) components, priced like its first one."""
-    return supply_service.create_product(
+    return products.create_product(
         session,
         TEST_ACTOR,
         {

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.partners.models import Listing, Partner
 from app.supply.demo import seed_supply
-from app.supply.service import platform_today
+from app.supply.suppliers import platform_today
 from tests.factories import TEST_ACTOR, vault_for_tests
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.core.db import utcnow
 from app.extensions import db
-from app.supply import imports, service
+from app.supply import imports, products, stock
 from app.supply.errors import OutOfStock, SupplyConflict
 from app.supply.models import Allocation, Code
 from app.webhooks.service import events_of_type
@@ -20,7 +20,7 @@ from tests.factories import TEST_ACTOR, make_partner, make_product, stock_codes
 def test_returns_exactly_quantity_reserved_codes(session, partner_a):
     product = make_product(session)
     stock_codes(session, product, 5)
-    codes = service.allocate_codes(session, product, partner_a.id, 3)
+    codes = stock.allocate_codes(session, product, partner_a.id, 3)
     assert len({c.id for c in codes}) == 3
     assert {c.status for c in codes} == {"reserved"}
     assert {c.reserved_for_partner_id for c in codes} == {partner_a.id}
@@ -31,9 +31,9 @@ def test_out_of_stock_takes_nothing(session, partner_a):
     stock_codes(session, product, 2)
     session.commit()
     with pytest.raises(OutOfStock):
-        service.allocate_codes(session, product, partner_a.id, 3)
+        stock.allocate_codes(session, product, partner_a.id, 3)
     session.rollback()
-    assert service.available_for_partner(session, product, partner_a.id) == 2
+    assert stock.available_for_partner(session, product, partner_a.id) == 2
 
 
 def test_expired_and_voided_codes_are_never_allocated(session, partner_a):
@@ -42,18 +42,18 @@ def test_expired_and_voided_codes_are_never_allocated(session, partner_a):
     voided = stock_codes(session, product, 2)
     imports.void_batch(session, TEST_ACTOR, voided)
     fresh = stock_codes(session, product, 1)
-    assert service.available_for_partner(session, product, partner_a.id) == 1
-    (code,) = service.allocate_codes(session, product, partner_a.id, 1)
+    assert stock.available_for_partner(session, product, partner_a.id) == 1
+    (code,) = stock.allocate_codes(session, product, partner_a.id, 1)
     assert code.batch_id == fresh.id
     with pytest.raises(OutOfStock):
-        service.allocate_codes(session, product, partner_a.id, 1)
+        stock.allocate_codes(session, product, partner_a.id, 1)
 
 
 def test_soonest_expiring_codes_go_first(session, partner_a):
     product = make_product(session)
     stock_codes(session, product, 1, expires_at=utcnow() + timedelta(days=300))
     soon = stock_codes(session, product, 1, expires_at=utcnow() + timedelta(days=3))
-    (code,) = service.allocate_codes(session, product, partner_a.id, 1)
+    (code,) = stock.allocate_codes(session, product, partner_a.id, 1)
     assert code.batch_id == soon.id
 
 
@@ -67,15 +67,15 @@ def test_exclusive_allocation_is_out_of_reach_of_other_partners(
         json={"partner_id": partner_a.id, "quantity": 3, "is_exclusive": True},
     )
     assert response.status_code == 201
-    assert service.available_for_partner(session, product, partner_b.id) == 2
-    assert service.available_for_partner(session, product, partner_a.id) == 3
-    service.allocate_codes(session, product, partner_b.id, 2)
+    assert stock.available_for_partner(session, product, partner_b.id) == 2
+    assert stock.available_for_partner(session, product, partner_a.id) == 3
+    stock.allocate_codes(session, product, partner_b.id, 2)
     with pytest.raises(OutOfStock):
-        service.allocate_codes(session, product, partner_b.id, 1)
-    codes = service.allocate_codes(session, product, partner_a.id, 3)
+        stock.allocate_codes(session, product, partner_b.id, 1)
+    codes = stock.allocate_codes(session, product, partner_a.id, 3)
     assert {c.allocation_id for c in codes} == {response.get_json()["id"]}
     with pytest.raises(OutOfStock):  # exclusive: never the shared pool
-        service.allocate_codes(session, product, partner_a.id, 1)
+        stock.allocate_codes(session, product, partner_a.id, 1)
 
 
 def test_non_exclusive_allocation_draws_own_units_then_the_shared_pool(
@@ -83,24 +83,24 @@ def test_non_exclusive_allocation_draws_own_units_then_the_shared_pool(
 ):
     product = make_product(session)
     stock_codes(session, product, 4)
-    allocation = service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 2, False)
-    codes = service.allocate_codes(session, product, partner_a.id, 3)
+    allocation = stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 2, False)
+    codes = stock.allocate_codes(session, product, partner_a.id, 3)
     assert sorted(c.allocation_id or "" for c in codes) == ["", allocation.id, allocation.id]
-    service.allocate_codes(session, product, partner_b.id, 1)
-    assert service.available_for_partner(session, product, partner_b.id) == 0
+    stock.allocate_codes(session, product, partner_b.id, 1)
+    assert stock.available_for_partner(session, product, partner_b.id) == 0
 
 
 def test_releasing_an_allocation_returns_its_units(platform, session, partner_a, partner_b):
     product = make_product(session)
     stock_codes(session, product, 3)
-    allocation = service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 3, True)
+    allocation = stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 3, True)
     session.commit()
-    assert service.available_for_partner(session, product, partner_b.id) == 0
+    assert stock.available_for_partner(session, product, partner_b.id) == 0
     response = platform.post(f"/api/v1/platform/allocations/{allocation.id}/release")
     assert response.get_json()["status"] == "released"
-    assert service.available_for_partner(session, product, partner_b.id) == 3
-    stock = platform.get(f"/api/v1/platform/products/{product.id}/stock").get_json()
-    assert stock["shared"] == 3 and stock["allocations"] == []
+    assert stock.available_for_partner(session, product, partner_b.id) == 3
+    summary = platform.get(f"/api/v1/platform/products/{product.id}/stock").get_json()
+    assert summary["shared"] == 3 and summary["allocations"] == []
 
 
 def test_cannot_allocate_more_than_the_shared_pool(platform, session, partner_a):
@@ -119,18 +119,18 @@ def test_one_active_allocation_per_partner_and_product_even_when_two_race(sessio
     concurrent creation could slip past): 409, and the caller's transaction goes on."""
     product = make_product(session)
     stock_codes(session, product, 4)
-    first = service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
+    first = stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
     session.commit()
     with pytest.raises(SupplyConflict):
-        service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
+        stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
     with pytest.raises(SupplyConflict):
-        service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, True)
+        stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, True)
     session.commit()  # the savepoint was rolled back, not the transaction
     assert session.scalars(
         select(Allocation.id).where(Allocation.partner_id == partner_a.id)
     ).all() == [first.id]
-    service.release_allocation(session, TEST_ACTOR, first)  # a released one leaves room
-    again = service.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
+    stock.release_allocation(session, TEST_ACTOR, first)  # a released one leaves room
+    again = stock.create_allocation(session, TEST_ACTOR, product, partner_a.id, 1, False)
     session.commit()
     assert again.status == "active"
 
@@ -139,13 +139,13 @@ def test_stock_low_is_emitted_once_per_crossing(session, partner_a):
     product = make_product(session, low_stock_threshold=2)
     stock_codes(session, product, 5)
     for _ in range(5):
-        service.allocate_codes(session, product, partner_a.id, 1)
+        stock.allocate_codes(session, product, partner_a.id, 1)
     assert len(events_of_type(session, "stock.low")) == 1
     stock_codes(session, product, 10)  # restocked: re-armed
     session.refresh(product)
     assert product.is_low_stock is False
     for _ in range(8):
-        service.allocate_codes(session, product, partner_a.id, 1)
+        stock.allocate_codes(session, product, partner_a.id, 1)
     assert len(events_of_type(session, "stock.low")) == 2
 
 
@@ -167,8 +167,8 @@ def test_fifty_threads_racing_for_twenty_codes(app):
             with app.app_context():
                 barrier.wait()
                 with db.transaction() as s:
-                    product_row = service.get_product(s, product_id)
-                    codes = service.allocate_codes(s, product_row, partner_id, 1)
+                    product_row = products.get_product(s, product_id)
+                    codes = stock.allocate_codes(s, product_row, partner_id, 1)
                     won.extend(c.id for c in codes)
         except OutOfStock:
             lost.append("out")
@@ -195,8 +195,8 @@ def test_availability_of_a_page_counts_each_pool_up_to_the_cap(session, partner_
     deep, shallow, empty = make_product(session), make_product(session), make_product(session)
     stock_codes(session, deep, 6)
     stock_codes(session, shallow, 4)
-    service.create_allocation(session, TEST_ACTOR, shallow, partner_a.id, 2, False)
+    stock.create_allocation(session, TEST_ACTOR, shallow, partner_a.id, 2, False)
     session.commit()
-    monkeypatch.setattr(service, "AVAILABLE_CAP", 5)
-    counts = service.availability(session, [deep, shallow, empty], partner_a.id)
+    monkeypatch.setattr(stock, "AVAILABLE_CAP", 5)
+    counts = stock.availability(session, [deep, shallow, empty], partner_a.id)
     assert counts == {deep.id: 5, shallow.id: 4, empty.id: 0}

@@ -14,8 +14,7 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.fulfillment.service import apply_report, begin_submission
 from app.fulfillment.suppliers.base import SUCCESS, StatusReport
-from app.supply import imports
-from app.supply import service as supply_service
+from app.supply import imports, products, stock
 from app.supply.errors import CodeImportRejected, OutOfStock
 from tests.factories import (
     TEST_ACTOR,
@@ -36,7 +35,7 @@ BRAND = "芒果TV"
 
 
 def _add_offer(session, product, supplier, priority: int):
-    offer = supply_service.create_offer(
+    offer = products.create_offer(
         session,
         TEST_ACTOR,
         product,
@@ -151,10 +150,10 @@ def test_card_keys_bought_for_another_region_are_not_sold_to_this_one(session, p
         session, TEST_ACTOR, vault_for_tests(), product, code_rows(2), offer_id=product.offers[0].id
     )
     session.commit()
-    assert supply_service.available_for_partner(session, product, partner_a.id) == 0
+    assert stock.available_for_partner(session, product, partner_a.id) == 0
     with pytest.raises(OutOfStock):
-        supply_service.allocate_codes(session, product, partner_a.id, 1)
+        stock.allocate_codes(session, product, partner_a.id, 1)
     session.rollback()
     hk_partner = make_partner(session, "hk-partner", region="HK")
-    assert supply_service.available_for_partner(session, product, hk_partner.id) == 2
-    assert len(supply_service.allocate_codes(session, product, hk_partner.id, 2)) == 2
+    assert stock.available_for_partner(session, product, hk_partner.id) == 2
+    assert len(stock.allocate_codes(session, product, hk_partner.id, 2)) == 2

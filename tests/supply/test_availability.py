@@ -7,19 +7,19 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from app.core.audit import AuditLog
-from app.supply import service
+from app.supply import products, suppliers
 from app.webhooks.service import events_of_type
 from tests.factories import TEST_ACTOR, make_authorization, make_product, make_supplier
 
 
 def test_lapsed_authorization_makes_product_unavailable_and_renewal_restores_it(session):
     supplier = make_supplier(session, "Lapsing Supplier")
-    today = service.platform_today()
+    today = suppliers.platform_today()
     product = make_product(session, "爱奇艺", supplier=supplier, authorize=False)
     make_authorization(session, supplier, "爱奇艺", valid_until=today + timedelta(days=2))
-    assert product.is_authorized and service.is_sellable(product)
+    assert product.is_authorized and suppliers.is_sellable(product)
 
-    changed = service.refresh_availability(session, TEST_ACTOR, today + timedelta(days=3))
+    changed = suppliers.refresh_availability(session, TEST_ACTOR, today + timedelta(days=3))
     session.commit()
     assert changed == [product.id]
     assert not product.is_authorized
@@ -35,7 +35,7 @@ def test_lapsed_authorization_makes_product_unavailable_and_renewal_restores_it(
     make_authorization(
         session, supplier, "爱奇艺", valid_from=today, valid_until=today + timedelta(days=400)
     )
-    service.refresh_availability(session, TEST_ACTOR, today + timedelta(days=3))
+    suppliers.refresh_availability(session, TEST_ACTOR, today + timedelta(days=3))
     assert product.is_authorized
     assert len(events_of_type(session, "supply.authorization_lapsed")) == 1  # once per lapse
 
@@ -61,7 +61,9 @@ def test_suspended_supplier_or_revoked_authorization_stops_sales(platform, sessi
     platform.patch(f"/api/v1/platform/suppliers/{supplier_id}", json={"status": "active"})
     session.refresh(product)
     assert product.is_authorized
-    authorization = service.list_authorizations(session, 10, None, supplier_id=supplier_id).data[0]
+    authorization = suppliers.list_authorizations(session, 10, None, supplier_id=supplier_id).data[
+        0
+    ]
     platform.patch(f"/api/v1/platform/authorizations/{authorization.id}", json={"revoked": True})
     session.refresh(product)
     assert not product.is_authorized
@@ -70,7 +72,7 @@ def test_suspended_supplier_or_revoked_authorization_stops_sales(platform, sessi
 def test_bundle_is_available_only_while_every_component_is(session):
     video = make_product(session, "优酷")
     music = make_product(session, "网易云音乐", authorize=False, category="music")
-    bundle = service.create_product(
+    bundle = products.create_product(
         session,
         TEST_ACTOR,
         {
@@ -93,7 +95,7 @@ def test_bundle_is_available_only_while_every_component_is(session):
 
 def test_expiring_authorizations_endpoint(platform, session):
     supplier = make_supplier(session, "Expiry Supplier")
-    today = service.platform_today()
+    today = suppliers.platform_today()
     soon = make_authorization(session, supplier, "WPS", valid_until=today + timedelta(days=10))
     make_authorization(session, supplier, "WPS", valid_until=today + timedelta(days=100))
     make_authorization(session, supplier, "WPS", valid_until=today - timedelta(days=1))
@@ -135,6 +137,6 @@ def test_bundle_components_are_validated(platform, session):
 
 
 def test_mainland_mobile_number_rule():
-    assert service.recharge_account_error("phone", "13912345678") is None
+    assert products.recharge_account_error("phone", "13912345678") is None
     for bad in ("12912345678", "1391234567", "139123456789", "+8613912345678", "", None):
-        assert service.recharge_account_error("phone", bad)
+        assert products.recharge_account_error("phone", bad)

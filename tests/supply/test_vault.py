@@ -44,7 +44,7 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     assert {c.key_id for c in codes} == {"k-new"}
     assert {c.id: imports.reveal_code(new_only, c) for c in codes} == plain_before
     supplier = session.scalars(select(Supplier).where(Supplier.name == "Sealed Supplier")).one()
-    from app.supply.service import supplier_credentials
+    from app.supply.suppliers import supplier_credentials
 
     assert supplier_credentials(new_only, supplier) == {"secret": "s3cr3t-value"}
     assert member_phone(new_only, session.get_one(Member, member.id)) == "13912345678"

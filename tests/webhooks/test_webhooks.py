@@ -250,7 +250,7 @@ def test_replay_sends_again_and_deleted_endpoints_get_nothing(
 def test_platform_endpoints_receive_platform_events_only(
     app, platform, api_a, session, partner_a, receiver
 ):
-    from app.supply import service as supply_service
+    from app.supply import suppliers
     from tests.factories import TEST_ACTOR
 
     created = platform.post(
@@ -259,8 +259,8 @@ def test_platform_endpoints_receive_platform_events_only(
     )
     assert created.status_code == 201
     listing = sellable_card_key_listing(session, partner_a, codes=1)
-    supply_service.refresh_availability(
-        session, TEST_ACTOR, supply_service.platform_today() + timedelta(days=400)
+    suppliers.refresh_availability(
+        session, TEST_ACTOR, suppliers.platform_today() + timedelta(days=400)
     )
     session.commit()
     _deliver_all(app)

@@ -7,7 +7,7 @@ from app.core.vault import Vault
 from app.fulfillment.suppliers.base import SupplierAdapter
 from app.fulfillment.suppliers.generic import GenericJsonAdapter
 from app.supply.models import Supplier
-from app.supply.service import supplier_credentials
+from app.supply.suppliers import supplier_credentials
 
 
 def adapter_for(supplier: Supplier, vault: Vault, timeout_seconds: float = 5.0) -> SupplierAdapter:
