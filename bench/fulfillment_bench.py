@@ -80,7 +80,8 @@ def seed(
     from app.members.service import grant_points, upsert_member
     from app.partners.listings import create_listing
     from app.supply import products
-    from app.webhooks.service import create_endpoint, record_event
+    from app.webhooks.endpoints import create_endpoint
+    from app.webhooks.outbox import record_event
 
     actor = Actor("cli", "bench")
     app = create_app({"DATABASE_URL": db_url, "REDIS_URL": None, "LOG_LEVEL": "WARNING"})

@@ -173,7 +173,7 @@ def empty_queues(app: Flask) -> None:
     """Tests that run jobs start from empty queues (Redis is shared between tests), and with
     no coalescing flag left by a job that an emptied queue lost."""
     from app.core.queue import QUEUES, coalesce_key, get_queue, redis_connection
-    from app.webhooks.service import DISPATCH
+    from app.webhooks.outbox import DISPATCH
 
     for name in QUEUES:
         get_queue(name, app).empty()

@@ -21,8 +21,8 @@ from app.entitlements.models import Entitlement
 from app.members.models import Member
 from app.orders.models import Order
 from app.partners.models import Listing, Partner
+from app.webhooks.endpoints import create_endpoint
 from app.webhooks.models import Event, WebhookEndpoint
-from app.webhooks.service import create_endpoint
 from tests.factories import (
     TEST_ACTOR,
     fund,

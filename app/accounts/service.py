@@ -10,7 +10,7 @@ from app.accounts.models import AccountEntry, PartnerAccount
 from app.core.audit import Actor, record_audit
 from app.core.db import dialect_insert, utcnow
 from app.core.errors import DomainError, ValidationFailed
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 
 class InsufficientPartnerBalance(DomainError):

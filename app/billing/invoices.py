@@ -25,7 +25,7 @@ from app.core.pagination import Page, paginate
 from app.orders.models import Order, OrderItem
 from app.partners.models import Listing, Partner
 from app.supply.models import Product
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 PERIOD_RE = re.compile(r"^(19[7-9]\d|2\d{3})-(0[1-9]|1[0-2])$")  # 1970-01 … 2999-12
 FEE_KINDS = ("platform_fee", "order_fee", "wholesale_fee", "minimum_commitment")

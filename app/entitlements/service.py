@@ -19,7 +19,7 @@ from app.entitlements.models import Entitlement
 from app.members.models import Member
 from app.supply.imports import reveal_code
 from app.supply.models import Code, Product
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 
 class NothingToReveal(Conflict):

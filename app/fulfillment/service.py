@@ -38,7 +38,7 @@ from app.partners.models import Partner
 from app.supply.imports import store_delivered_link
 from app.supply.models import Authorization, Code, Offer, Product, Supplier
 from app.supply.suppliers import platform_today, serving_authorizations
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 log = logging.getLogger("quanyi.fulfillment")
 

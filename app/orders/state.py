@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit
 from app.orders.models import Order
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 ALLOWED: dict[str | None, frozenset[str]] = {
     None: frozenset({"processing", "fulfilled"}),

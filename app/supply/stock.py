@@ -27,7 +27,7 @@ from app.supply.models import (
     Product,
 )
 from app.supply.suppliers import GLOBAL_REGION
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 # --- stock and channel allocations ----------------------------------------------------
 

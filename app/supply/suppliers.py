@@ -26,7 +26,7 @@ from app.supply.models import (
     Product,
     Supplier,
 )
-from app.webhooks.service import record_event
+from app.webhooks.outbox import record_event
 
 PLATFORM_TZ = ZoneInfo("Asia/Shanghai")
 

@@ -11,7 +11,7 @@ from app.core.queue import coalesced_job_done
 from app.core.queue import job_app_context as app_context
 from app.core.vault import current_vault
 from app.extensions import db
-from app.webhooks import service
+from app.webhooks import outbox, sending
 
 DISPATCH_SPAN = 60  # seconds one dispatch job serves before handing over (job timeout: 120)
 
@@ -28,13 +28,13 @@ def dispatch_events() -> None:
             while _dispatch_pass() and time.monotonic() < deadline:
                 time.sleep(pause)
         finally:  # a failed pass must not leave commits waiting on a flag until it expires
-            coalesced_job_done(service.DISPATCH)
+            coalesced_job_done(outbox.DISPATCH)
         _dispatch_pass()
 
 
 def _dispatch_pass() -> int:
     with db.transaction() as session:
-        return service.dispatch_events(session, utcnow())
+        return outbox.dispatch_events(session, utcnow())
 
 
 def send_webhook(delivery_id: str) -> None:
@@ -42,20 +42,20 @@ def send_webhook(delivery_id: str) -> None:
     `periodic`, with backoff."""
     with app_context():
         with db.transaction() as session:
-            prepared = service.prepare_send(session, current_vault(), delivery_id, utcnow())
+            prepared = sending.prepare_send(session, current_vault(), delivery_id, utcnow())
         if prepared is None:
             return
-        status_code, latency_ms, error = service.post(
+        status_code, latency_ms, error = sending.post(
             prepared,
             current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
-            service.SEND_TIMEOUT_SECONDS,
+            sending.SEND_TIMEOUT_SECONDS,
         )
         with db.transaction() as session:
-            service.record_attempt(session, delivery_id, status_code, latency_ms, error, utcnow())
+            sending.record_attempt(session, delivery_id, status_code, latency_ms, error, utcnow())
 
 
 def periodic() -> None:
     """Every few seconds (embedded thread) or minute (cron / rq cron): dispatch, retry."""
     with app_context(), db.transaction() as session:
-        service.dispatch_events(session, utcnow())
-        service.retry_due(session, utcnow())
+        outbox.dispatch_events(session, utcnow())
+        sending.retry_due(session, utcnow())

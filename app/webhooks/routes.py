@@ -13,7 +13,7 @@ from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.core.vault import current_vault
 from app.extensions import db, limiter
-from app.webhooks import service
+from app.webhooks import endpoints, outbox
 from app.webhooks.schemas import (
     EndpointCreateSchema,
     EndpointSchema,
@@ -31,7 +31,7 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Partner
 @blp.response(201, IssuedEndpointSchema)
 def create_endpoint(data: dict[str, Any]) -> Any:
     """The secret signs every delivery (`Quanyi-Signature`); it is shown only here."""
-    return service.create_endpoint(
+    return endpoints.create_endpoint(
         db.session(),
         request_actor(),
         current_vault(),
@@ -47,7 +47,9 @@ def create_endpoint(data: dict[str, Any]) -> Any:
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(EndpointSchema))
 def list_endpoints(args: dict[str, Any]) -> Any:
-    return service.list_endpoints(db.session(), current_partner_id(), args["limit"], args["cursor"])
+    return endpoints.list_endpoints(
+        db.session(), current_partner_id(), args["limit"], args["cursor"]
+    )
 
 
 @blp.route("/webhook-endpoints/<endpoint_id>", methods=["DELETE"])
@@ -55,8 +57,8 @@ def list_endpoints(args: dict[str, Any]) -> Any:
 @blp.response(204)
 def delete_endpoint(endpoint_id: str) -> None:
     session = db.session()
-    service.delete_endpoint(
-        session, request_actor(), service.get_endpoint(session, current_partner_id(), endpoint_id)
+    endpoints.delete_endpoint(
+        session, request_actor(), endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
     )
 
 
@@ -66,8 +68,8 @@ def delete_endpoint(endpoint_id: str) -> None:
 def rotate_secret(endpoint_id: str) -> Any:
     """New secret now; for 24 h deliveries carry both signatures so receivers can switch."""
     session = db.session()
-    endpoint = service.get_endpoint(session, current_partner_id(), endpoint_id)
-    return service.rotate_endpoint_secret(session, request_actor(), current_vault(), endpoint)
+    endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
+    return endpoints.rotate_endpoint_secret(session, request_actor(), current_vault(), endpoint)
 
 
 @blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
@@ -76,8 +78,8 @@ def rotate_secret(endpoint_id: str) -> Any:
 @blp.response(200, page_schema(WebhookDeliverySchema))
 def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
     session = db.session()
-    endpoint = service.get_endpoint(session, current_partner_id(), endpoint_id)
-    return service.list_deliveries(session, endpoint, args["limit"], args["cursor"])
+    endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
+    return endpoints.list_deliveries(session, endpoint, args["limit"], args["cursor"])
 
 
 @blp.route("/events/<event_id>/replay", methods=["POST"])
@@ -86,7 +88,7 @@ def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
 @blp.response(202, ReplaySchema)
 def replay_event(event_id: str) -> Any:
     """Send the event again to the partner's active endpoints that want it."""
-    count = service.replay_event(db.session(), request_actor(), current_partner_id(), event_id)
+    count = outbox.replay_event(db.session(), request_actor(), current_partner_id(), event_id)
     return {"deliveries": count}
 
 
@@ -103,7 +105,7 @@ platform_blp = Blueprint(
 @platform_blp.arguments(EndpointCreateSchema())
 @platform_blp.response(201, IssuedEndpointSchema)
 def create_platform_endpoint(data: dict[str, Any]) -> Any:
-    return service.create_endpoint(
+    return endpoints.create_endpoint(
         db.session(),
         request_actor(),
         current_vault(),
@@ -119,7 +121,7 @@ def create_platform_endpoint(data: dict[str, Any]) -> Any:
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(EndpointSchema))
 def list_platform_endpoints(args: dict[str, Any]) -> Any:
-    return service.list_endpoints(db.session(), None, args["limit"], args["cursor"])
+    return endpoints.list_endpoints(db.session(), None, args["limit"], args["cursor"])
 
 
 @platform_blp.route("/webhook-endpoints/<endpoint_id>", methods=["DELETE"])
@@ -127,8 +129,8 @@ def list_platform_endpoints(args: dict[str, Any]) -> Any:
 @platform_blp.response(204)
 def delete_platform_endpoint(endpoint_id: str) -> None:
     session = db.session()
-    service.delete_endpoint(
-        session, request_actor(), service.get_endpoint(session, None, endpoint_id)
+    endpoints.delete_endpoint(
+        session, request_actor(), endpoints.get_endpoint(session, None, endpoint_id)
     )
 
 
@@ -138,5 +140,5 @@ def delete_platform_endpoint(endpoint_id: str) -> None:
 @platform_blp.response(200, page_schema(WebhookDeliverySchema))
 def list_platform_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
     session = db.session()
-    endpoint = service.get_endpoint(session, None, endpoint_id)
-    return service.list_deliveries(session, endpoint, args["limit"], args["cursor"])
+    endpoint = endpoints.get_endpoint(session, None, endpoint_id)
+    return endpoints.list_deliveries(session, endpoint, args["limit"], args["cursor"])

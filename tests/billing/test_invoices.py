@@ -21,7 +21,7 @@ from app.billing.invoices import LineDraft, Usage, price_lines
 from app.billing.models import Invoice, InvoiceImmutable
 from app.core.db import utcnow
 from app.orders.models import Order
-from app.webhooks.service import events_of_type
+from app.webhooks.outbox import events_of_type
 from tests.factories import (
     TEST_ACTOR,
     fund,

@@ -154,7 +154,7 @@ def test_callback_fulfils_and_a_signed_webhook_reaches_the_partner(app, sim_fact
     from werkzeug.wrappers import Request, Response
 
     from app.core.vault import current_vault
-    from app.webhooks.service import create_endpoint
+    from app.webhooks.endpoints import create_endpoint
     from tests.factories import TEST_ACTOR
     from tests.webhooks.test_webhooks import _readme_verifier
 

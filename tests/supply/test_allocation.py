@@ -13,7 +13,7 @@ from app.extensions import db
 from app.supply import imports, products, stock
 from app.supply.errors import OutOfStock, SupplyConflict
 from app.supply.models import Allocation, Code
-from app.webhooks.service import events_of_type
+from app.webhooks.outbox import events_of_type
 from tests.factories import TEST_ACTOR, make_partner, make_product, stock_codes
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app.core.audit import AuditLog
 from app.supply import products, suppliers
-from app.webhooks.service import events_of_type
+from app.webhooks.outbox import events_of_type
 from tests.factories import TEST_ACTOR, make_authorization, make_product, make_supplier
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.webhooks import service
-from app.webhooks.service import MAX_ENDPOINTS_PER_OWNER, Prepared
+from app.webhooks import sending
+from app.webhooks.endpoints import MAX_ENDPOINTS_PER_OWNER
+from app.webhooks.sending import Prepared
 from app.webhooks.targets import TargetNotAllowed, check_target
 
 REFUSED_ALWAYS = [
@@ -73,6 +74,6 @@ def test_a_partner_has_at_most_so_many_endpoints(api_a):
 def test_a_send_checks_the_target_again_and_reports_coarsely():
     prepared = Prepared("dlv_x", "http://127.0.0.1:9/hook", b"{}", {})
     # the name resolved to a public address at registration; now it is loopback
-    assert service.post(prepared, allow_private=False) == (None, 0, "target_not_allowed")
-    status, _, error = service.post(prepared, allow_private=True)  # port 9: nothing listens
+    assert sending.post(prepared, allow_private=False) == (None, 0, "target_not_allowed")
+    status, _, error = sending.post(prepared, allow_private=True)  # port 9: nothing listens
     assert status is None and error == "unreachable"

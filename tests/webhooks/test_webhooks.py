@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.core.queue import drain, get_queue
-from app.webhooks import jobs
+from app.webhooks import jobs, outbox, sending
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import fund, make_member, place, sellable_card_key_listing
 
@@ -319,13 +319,12 @@ def _pending_deliveries(app, api, session, partner, receiver, count: int) -> lis
 def test_sweeping_again_stages_no_second_send_for_a_delivery(
     app, api_a, session, partner_a, receiver
 ):
-    from app.webhooks import service
 
     ids = _pending_deliveries(app, api_a, session, partner_a, receiver, 3)
     queue = get_queue("webhooks", app)
     queue.empty()
     for k in range(1, 6):  # sweeps 20 s apart while the sends still wait in the queue
-        service.retry_due(session, utcnow() + timedelta(seconds=20 * k))
+        sending.retry_due(session, utcnow() + timedelta(seconds=20 * k))
         session.commit()
     assert queue.count == len(ids) == 3
 
@@ -344,13 +343,12 @@ def test_a_send_honours_its_backoff_whoever_asks(app, api_a, session, partner_a,
 
 def test_an_endpoint_has_one_attempt_in_flight_at_most(app, api_a, session, partner_a, receiver):
     from app.core.vault import current_vault
-    from app.webhooks import service
 
     first, second = _pending_deliveries(app, api_a, session, partner_a, receiver, 2)
     now = utcnow()
-    assert service.prepare_send(session, current_vault(), first, now) is not None
+    assert sending.prepare_send(session, current_vault(), first, now) is not None
     session.commit()  # its request is on the wire
-    assert service.prepare_send(session, current_vault(), second, now) is None
+    assert sending.prepare_send(session, current_vault(), second, now) is None
     session.commit()
     deferred = session.get_one(WebhookDelivery, second)
     assert deferred.next_attempt_at > now and deferred.lease_until is None
@@ -361,8 +359,6 @@ def test_the_dispatcher_sends_nothing_itself_but_enqueues_one_job_per_delivery(
 ):
     """One partner's slow receiver can hold no one else: the dispatcher, shared by every
     partner, only enqueues; each send is a job with the short timeout."""
-    from app.webhooks import service
-
     for api in (api_a, api_b):
         _endpoint(api, receiver.url, ["order.created"])
     for partner in (partner_a, partner_b):
@@ -372,7 +368,7 @@ def test_the_dispatcher_sends_nothing_itself_but_enqueues_one_job_per_delivery(
     queue = get_queue("webhooks", app)
     queue.empty()
     sent_before = len(receiver.received)
-    assert service.dispatch_events(session, utcnow()) >= 2
+    assert outbox.dispatch_events(session, utcnow()) >= 2
     session.commit()
     assert len(receiver.received) == sent_before  # nothing sent by the dispatcher
     deliveries = session.scalars(select(WebhookDelivery.id)).all()
