@@ -11,7 +11,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import or_, select
 
-from app.billing import invoices, settlement
+from app.billing import invoices, reconciliation
 from app.billing.documents import yuan
 from app.core.errors import DomainError
 from app.extensions import db
@@ -66,7 +66,7 @@ def reconcile_command(
         ).first()
         if supplier is None:
             raise click.ClickException(f"no supplier {supplier_ref!r}")
-        run = settlement.reconcile_statement(
+        run = reconciliation.reconcile_statement(
             session,
             CLI_ACTOR,
             supplier,

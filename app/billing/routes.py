@@ -12,7 +12,7 @@ from app.accounts import plans
 from app.accounts import service as accounts
 from app.accounts.models import AccountEntry
 from app.accounts.schemas import BillingPlanSchema
-from app.billing import invoices, settlement
+from app.billing import invoices, margins, reconciliation, settlement, statements
 from app.billing.documents import invoice_csv, invoice_pdf
 from app.billing.models import Invoice
 from app.billing.schemas import (
@@ -345,7 +345,7 @@ def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
 @platform_blp.route("/suppliers/<supplier_id>/reconciliations", methods=["POST"])
 @accepts_multipart
 @requires("platform")
-@max_body_bytes(settlement.MAX_STATEMENT_BYTES + 64 * 1024)
+@max_body_bytes(statements.MAX_STATEMENT_BYTES + 64 * 1024)
 @platform_blp.arguments(ReconcileArgsSchema(), location="query")
 @platform_blp.arguments(StatementFormSchema(), location="files")
 @platform_blp.response(201, ReconciliationSchema)
@@ -355,7 +355,7 @@ def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> 
     session = db.session()
     supplier = get_supplier(session, supplier_id)
     upload = files["file"]
-    return settlement.reconcile_statement(
+    return reconciliation.reconcile_statement(
         session,
         request_actor(),
         supplier,
@@ -373,21 +373,21 @@ def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> 
 def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()
     get_supplier(session, supplier_id)
-    return settlement.list_reconciliations(session, supplier_id, args["limit"], args["cursor"])
+    return reconciliation.list_reconciliations(session, supplier_id, args["limit"], args["cursor"])
 
 
 @platform_blp.route("/reconciliations/<reconciliation_id>")
 @requires("platform")
 @platform_blp.response(200, ReconciliationSchema)
 def get_reconciliation(reconciliation_id: str) -> Any:
-    return settlement.get_reconciliation(db.session(), reconciliation_id)
+    return reconciliation.get_reconciliation(db.session(), reconciliation_id)
 
 
 @platform_blp.route("/margins")
 @requires("platform")
 @platform_blp.arguments(MarginQuerySchema(), location="query")
 @platform_blp.response(200, MarginReportSchema)
-def margins(args: dict[str, Any]) -> Any:
+def get_margins(args: dict[str, Any]) -> Any:
     """Revenue (wholesale + fees) minus supplier cost for orders placed in [from, to)."""
     start, end = settlement.day_bounds(args["from_"], args["to"])
-    return settlement.margins(db.session(), start, end, args["group_by"])
+    return margins.margins(db.session(), start, end, args["group_by"])

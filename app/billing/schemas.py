@@ -7,8 +7,9 @@ from marshmallow import Schema, fields, validate
 
 from app.accounts.models import ENTRY_KINDS
 from app.billing.invoices import PERIOD_RE
+from app.billing.margins import GROUPS
 from app.billing.models import INVOICE_STATUSES
-from app.billing.settlement import DISCREPANCIES, GROUPS
+from app.billing.reconciliation import DISCREPANCIES
 from app.core.money import (
     LEDGER_MAX_MINOR,
     LedgerMoneySchema,
