@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
-from app.core.money import Money
+from app.core.money import PLATFORM_CURRENCY, Money
 from app.core.tenancy import PartnerOwnedMixin
 
 # topup/charge/refund/adjustment come from money and orders; fee/tax are posted when an invoice
@@ -23,7 +23,7 @@ class PartnerAccount(TimestampMixin, Base):
     __tablename__ = "partner_accounts"
 
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     credit_limit_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     # `partner.balance_low` fires once when the available amount falls below this
@@ -49,7 +49,7 @@ class AccountEntry(PublicIdMixin, PartnerOwnedMixin, Base):
 
     kind: Mapped[str] = mapped_column(String(16))
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # signed: charges are negative
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     balance_after_minor: Mapped[int] = mapped_column(BigInteger)
     order_id: Mapped[str | None] = mapped_column(String(40))
     reason: Mapped[str | None] = mapped_column(String(200))
@@ -65,7 +65,7 @@ class BillingPlan(TimestampMixin, Base):
     __tablename__ = "billing_plans"
 
     partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), primary_key=True)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     monthly_fee_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     per_order_fee_minor: Mapped[int] = mapped_column(Integer, default=0)
     wholesale_fee_bp: Mapped[int] = mapped_column(Integer, default=0)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.models import BillingPlan
 from app.core.audit import Actor, record_changes
+from app.core.money import PLATFORM_CURRENCY
 
 PLAN_FIELDS = (
     "monthly_fee_minor",
@@ -19,7 +20,7 @@ PLAN_FIELDS = (
     "timezone",
 )
 DEFAULTS: dict[str, Any] = {
-    "currency": "CNY",
+    "currency": PLATFORM_CURRENCY,
     "monthly_fee_minor": 0,
     "per_order_fee_minor": 0,
     "wholesale_fee_bp": 0,

@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
-from app.core.money import LedgerMoneySchema, Money, MoneySchema, StrictInteger
+from app.core.money import PLATFORM_CURRENCY, LedgerMoneySchema, Money, MoneySchema, StrictInteger
 from app.core.validation import validate_timezone
 
 
@@ -26,8 +26,8 @@ class BillingPlanSchema(Schema):
             if value is None:
                 continue
             if isinstance(value, Money):
-                if value.currency != "CNY":
-                    raise ValidationError({name: ["Plans are in CNY."]})
+                if value.currency != PLATFORM_CURRENCY:
+                    raise ValidationError({name: [f"Plans are in {PLATFORM_CURRENCY}."]})
                 out[f"{name}_minor"] = value.amount
             else:
                 out[name] = value

@@ -10,6 +10,7 @@ from app.accounts.models import AccountEntry, PartnerAccount
 from app.core.audit import Actor, record_audit
 from app.core.db import dialect_insert, utcnow
 from app.core.errors import DomainError, ValidationFailed
+from app.core.money import PLATFORM_CURRENCY
 from app.webhooks.outbox import record_event
 
 
@@ -30,7 +31,7 @@ def account_for(session: Session, partner_id: str, for_update: bool = False) -> 
             dialect_insert(session, PartnerAccount)
             .values(
                 partner_id=partner_id,
-                currency="CNY",
+                currency=PLATFORM_CURRENCY,
                 balance_minor=0,
                 credit_limit_minor=0,
                 created_at=now,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.billing.invoices import fees_of
 from app.billing.models import Invoice
 from app.billing.settlement import Costed, costed_deliveries, group_labels
+from app.core.money import PLATFORM_CURRENCY
 from app.orders.models import Order
 
 GROUPS = ("partner", "product", "supplier")
@@ -65,7 +66,7 @@ def margins(session: Session, start: datetime, end: datetime, group_by: str) -> 
         "group_by": group_by,
         "from": start,
         "to": end,
-        "currency": "CNY",
+        "currency": PLATFORM_CURRENCY,
         "rows": out,
         "totals": _with_margin(totals),
     }

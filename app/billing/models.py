@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
 from app.core.errors import Conflict
+from app.core.money import PLATFORM_CURRENCY
 from app.core.tenancy import PartnerOwnedMixin
 
 INVOICE_STATUSES = ("draft", "issued", "paid", "void")
@@ -32,7 +33,7 @@ class Invoice(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     period_end: Mapped[datetime]
     timezone: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(12), default="draft")
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     subtotal_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     vat_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     total_minor: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.errors import ValidationFailed
+from app.core.money import PLATFORM_CURRENCY
 from app.fulfillment.models import Delivery
 from app.orders.models import Order, OrderItem
 from app.partners.models import Partner
@@ -153,7 +154,7 @@ def supplier_settlement(
         "supplier_name": supplier.name,
         "from": start,
         "to": end,
-        "currency": "CNY",
+        "currency": PLATFORM_CURRENCY,
         "lines": sorted(
             lines.values(), key=lambda line: (line["product_name"] or "", line["offer_id"])
         ),

@@ -12,10 +12,15 @@ from app.core.validation import FullMatch
 CURRENCY_RE = r"^[A-Z]{3}$"
 
 
+# What the platform books in: partner accounts, plans, supplier costs, settlement. A listing and
+# an order carry their own currency (a listing's is its product's).
+PLATFORM_CURRENCY = "CNY"
+
+
 @dataclass(frozen=True, order=True)
 class Money:
     amount: int
-    currency: str = "CNY"
+    currency: str = PLATFORM_CURRENCY
 
     def __post_init__(self) -> None:
         if isinstance(self.amount, bool) or not isinstance(self.amount, int):
@@ -66,14 +71,14 @@ class StrictInteger(fields.Integer):
 
 class MoneySchema(Schema):
     amount = StrictInteger(required=True, strict=True, validate=validate.Range(min=0))
-    currency = fields.String(load_default="CNY", validate=FullMatch(CURRENCY_RE))
+    currency = fields.String(load_default=PLATFORM_CURRENCY, validate=FullMatch(CURRENCY_RE))
 
     @post_load
     def make_money(self, data: dict[str, Any], **_: Any) -> Money:
         """A Money is whole even inside a partial (PATCH) load: no amount, no Money."""
         if "amount" not in data:
             raise ValidationError({"amount": ["Missing data for required field."]})
-        return Money(data["amount"], data.get("currency", "CNY"))
+        return Money(data["amount"], data.get("currency", PLATFORM_CURRENCY))
 
 
 class LedgerMoneySchema(MoneySchema):

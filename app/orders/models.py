@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
+from app.core.money import PLATFORM_CURRENCY
 from app.core.tenancy import PartnerOwnedMixin
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(24))
     points_total: Mapped[int] = mapped_column(Integer, default=0)
     cash_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     wholesale_total_minor: Mapped[int] = mapped_column(BigInteger, default=0)
     cash_payment_ref: Mapped[str | None] = mapped_column(String(120))
     points_entry_id: Mapped[str | None] = mapped_column(String(40))

@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from app.core.money import MoneySchema, StrictInteger, money_field
+from app.core.pagination import PageArgsSchema
 from app.entitlements.schemas import EntitlementSchema
 from app.orders.checkout import OrderLine, Payment, PlaceOrder, Total
 from app.orders.models import ORDER_STATUSES
@@ -130,9 +131,7 @@ class OrderSummarySchema(OrderSchema):
         exclude = ("deliveries", "entitlements")
 
 
-class OrderQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None)
+class OrderQuerySchema(PageArgsSchema):
     member = fields.String(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATUSES))
     created_from = fields.AwareDateTime(load_default=None)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
+from app.core.money import PLATFORM_CURRENCY
 from app.core.tenancy import PartnerOwnedMixin
 from app.supply.models import Product
 
@@ -31,7 +32,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # `points_rate_points` points are worth `points_rate_value_minor` minor units of CNY.
     points_rate_points: Mapped[int] = mapped_column(Integer, default=100)
     points_rate_value_minor: Mapped[int] = mapped_column(Integer, default=100)
-    points_rate_currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    points_rate_currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     # where the partner's members are: an authorization limited to a region serves only
     # partners of that region ("GLOBAL" ones serve all)
@@ -77,7 +78,7 @@ class Listing(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     price_points: Mapped[int] = mapped_column(Integer, default=0)
     price_cash_minor: Mapped[int] = mapped_column(Integer, default=0)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     wholesale_minor: Mapped[int] = mapped_column(Integer)
     # {"gold": {"points": 900, "cash": 0}, …}
     tier_prices: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
+from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch, validate_timezone
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
 
@@ -135,9 +136,7 @@ class UsageSchema(Schema):
     limits = fields.Nested(QuotaSchema)
 
 
-class CatalogQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None)
+class CatalogQuerySchema(PageArgsSchema):
     category = fields.String(load_default=None)
     brand = fields.String(load_default=None)
     q = fields.String(load_default=None, validate=validate.Length(max=100))

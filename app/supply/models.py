@@ -23,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
-from app.core.money import Money
+from app.core.money import PLATFORM_CURRENCY, Money
 
 SUPPLIER_STATUSES = ("active", "suspended")
 PRODUCT_STATUSES = ("active", "inactive")
@@ -106,7 +106,7 @@ class Product(PublicIdMixin, TimestampMixin, Base):
     category: Mapped[str] = mapped_column(String(40))
     fulfillment_type: Mapped[str] = mapped_column(String(20))
     face_value_minor: Mapped[int] = mapped_column(Integer)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     validity_days: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
     image_url: Mapped[str | None] = mapped_column(String(500))
@@ -152,7 +152,7 @@ class Offer(PublicIdMixin, TimestampMixin, Base):
     product_id: Mapped[str] = mapped_column(ForeignKey("products.id"), index=True)
     supplier_sku: Mapped[str] = mapped_column(String(120))
     cost_minor: Mapped[int] = mapped_column(Integer)
-    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     priority: Mapped[int] = mapped_column(Integer, default=100)  # lower is tried first
     status: Mapped[str] = mapped_column(String(16), default="active")
 

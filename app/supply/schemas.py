@@ -3,6 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
+from app.core.pagination import PageArgsSchema
 from app.supply.models import (
     ACCOUNT_KINDS,
     CATEGORIES,
@@ -59,9 +60,7 @@ class AuthorizationUpdateSchema(AuthorizationSchema):
     revoked = fields.Boolean()  # type: ignore[assignment]  # writable here
 
 
-class AuthorizationQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None)
+class AuthorizationQuerySchema(PageArgsSchema):
     supplier = fields.String(load_default=None)
     brand = fields.String(load_default=None)
     expiring_within_days = fields.Integer(
@@ -108,9 +107,7 @@ class ProductSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
 
-class ProductQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None)
+class ProductQuerySchema(PageArgsSchema):
     brand = fields.String(load_default=None)
     category = fields.String(load_default=None)
     fulfillment_type = fields.String(load_default=None, validate=validate.OneOf(FULFILLMENT_TYPES))
@@ -159,9 +156,7 @@ class CodeImportArgsSchema(Schema):
     )
 
 
-class BatchQuerySchema(Schema):
-    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-    cursor = fields.String(load_default=None)
+class BatchQuerySchema(PageArgsSchema):
     product = fields.String(load_default=None)
 
 
