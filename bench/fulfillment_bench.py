@@ -78,7 +78,7 @@ def seed(
     from app.core.vault import current_vault
     from app.extensions import db
     from app.members.service import grant_points, upsert_member
-    from app.partners.listings import create_listing
+    from app.partners.listings import ListingTerms, create_listing
     from app.supply import products
     from app.webhooks.endpoints import create_endpoint
     from app.webhooks.outbox import record_event
@@ -123,7 +123,8 @@ def seed(
             session,
             actor,
             partner.id,
-            {"product_id": product.id, "price_points": 100, "wholesale_minor": 1300},
+            product.id,
+            ListingTerms.of({"price_points": 100, "wholesale_minor": 1300}),
         )
         for i in range(members):
             member, _ = upsert_member(

@@ -269,7 +269,9 @@ def make_listing(
         "wholesale_minor": wholesale_minor,
         **overrides,
     }
-    listing = listings_service.create_listing(session, TEST_ACTOR, partner.id, data)
+    listing = listings_service.create_listing(
+        session, TEST_ACTOR, partner.id, product.id, listings_service.ListingTerms.of(data)
+    )
     session.commit()
     return listing
 

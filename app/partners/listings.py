@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -15,25 +18,37 @@ from app.partners.models import Listing
 from app.supply.models import Product
 from app.supply.products import get_product
 
-LISTING_FIELDS = (
-    "price_points",
-    "price_cash_minor",
-    "wholesale_minor",
-    "tier_prices",
-    "sale_points",
-    "sale_cash_minor",
-    "sale_starts_at",
-    "sale_ends_at",
-    "max_per_order",
-    "is_visible",
-    "sort_order",
-)
+
+@dataclass(frozen=True)
+class ListingTerms:
+    """What a listing sells its product for, and how. On an update only the fields named in
+    `given` change (a PATCH, a partner file that leaves some out); a new listing takes the
+    defaults for the rest."""
+
+    price_points: int = 0
+    price_cash_minor: int = 0
+    wholesale_minor: int = 0
+    tier_prices: dict[str, dict[str, int]] = field(default_factory=dict)
+    sale_points: int | None = None
+    sale_cash_minor: int | None = None
+    sale_starts_at: datetime | None = None
+    sale_ends_at: datetime | None = None
+    max_per_order: int = 5
+    is_visible: bool = True
+    sort_order: int = 100
+    given: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> ListingTerms:
+        """From the fields `data` names (other keys are not terms and are left out)."""
+        named = {f.name for f in fields(cls)} - {"given"}
+        given = {k: data[k] for k in named if k in data}
+        return cls(**given, given=frozenset(given))
 
 
-def _apply(listing: Listing, data: dict[str, Any]) -> None:
-    for key in LISTING_FIELDS:
-        if key in data:
-            setattr(listing, key, data[key])
+def _apply(listing: Listing, terms: ListingTerms) -> None:
+    for key in sorted(terms.given):
+        setattr(listing, key, getattr(terms, key))
     if listing.price_points == 0 and listing.price_cash_minor == 0:
         raise ValidationFailed({"price": ["A listing needs a points price, a cash price or both."]})
     # a sale or tier price replaces the list price: it may not make the listing free either
@@ -54,18 +69,16 @@ def _apply(listing: Listing, data: dict[str, Any]) -> None:
 
 
 def create_listing(
-    session: Session, actor: Actor, partner_id: str, data: dict[str, Any]
+    session: Session, actor: Actor, partner_id: str, product_id: str, terms: ListingTerms
 ) -> Listing:
-    product = get_product(session, data["product_id"])
+    product = get_product(session, product_id)
     existing = session.scalars(
         scoped(Listing, partner_id).where(Listing.product_id == product.id)
     ).first()
     if existing is not None:
         raise Conflict("This partner already lists this product.", listing_id=existing.id)
-    listing = Listing(
-        partner_id=partner_id, product_id=product.id, currency=product.currency, tier_prices={}
-    )
-    _apply(listing, data)
+    listing = Listing(partner_id=partner_id, product_id=product.id, currency=product.currency)
+    _apply(listing, replace(terms, given=frozenset(f.name for f in fields(terms)) - {"given"}))
     session.add(listing)
     session.flush()
     record_audit(
@@ -81,10 +94,10 @@ def create_listing(
 
 
 def update_listing(
-    session: Session, actor: Actor, listing: Listing, data: dict[str, Any]
+    session: Session, actor: Actor, listing: Listing, terms: ListingTerms
 ) -> list[str]:
     before = listing.snapshot()
-    _apply(listing, data)
+    _apply(listing, terms)
     after = listing.snapshot()
     changed = record_changes(
         session,

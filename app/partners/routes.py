@@ -22,6 +22,7 @@ from app.partners.schemas import (
     IssuedClientSchema,
     ListingSchema,
     ListingUpdateSchema,
+    NewListing,
     PartnerSchema,
     PartnerUpdateSchema,
     QuotaSchema,
@@ -152,20 +153,20 @@ def list_listings(args: dict[str, Any], partner_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(ListingSchema())
 @platform_blp.response(201, ListingSchema)
-def create_listing(data: dict[str, Any], partner_id: str) -> Any:
+def create_listing(new: NewListing, partner_id: str) -> Any:
     session = db.session()
     service.get_partner(session, partner_id)
-    return listings.create_listing(session, request_actor(), partner_id, data)
+    return listings.create_listing(session, request_actor(), partner_id, new.product_id, new.terms)
 
 
 @platform_blp.route("/<partner_id>/listings/<listing_id>", methods=["PATCH"])
 @requires("platform")
 @platform_blp.arguments(ListingUpdateSchema(partial=True))
 @platform_blp.response(200, ListingSchema)
-def update_listing(data: dict[str, Any], partner_id: str, listing_id: str) -> Any:
+def update_listing(terms: listings.ListingTerms, partner_id: str, listing_id: str) -> Any:
     session = db.session()
     listing = listings.get_listing(session, partner_id, listing_id)
-    listings.update_listing(session, request_actor(), listing, data)
+    listings.update_listing(session, request_actor(), listing, terms)
     return listing
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, fields, post_load, validate
 
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
 from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch, validate_timezone
+from app.partners.listings import ListingTerms
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -113,10 +117,24 @@ class ListingSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 
+    @post_load
+    def make_terms(self, data: dict[str, Any], **_: Any) -> NewListing:
+        return NewListing(data.pop("product_id"), ListingTerms.of(data))
+
+
+@dataclass(frozen=True)
+class NewListing:
+    product_id: str
+    terms: ListingTerms
+
 
 class ListingUpdateSchema(ListingSchema):
     class Meta:
         exclude = ("product_id",)
+
+    @post_load
+    def make_terms(self, data: dict[str, Any], **_: Any) -> ListingTerms:
+        return ListingTerms.of(data)
 
 
 class QuotaSchema(Schema):

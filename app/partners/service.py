@@ -172,10 +172,12 @@ def _sync_listings(
         try:
             listing = listings.find_listing_by_product(session, partner.id, product.id)
         except NotFound:
-            listings.create_listing(session, actor, partner.id, {**entry, "product_id": product.id})
+            listings.create_listing(
+                session, actor, partner.id, product.id, listings.ListingTerms.of(entry)
+            )
             changed.append(f"listing {product.name} created")
             continue
-        if listings.update_listing(session, actor, listing, entry):
+        if listings.update_listing(session, actor, listing, listings.ListingTerms.of(entry)):
             changed.append(f"listing {product.name} updated")
     return changed
 
