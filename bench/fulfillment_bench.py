@@ -77,7 +77,7 @@ def seed(
     from app.core.money import Money
     from app.core.vault import current_vault
     from app.extensions import db
-    from app.members.service import grant_points, upsert_member
+    from app.members.service import MemberChanges, grant_points, upsert_member
     from app.partners.listings import ListingTerms, create_listing
     from app.supply import products
     from app.webhooks.endpoints import create_endpoint
@@ -128,7 +128,12 @@ def seed(
         )
         for i in range(members):
             member, _ = upsert_member(
-                session, actor, partner.id, f"d{i:05d}", {"phone": "13912345678"}, current_vault()
+                session,
+                actor,
+                partner.id,
+                f"d{i:05d}",
+                MemberChanges.of({"phone": "13912345678"}),
+                current_vault(),
             )
             grant_points(session, member, 10_000, "bench")
         create_endpoint(

@@ -280,7 +280,12 @@ def make_member(
     session: Session, partner: Partner, external_id: str, points: int = 0, **fields: Any
 ) -> Member:
     member, _ = members_service.upsert_member(
-        session, TEST_ACTOR, partner.id, external_id, fields, vault_for_tests()
+        session,
+        TEST_ACTOR,
+        partner.id,
+        external_id,
+        members_service.MemberChanges.of(fields),
+        vault_for_tests(),
     )
     if points:
         members_service.grant_points(session, member, points, "test grant")

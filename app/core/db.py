@@ -7,10 +7,10 @@ writers are serialized, which is what makes embedded mode correct (not fast) und
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar, TypeVarTuple
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     DateTime,
@@ -22,7 +22,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine, Row
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -31,7 +31,6 @@ from sqlalchemy.orm import (
     scoped_session,
     sessionmaker,
 )
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter
 
 from app.core.errors import NotFound
@@ -172,20 +171,6 @@ class Database:
         except BaseException:
             session.rollback()
             raise
-
-
-_Columns = TypeVarTuple("_Columns")
-
-
-def read_rows(
-    session: Session, statement: Select[*_Columns], params: dict[str, Any]
-) -> Sequence[Row[*_Columns]]:
-    """The rows of a SELECT of columns (not of entities), read on the session's connection: for a
-    hot path that needs values, not objects. The ORM's per-statement loading setup costs several
-    times what the read does (bench/RESULTS.md). Pending ORM changes are flushed first, as an ORM
-    query's autoflush would, so the read sees them."""
-    session.flush()
-    return session.connection().execute(statement, params).all()
 
 
 def dialect_insert(session: Session, model: Any) -> Any:

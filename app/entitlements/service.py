@@ -6,9 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.core.audit import SYSTEM, Actor, record_audit
 from app.core.errors import Conflict
@@ -147,14 +146,9 @@ def reveal(
         raise NothingToReveal(f"This entitlement is {entitlement.status}.")
     code, password = reveal_code(vault, session.get_one(Code, entitlement.code_id))
     # counted in the database (concurrent reveals each get their own number), then read back
-    reveal_number = session.execute(
-        update(Entitlement)
-        .where(Entitlement.id == entitlement.id)
-        .values(revealed_count=Entitlement.revealed_count + 1)
-        .returning(Entitlement.revealed_count)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    set_committed_value(entitlement, "revealed_count", reveal_number)
+    entitlement.revealed_count = Entitlement.revealed_count + 1
+    session.flush()
+    reveal_number = entitlement.revealed_count
     record_audit(
         session,
         actor,

@@ -36,9 +36,9 @@ def list_members(args: dict[str, Any]) -> Any:
 @requires("members:write")
 @blp.arguments(MemberUpsertSchema())
 @blp.response(200, MemberSchema)
-def upsert_member(data: dict[str, Any], external_id: str) -> Any:
+def upsert_member(changes: members.MemberChanges, external_id: str) -> Any:
     member, _ = members.upsert_member(
-        db.session(), request_actor(), current_partner_id(), external_id, data, current_vault()
+        db.session(), request_actor(), current_partner_id(), external_id, changes, current_vault()
     )
     return member
 

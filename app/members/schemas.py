@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, post_load, validate
 from app.core.money import StrictInteger
 from app.core.validation import FullMatch
 from app.members.models import MEMBER_STATUSES
-from app.members.service import PointsMove
+from app.members.service import MemberChanges, PointsMove
 
 
 class MemberUpsertSchema(Schema):
@@ -16,6 +16,10 @@ class MemberUpsertSchema(Schema):
     status = fields.String(validate=validate.OneOf(MEMBER_STATUSES))
     phone = fields.String(allow_none=True, validate=FullMatch(r"^1[3-9]\d{9}$"))
     metadata = fields.Dict(attribute="extra", keys=fields.String(validate=validate.Length(max=64)))
+
+    @post_load
+    def make_changes(self, data: dict[str, Any], **_: Any) -> MemberChanges:
+        return MemberChanges.of(data)
 
 
 class MemberSchema(MemberUpsertSchema):

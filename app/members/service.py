@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, changed_fields, record_audit
+from app.core.commands import Changes
 from app.core.db import inline_count, utcnow
 from app.core.errors import ValidationFailed
 from app.core.money import INTEGER_MAX
@@ -34,6 +35,18 @@ from app.members.models import Member, PointsEntry, PointsLot
 
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 MEMBER_FIELDS = ("display_name", "tier", "status", "extra")
+
+
+@dataclass(frozen=True)
+class MemberChanges(Changes):
+    """What a partner says of its member; only the fields it names change (`given`). A phone is
+    sealed by the vault; None clears it."""
+
+    display_name: str | None = None
+    tier: str | None = None
+    status: str = "active"
+    extra: dict[str, Any] = field(default_factory=dict)
+    phone: str | None = None
 
 
 def _snapshot(m: Member) -> dict[str, Any]:
@@ -144,11 +157,11 @@ def upsert_member(
     actor: Actor,
     partner_id: str,
     external_id: str,
-    data: dict[str, Any],
+    changes: MemberChanges,
     vault: Vault | None = None,
 ) -> tuple[Member, bool]:
-    """Create or update by the partner's own id; returns (member, created). A phone in `data`
-    is sealed with `vault`."""
+    """Create or update by the partner's own id; returns (member, created). A phone among the
+    changes is sealed with `vault`."""
     if not EXTERNAL_ID_RE.fullmatch(external_id):
         raise ValidationFailed({"external_id": ["1 to 128 of A-Z a-z 0-9 _ . : @ -"]})
     member = session.scalars(
@@ -159,14 +172,15 @@ def upsert_member(
         member = Member(partner_id=partner_id, external_id=external_id, points_balance=0, extra={})
         session.add(member)
     before = _snapshot(member)
+    named = changes.named()
     for key in MEMBER_FIELDS:
-        if key in data:
-            setattr(member, key, data[key])
-    if "phone" in data:
+        if key in named:
+            setattr(member, key, named[key])
+    if "phone" in named:
         if vault is None:
             raise ValueError("a phone is sealed with the vault")
         session.flush()  # the member's id binds the sealed phone
-        set_phone(member, vault, data["phone"])
+        set_phone(member, vault, changes.phone)
     session.flush()
     after = _snapshot(member)
     changed = changed_fields(before, after)

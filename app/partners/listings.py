@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit, record_changes
+from app.core.commands import Changes
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
@@ -20,10 +20,9 @@ from app.supply.products import get_product
 
 
 @dataclass(frozen=True)
-class ListingTerms:
+class ListingTerms(Changes):
     """What a listing sells its product for, and how. On an update only the fields named in
-    `given` change (a PATCH, a partner file that leaves some out); a new listing takes the
-    defaults for the rest."""
+    `given` change; a new listing takes the defaults for the rest."""
 
     price_points: int = 0
     price_cash_minor: int = 0
@@ -36,19 +35,11 @@ class ListingTerms:
     max_per_order: int = 5
     is_visible: bool = True
     sort_order: int = 100
-    given: frozenset[str] = frozenset()
-
-    @classmethod
-    def of(cls, data: Mapping[str, Any]) -> ListingTerms:
-        """From the fields `data` names (other keys are not terms and are left out)."""
-        named = {f.name for f in fields(cls)} - {"given"}
-        given = {k: data[k] for k in named if k in data}
-        return cls(**given, given=frozenset(given))
 
 
 def _apply(listing: Listing, terms: ListingTerms) -> None:
-    for key in sorted(terms.given):
-        setattr(listing, key, getattr(terms, key))
+    for key, value in terms.named().items():
+        setattr(listing, key, value)
     if listing.price_points == 0 and listing.price_cash_minor == 0:
         raise ValidationFailed({"price": ["A listing needs a points price, a cash price or both."]})
     # a sale or tier price replaces the list price: it may not make the listing free either
@@ -78,7 +69,7 @@ def create_listing(
     if existing is not None:
         raise Conflict("This partner already lists this product.", listing_id=existing.id)
     listing = Listing(partner_id=partner_id, product_id=product.id, currency=product.currency)
-    _apply(listing, replace(terms, given=frozenset(f.name for f in fields(terms)) - {"given"}))
+    _apply(listing, terms.as_new())
     session.add(listing)
     session.flush()
     record_audit(

@@ -64,7 +64,9 @@ def test_ledger_balances_and_refunds_return_what_each_lot_gave(session, partner_
     ledger always balances, no lot ever holds more than it was granted, and the refunds of a
     spend never give a lot more than the spend took from it."""
     nested = session.begin_nested()
-    member, _ = service.upsert_member(session, TEST_ACTOR, partner_a.id, "prop", {})
+    member, _ = service.upsert_member(
+        session, TEST_ACTOR, partner_a.id, "prop", service.MemberChanges()
+    )
     start = utcnow()
     spends: list[PointsEntry] = []
     for kind, amount, n in ops:
