@@ -26,7 +26,7 @@ nothing is half-written:
 10. status and events       state      order.created (+ order.fulfilled), audit row
 11. write the order         orders     items, deliveries (fulfillment), card keys handed over
 12. issue entitlements      entitlements  one per card-key unit
-13. charge the partner      billing    last: its row is the partner's hottest lock
+13. charge the partner      accounts   last: its row is the partner's hottest lock
 
 Direct-recharge and link deliveries are enqueued only after the commit (the fulfillment engine
 takes them from there); an idempotent request holds its key's advisory lock throughout.
@@ -176,6 +176,8 @@ def place_order(
         member_ip=context.member_ip,
         device_id=context.device_id,
         member_since=context.member_since,
+        deliveries=[],
+        entitlements=[],
     )
     order.member = member
     # card keys are delivered in this transaction (or the whole order fails); anything else
@@ -201,7 +203,6 @@ def place_order(
             ),
         },
     )
-    session.add(order)
     if priced.points:
         spent = spend_points(session, member, priced.points, f"order {order.id}", order.id, now=now)
         order.points_entry_id = spent.id
@@ -214,9 +215,13 @@ def place_order(
         now,
     )
     reserve_direct_capacity(session, priced)
+    session.add(order)  # complete: inserted once, never updated in this transaction
     write_items(session, order, member, priced, accounts, claimed, now)
+    # Everything is written before the partner account is locked: its row is shared by all of
+    # the partner's orders and stays locked until the commit, so the lock is held for the
+    # charge, its ledger entry, the answer's idempotency record and the commit only.
+    session.flush()
     if priced.wholesale_minor:
-        session.flush()  # the order exists before its charge's ledger entry names it
         charge_order(session, partner_id, priced.wholesale_minor, order.id)
     return order
 
@@ -334,7 +339,6 @@ def write_items(
     """The order's items and their deliveries; card keys handed over and their entitlements
     issued now. Written parents first (order and items, then deliveries, then entitlements):
     the rows refer to each other by foreign key."""
-    provenance = code_provenance(session, [code.id for codes in claimed.values() for code in codes])
     for position, (line, account) in enumerate(zip(priced.lines, accounts, strict=True)):
         order.items.append(
             OrderItem(
@@ -352,6 +356,7 @@ def write_items(
             )
         )
     session.flush()
+    provenance = code_provenance(session, [code.id for codes in claimed.values() for code in codes])
     handed_over: list[tuple[Delivery, Code, Product, str | None]] = []
     for position, (line, item) in enumerate(zip(priced.lines, order.items, strict=True)):
         bundle = line.listing.product.name if line.listing.product.is_bundle else None
@@ -366,16 +371,15 @@ def write_items(
                 per_unit,
                 item.recharge_account,
             )
+            order.deliveries.extend(deliveries)
             if component.fulfillment_type == "card_key":
                 codes = claimed[(position, component.id)]
-                handed_over += [
-                    (delivery, code, component, bundle)
-                    for delivery, code in zip(deliveries, codes, strict=True)
-                ]
+                for delivery, code in zip(deliveries, codes, strict=True):
+                    hand_over_code(delivery, code, now)
+                    handed_over.append((delivery, code, component, bundle))
     session.flush()
     for delivery, code, component, bundle in handed_over:
-        hand_over_code(delivery, code, now)
-        issue(
+        entitlement = issue(
             session,
             member,
             order.id,
@@ -386,6 +390,7 @@ def write_items(
             code=code,
             bundle=bundle,
         )
+        order.entitlements.append(entitlement)
 
 
 def item_snapshot(line: QuoteLine) -> dict[str, Any]:

@@ -53,8 +53,10 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
 
     items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.position", lazy="selectin")
     member: Mapped[Member] = relationship(lazy="joined")
-    deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id", viewonly=True)
-    entitlements: Mapped[list[Entitlement]] = relationship(order_by="Entitlement.id", viewonly=True)
+    # what the order delivered: created by fulfillment and entitlements, held here for reading
+    # (checkout adds them as they are created, so its answer needs no reload)
+    deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id")
+    entitlements: Mapped[list[Entitlement]] = relationship(order_by="Entitlement.id")
 
     __table_args__ = (
         Index("ix_orders_partner_id_id", "partner_id", "id"),

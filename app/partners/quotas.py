@@ -55,7 +55,14 @@ class Limits:
 
 
 def limits_for(session: Session, partner_id: str) -> Limits:
-    return Limits.of(session.get_one(Partner, partner_id))
+    """The partner's limits, read as values (every order reads them; the partner entity, with
+    its branding and eager quota, costs several times more to load)."""
+    timezone, *caps = session.execute(
+        select(Partner.timezone, *(getattr(PartnerQuota, f) for f in QUOTA_FIELDS))
+        .outerjoin(PartnerQuota, PartnerQuota.partner_id == Partner.id)
+        .where(Partner.id == partner_id)
+    ).one()
+    return Limits(partner_id, timezone, **dict(zip(QUOTA_FIELDS, caps, strict=True)))
 
 
 def set_quota(
