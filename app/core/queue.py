@@ -165,7 +165,7 @@ class QuanyiWorker(SimpleWorker):
                 worked = super().work(burst, *args, **kwargs) or worked
             except redis.RedisError:  # teardown after a lost connection
                 log.warning("worker %s lost Redis", self.name)
-            if burst or self._stop_requested or kwargs.get("max_jobs"):
+            if burst or self._stopping() or kwargs.get("max_jobs"):
                 return worked
             if not self._wait_for_redis():
                 return worked
@@ -173,10 +173,15 @@ class QuanyiWorker(SimpleWorker):
             self.name = f"{self._base_name}-r{restarts}"  # the old name may still look alive
             log.warning("worker back on Redis as %s", self.name)
 
+    def _stopping(self) -> bool:
+        """A shutdown was asked for: RQ marks a busy worker `_stop_requested`, but an idle one
+        only gets a shutdown date (and leaves its loop), which must not read as a lost Redis."""
+        return self._stop_requested or self._shutdown_requested_date is not None
+
     def _wait_for_redis(self) -> bool:
         """Block until Redis answers (True), or a stop is requested (False)."""
         delay = 0.5
-        while not self._stop_requested:
+        while not self._stopping():
             try:
                 self.connection.ping()
                 return True
