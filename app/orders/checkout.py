@@ -20,10 +20,10 @@ nothing is half-written:
  4. quote                   pricing    list → tier → sale → adjusters; never the client's prices
  5. check payment           orders     the client pays exactly the quote
  6. assess risk             risk       deny refuses; review is recorded on the order
- 7. spend points            members    from the soonest-expiring lots
- 8. consume quotas          partners   counter upserts, in key order
- 9. reserve capacity        supply     conditional UPDATEs, direct recharge and links
-10. status and events       state      order.created (+ order.fulfilled), audit row
+ 7. status and events       state      order.created (+ order.fulfilled), audit row
+ 8. spend points            members    from the soonest-expiring lots
+ 9. consume quotas          partners   counter upserts, in key order
+10. reserve capacity        supply     conditional UPDATEs, direct recharge and links
 11. write the order         orders     items, deliveries (fulfillment), card keys handed over
 12. issue entitlements      entitlements  one per card-key unit
 13. charge the partner      accounts   last: its row is the partner's hottest lock
