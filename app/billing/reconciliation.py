@@ -14,7 +14,7 @@ from app.billing.models import Reconciliation, ReconciliationItem
 from app.billing.settlement import REFUNDED, OfferCosts, costed_deliveries, day_bounds
 from app.billing.statements import SUCCESS, StatementRow, parse_statement, statement_period
 from app.core.audit import Actor, record_audit
-from app.core.errors import NotFound
+from app.core.db import get_or_404
 from app.core.pagination import Page, paginate
 from app.fulfillment.models import Delivery
 from app.supply.models import Offer, Supplier
@@ -169,10 +169,7 @@ def reconcile(
 
 
 def get_reconciliation(session: Session, reconciliation_id: str) -> Reconciliation:
-    run = session.get(Reconciliation, reconciliation_id)
-    if run is None:
-        raise NotFound("Reconciliation not found.")
-    return run
+    return get_or_404(session, Reconciliation, reconciliation_id, "Reconciliation")
 
 
 def list_reconciliations(

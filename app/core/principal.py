@@ -94,11 +94,6 @@ def register_authenticator(app: Any, via: str, authenticate: Authenticator) -> N
     app.extensions.setdefault("quanyi_authenticators", {})[via] = authenticate
 
 
-def current_principal() -> Principal | None:
-    principal: Principal | None = g.get("principal")
-    return principal
-
-
 def requires(
     *permissions: str, via: str = BEARER
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -10,7 +10,7 @@ touching checkout.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -138,8 +138,3 @@ def quote(
     for adjuster in adjusters:
         result = adjuster.adjust(result, context)
     return result
-
-
-def with_unit(line: QuoteLine, unit: Price) -> QuoteLine:
-    """The line at another unit price (for adjusters)."""
-    return replace(line, unit=unit)

@@ -47,12 +47,6 @@ class Limits:
     member_listing_monthly_units: int | None = None
     member_daily_orders: int | None = None
 
-    @classmethod
-    def of(cls, partner: Partner) -> Limits:
-        quota = partner.quota
-        caps = {f: getattr(quota, f) if quota else None for f in QUOTA_FIELDS}
-        return cls(partner.id, partner.timezone, **caps)
-
 
 def limits_for(session: Session, partner_id: str) -> Limits:
     """The partner's limits, read as values (every order reads them; the partner entity, with
@@ -188,7 +182,7 @@ def release(
 
 def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:
     """What the partner has used of its partner-wide limits in the current periods."""
-    limits = Limits.of(partner)
+    limits = limits_for(session, partner.id)
     day, month = periods(partner.timezone, now)
     spent = session.scalar(
         select(UsageCounter.value).where(

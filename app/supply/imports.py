@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit
-from app.core.db import inline_count, utcnow
-from app.core.errors import NUL, NUL_MESSAGE, NotFound
+from app.core.db import get_or_404, inline_count, utcnow
+from app.core.errors import NUL, NUL_MESSAGE
 from app.core.ids import new_id
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
@@ -318,10 +318,7 @@ def batch_counts(session: Session, batch_ids: list[str]) -> dict[str, dict[str, 
 
 
 def get_batch(session: Session, batch_id: str) -> CodeBatch:
-    batch = session.get(CodeBatch, batch_id)
-    if batch is None:
-        raise NotFound("Code batch not found.")
-    return batch
+    return get_or_404(session, CodeBatch, batch_id, "Code batch")
 
 
 def list_batches(

@@ -14,7 +14,7 @@ from app.core.audit import AuditLog
 from app.core.db import utcnow
 from app.orders.checkout import Policies
 from app.orders.models import Order
-from app.orders.pricing import Price, PricingContext, Quote, quote, unit_price, with_unit
+from app.orders.pricing import Price, PricingContext, Quote, quote, unit_price
 from app.orders.risk import Decision, OrderDraft
 from tests.factories import fund, make_member, sellable_card_key_listing
 
@@ -111,9 +111,9 @@ class TenPercentOffPoints:
 
     def adjust(self, priced: Quote, context: PricingContext) -> Quote:
         lines = tuple(
-            with_unit(
+            replace(
                 line,
-                Price(
+                unit=Price(
                     line.unit.points * 9 // 10, line.unit.cash_minor, line.unit.currency, "campaign"
                 ),
             )
