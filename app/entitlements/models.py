@@ -4,14 +4,17 @@ or receipt, validity and status. Reveals are audited."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin
 from app.core.tenancy import PartnerOwnedMixin
+
+if TYPE_CHECKING:
+    from app.fulfillment.models import Delivery
 
 ENTITLEMENT_STATUSES = ("active", "expired", "transferred", "revoked")
 
@@ -35,5 +38,8 @@ class Entitlement(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     # where it came from: supplier, offer, code batch or supplier order, authorization and
     # its contract reference (for operators and audits; not shown to partners)
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # declared so that one flush writes the delivery before its entitlement (the unit of work
+    # orders tables only along relationships)
+    delivery: Mapped[Delivery] = relationship()
 
     __table_args__ = (Index("ix_entitlements_partner_member", "partner_id", "member_id", "id"),)

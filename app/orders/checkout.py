@@ -68,19 +68,19 @@ from app.supply.suppliers import code_provenance
 
 
 class ListingNotFound(NotFound):
-    code, title = "listing_not_found", "Listing not found"
+    code = "listing_not_found"
 
 
 class PriceChanged(Conflict):
-    code, title = "price_changed", "Price changed"
+    code = "price_changed"
 
 
 class PaymentMismatch(DomainError):
-    status, code, title = 422, "payment_mismatch", "Payment does not match the total"
+    code = "payment_mismatch"
 
 
 class InvalidRechargeAccount(DomainError):
-    status, code, title = 422, "invalid_recharge_account", "Invalid recharge account"
+    code = "invalid_recharge_account"
 
 
 # --- the command -----------------------------------------------------------------------------
@@ -147,79 +147,87 @@ def place_order(
     """Create, charge and (for card keys) fulfil an order, or raise and change nothing.
     `vault` opens the member's phone for a direct recharge that names no account."""
     now = now or utcnow()
-    listings = resolve_listings(session, partner_id, command.lines)
-    claimed = reserve_card_keys(session, partner_id, command.lines, listings)
-    member = find_member(session, partner_id, command.member_external_id, for_update=True)
-    if member.status != "active":
-        raise MemberBlocked("This member is blocked and cannot order.")
-    priced = quote(
-        [(listing, line.quantity) for listing, line in zip(listings, command.lines, strict=True)],
-        PricingContext(partner_id, member.tier, now, member.id),
-        policies.adjusters,
-    )
-    check_payment(priced, command.payment, command.expected_total)
-    accounts = recharge_accounts(member, command.lines, listings, vault)
-    decision = policies.risk.assess(
-        OrderDraft(partner_id, member.id, member.external_id, priced, command.member_context)
-    )
-    if decision.outcome == "deny":
-        raise OrderDenied("A risk rule refused this order.", reasons=list(decision.reasons))
-    context = command.member_context
-    order = Order(
-        partner_id=partner_id,
-        member_id=member.id,
-        points_total=priced.points,
-        cash_total_minor=priced.cash_minor,
-        currency=priced.currency,
-        wholesale_total_minor=priced.wholesale_minor,
-        cash_payment_ref=command.payment.cash_payment_ref,
-        member_ip=context.member_ip,
-        device_id=context.device_id,
-        member_since=context.member_since,
-        deliveries=[],
-        entitlements=[],
-    )
-    order.member = member
-    # card keys are delivered in this transaction (or the whole order fails); anything else
-    # waits for the fulfillment engine
-    waiting = any(
-        component.fulfillment_type != "card_key"
-        for line in priced.lines
-        for component, _ in units_of(line.listing.product)
-    )
-    transition(
-        session,
-        actor,
-        order,
-        "processing" if waiting else "fulfilled",
-        audit={
-            "points": priced.points,
-            "cash_minor": priced.cash_minor,
-            "wholesale_minor": priced.wholesale_minor,
-            **(
-                {"risk": decision.outcome, "reasons": list(decision.reasons)}
-                if decision.outcome != "allow"
-                else {}
-            ),
-        },
-    )
-    if priced.points:
-        spent = spend_points(session, member, priced.points, f"order {order.id}", order.id, now=now)
-        order.points_entry_id = spent.id
-    order.quota_usage = quotas.consume(
-        session,
-        quotas.limits_for(session, partner_id),
-        member.id,
-        {line.listing.id: line.quantity for line in priced.lines},
-        priced.wholesale_minor,
-        now,
-    )
-    reserve_direct_capacity(session, priced)
-    session.add(order)  # complete: inserted once, never updated in this transaction
-    write_items(session, order, member, priced, accounts, claimed, now)
-    # Everything is written before the partner account is locked: its row is shared by all of
-    # the partner's orders and stays locked until the commit, so the lock is held for the
-    # charge, its ledger entry, the answer's idempotency record and the commit only.
+    # Nothing is flushed until every row is in place: then one flush writes them all, parents
+    # first (the relationships order the tables), instead of one flush per query on the way.
+    with session.no_autoflush:
+        listings = resolve_listings(session, partner_id, command.lines)
+        claimed = reserve_card_keys(session, partner_id, command.lines, listings)
+        member = find_member(session, partner_id, command.member_external_id, for_update=True)
+        if member.status != "active":
+            raise MemberBlocked("This member is blocked and cannot order.")
+        priced = quote(
+            [
+                (listing, line.quantity)
+                for listing, line in zip(listings, command.lines, strict=True)
+            ],
+            PricingContext(partner_id, member.tier, now, member.id),
+            policies.adjusters,
+        )
+        check_payment(priced, command.payment, command.expected_total)
+        accounts = recharge_accounts(member, command.lines, listings, vault)
+        decision = policies.risk.assess(
+            OrderDraft(partner_id, member.id, member.external_id, priced, command.member_context)
+        )
+        if decision.outcome == "deny":
+            raise OrderDenied("A risk rule refused this order.", reasons=list(decision.reasons))
+        context = command.member_context
+        order = Order(
+            partner_id=partner_id,
+            member_id=member.id,
+            points_total=priced.points,
+            cash_total_minor=priced.cash_minor,
+            currency=priced.currency,
+            wholesale_total_minor=priced.wholesale_minor,
+            cash_payment_ref=command.payment.cash_payment_ref,
+            member_ip=context.member_ip,
+            device_id=context.device_id,
+            member_since=context.member_since,
+            deliveries=[],
+            entitlements=[],
+        )
+        order.member = member
+        # card keys are delivered in this transaction (or the whole order fails); anything else
+        # waits for the fulfillment engine
+        waiting = any(
+            component.fulfillment_type != "card_key"
+            for line in priced.lines
+            for component, _ in units_of(line.listing.product)
+        )
+        transition(
+            session,
+            actor,
+            order,
+            "processing" if waiting else "fulfilled",
+            audit={
+                "points": priced.points,
+                "cash_minor": priced.cash_minor,
+                "wholesale_minor": priced.wholesale_minor,
+                **(
+                    {"risk": decision.outcome, "reasons": list(decision.reasons)}
+                    if decision.outcome != "allow"
+                    else {}
+                ),
+            },
+        )
+        if priced.points:
+            spent = spend_points(
+                session, member, priced.points, f"order {order.id}", order.id, now=now
+            )
+            order.points_entry_id = spent.id
+        order.quota_usage = quotas.consume(
+            session,
+            quotas.limits_for(session, partner_id),
+            member.id,
+            {line.listing.id: line.quantity for line in priced.lines},
+            priced.wholesale_minor,
+            now,
+        )
+        reserve_direct_capacity(session, priced)
+        session.add(order)  # complete: inserted once, never updated in this transaction
+        write_items(session, order, member, priced, accounts, claimed, now)
+        # Everything is written before the partner account is locked: its row is shared by all of
+        # the partner's orders and stays locked until the commit, so the lock is held for the
+        # charge, its ledger entry, the answer's idempotency record and the commit only.
     session.flush()
     if priced.wholesale_minor:
         charge_order(session, partner_id, priced.wholesale_minor, order.id)
@@ -337,8 +345,7 @@ def write_items(
     now: datetime,
 ) -> None:
     """The order's items and their deliveries; card keys handed over and their entitlements
-    issued now. Written parents first (order and items, then deliveries, then entitlements):
-    the rows refer to each other by foreign key."""
+    issued now. Added, not flushed: the caller's flush writes them parents first."""
     for position, (line, account) in enumerate(zip(priced.lines, accounts, strict=True)):
         order.items.append(
             OrderItem(
@@ -355,7 +362,6 @@ def write_items(
                 snapshot=item_snapshot(line),
             )
         )
-    session.flush()
     provenance = code_provenance(session, [code.id for codes in claimed.values() for code in codes])
     handed_over: list[tuple[Delivery, Code, Product, str | None]] = []
     for position, (line, item) in enumerate(zip(priced.lines, order.items, strict=True)):
@@ -377,7 +383,6 @@ def write_items(
                 for delivery, code in zip(deliveries, codes, strict=True):
                     hand_over_code(delivery, code, now)
                     handed_over.append((delivery, code, component, bundle))
-    session.flush()
     for delivery, code, component, bundle in handed_over:
         entitlement = issue(
             session,

@@ -80,3 +80,6 @@ class OrderItem(PublicIdMixin, PartnerOwnedMixin, Base):
     # name, brand, category, face_value, validity_days, fulfillment_type, price source,
     # member price and wholesale price at the moment of sale; bundle components.
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # declared so that one flush writes an item before its deliveries (the unit of work orders
+    # tables only along relationships); checkout fills delivery.item_id, not this list
+    deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id")
