@@ -46,7 +46,7 @@ bench-quick: install
 	$(BIN)/python bench/harness.py --quick
 
 openapi: install
-	$(BIN)/flask openapi write --format=json openapi/openapi.json
+	$(BIN)/flask apidocs write openapi
 
 clean:
 	rm -rf $(VENV) instance

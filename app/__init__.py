@@ -11,12 +11,15 @@ from flask_smorest import Api
 
 from app.config import load_settings
 from app.core.errors import ProblemSchema
+from app.core.openapi import ErrorDocsPlugin
 
 
 class QuanyiApi(Api):
-    """flask-smorest's Api documenting our problem+json error shape."""
+    """flask-smorest's Api documenting our problem+json error shape; the error responses of
+    each operation are written by `ErrorDocsPlugin`, not its generic default."""
 
     ERROR_SCHEMA = ProblemSchema
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
 
 def schema_name(schema: Any) -> Any:
@@ -30,13 +33,14 @@ def schema_name(schema: Any) -> Any:
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment; `overrides` (tests) win over it."""
     from app import models  # noqa: F401 - every table registered before use
+    from app.apidocs.cli import apidocs_cli
+    from app.apidocs.routes import blp as apidocs_blp
     from app.auth import service as auth_service
     from app.auth.oauth import init_oauth
     from app.auth.routes import blp as oauth_blp
     from app.billing.cli import billing_cli
     from app.billing.routes import blp as billing_blp
     from app.billing.routes import platform_blp as billing_platform_blp
-    from app.core.assets import blp as assets_blp
     from app.core.cli import db_cli, idempotency_cli
     from app.core.errors import register_error_handlers
     from app.core.health import blp as health_blp
@@ -80,7 +84,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.extensions.setdefault("quanyi_checkout", DEFAULT_POLICIES)
 
     api = QuanyiApi(
-        app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name)}
+        app,
+        spec_kwargs={
+            "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=schema_name),
+            "extra_plugins": [ErrorDocsPlugin()],
+        },
     )
     app.extensions["quanyi_api"] = api
     api.spec.components.security_scheme(
@@ -112,7 +120,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         billing_platform_blp,
     ):
         api.register_blueprint(blueprint)
-    for public in (health_blp, assets_blp, partner_assets_blp):
+    for public in (health_blp, apidocs_blp, partner_assets_blp):
         app.register_blueprint(public)
         limiter.exempt(public)
     register_error_handlers(app)
@@ -121,6 +129,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("REDIS_URL"):
         _embed(app)
     for group in (
+        apidocs_cli,
         db_cli,
         idempotency_cli,
         partners_cli,

@@ -86,10 +86,8 @@ class Settings:
             "API_TITLE": "Quanyi API",
             "API_VERSION": "v1",
             "OPENAPI_VERSION": "3.1.0",
-            "OPENAPI_URL_PREFIX": "/api/v1",
-            "OPENAPI_JSON_PATH": "openapi.json",
-            "OPENAPI_SWAGGER_UI_PATH": "docs",
-            "OPENAPI_SWAGGER_UI_URL": "/api/v1/docs/assets/",
+            # the documents and their pages are served by app/apidocs (two documents, not one)
+            "OPENAPI_URL_PREFIX": None,
         }
 
 

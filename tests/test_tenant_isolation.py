@@ -124,6 +124,8 @@ def _rules(app: Flask, platform: bool):
         path = rule.rule
         if not path.startswith("/api/v1/") or path.startswith(SKIP_PREFIXES):
             continue
+        if rule.endpoint.startswith("apidocs."):  # the published documents: public
+            continue
         if path.startswith("/api/v1/platform/") != platform:
             continue
         for method in sorted(rule.methods & set(METHODS)):

@@ -15,7 +15,7 @@ from app.webhooks.outbox import record_event
 
 
 class InsufficientPartnerBalance(DomainError):
-    status, code, title = 402, "insufficient_partner_balance", "Insufficient partner balance"
+    code = "insufficient_partner_balance"
 
 
 def account_for(session: Session, partner_id: str, for_update: bool = False) -> PartnerAccount:

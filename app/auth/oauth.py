@@ -16,6 +16,7 @@ from flask import Flask, Response, current_app, g, request
 
 from app.auth import lockout, service
 from app.auth.models import ALL_SCOPES, AccessToken, ApiClient
+from app.core.error_catalog import CATALOG
 from app.core.errors import DomainError, problem
 from app.core.principal import BEARER, Principal, register_authenticator
 from app.core.queue import redis_connection
@@ -96,10 +97,9 @@ class QuanyiAuthorizationServer(AuthorizationServer):
         error = body.get("error", "invalid_request")
         extra_headers = {k: v for k, v in headers if k.lower() not in ("content-type",)}
         return problem(
-            status_code,
             error,
-            error.replace("_", " ").capitalize(),
             body.get("error_description") or None,
+            status=status_code,
             headers=extra_headers,
             error=error,
         )
@@ -134,9 +134,7 @@ def token_response() -> Response:
     proxy's log); failed client authentications lock the client id and the address out."""
     if any(name in request.args for name in TOKEN_BODY_PARAMS):
         return problem(
-            400,
             "invalid_request",
-            "Invalid request",
             "Send grant_type, scope and client credentials in the form body, not the query.",
             error="invalid_request",
         )
@@ -144,9 +142,7 @@ def token_response() -> Response:
     retry_after = lockout.locked_for(conn, client_id, address)
     if retry_after is not None:
         return problem(
-            429,
             "too_many_failures",
-            "Too many failed authentications",
             "Too many failed client authentications; try again later.",
             headers={"Retry-After": str(retry_after)},
         )
@@ -181,17 +177,16 @@ def init_oauth(app: Flask) -> None:
 
 
 class AuthError(DomainError):
-    pass
+    code = "invalid_token"
 
 
 def _auth_error(error: OAuth2Error) -> AuthError:
     status = error.status_code
     err = AuthError(error.get_error_description() or error.description or error.error)
-    err.status = status
-    err.code = "insufficient_scope" if status == 403 else (error.error or "invalid_token")
-    if err.code == "missing_authorization":
-        err.code = "unauthorized"
-    err.title = "Forbidden" if status == 403 else "Unauthorized"
+    code = "insufficient_scope" if status == 403 else (error.error or "invalid_token")
+    if code == "missing_authorization":
+        code = "unauthorized"
+    err.code, err.status, err.title = code, status, CATALOG[code].title
     err.headers = {k: v for k, v in error.get_headers() if k.lower() == "www-authenticate"}
     if status == 401 and not err.headers:
         err.headers = {"WWW-Authenticate": f'Bearer realm="{REALM}"'}

@@ -35,11 +35,11 @@ PAYMENT_TERM = timedelta(days=15)
 
 
 class PeriodOpen(Conflict):
-    code, title = "invoice_period_open", "The invoice period has not ended"
+    code = "invoice_period_open"
 
 
 class InvalidInvoiceState(Conflict):
-    code, title = "invoice_state_conflict", "Not possible in the invoice's state"
+    code = "invoice_state_conflict"
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ class Invoice(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
 
 
 class InvoiceImmutable(Conflict):
-    code, title = "invoice_immutable", "Invoice is immutable"
+    code = "invoice_immutable"
 
 
 # issued → paid | void is all that may happen to an issued invoice: these columns only

@@ -43,6 +43,7 @@ from app.billing.schemas import (
 )
 from app.core.http import accepts_multipart, max_body_bytes, request_actor
 from app.core.idempotency import idempotent
+from app.core.openapi import raises
 from app.core.pagination import Page, PageArgsSchema, page_schema, paginate
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id, scoped
@@ -68,11 +69,12 @@ DOCUMENT_FORMATS = {
 DOCUMENT_DOC = {
     "responses": {
         "200": {
+            "description": "The invoice as JSON, CSV (UTF-8) or PDF, as negotiated.",
             "content": {
                 "application/json": {"schema": {"$ref": "#/components/schemas/Invoice"}},
                 "text/csv": {"schema": {"type": "string"}},
                 "application/pdf": {"schema": {"type": "string", "format": "binary"}},
-            }
+            },
         }
     }
 }
@@ -114,6 +116,11 @@ def _entries(partner_id: str, args: dict[str, Any]) -> Page[AccountEntry]:
 @requires("billing:read")
 @blp.response(200, AccountSchema)
 def get_own_account() -> Any:
+    """Read your prepaid account.
+
+    Balance, credit limit and currency of the account that pays the wholesale price of every
+    order.
+    """
     return accounts.account_for(db.session(), current_partner_id())
 
 
@@ -122,7 +129,10 @@ def get_own_account() -> Any:
 @blp.arguments(EntryQuerySchema(), location="query")
 @blp.response(200, page_schema(AccountEntrySchema))
 def list_own_entries(args: dict[str, Any]) -> Any:
-    """The ledger, newest first: balance = the sum of every entry."""
+    """List account entries.
+
+    The ledger, newest first: balance = the sum of every entry.
+    """
     return _entries(current_partner_id(), args)
 
 
@@ -131,7 +141,10 @@ def list_own_entries(args: dict[str, Any]) -> Any:
 @blp.arguments(InvoiceQuerySchema(), location="query")
 @blp.response(200, page_schema(InvoiceSchema))
 def list_own_invoices(args: dict[str, Any]) -> Any:
-    """Issued, paid and void invoices and credit notes (drafts stay with the platform)."""
+    """List invoices.
+
+    Issued, paid and void invoices and credit notes (drafts stay with the platform).
+    """
     return invoices.list_invoices(
         db.session(),
         args["limit"],
@@ -148,8 +161,12 @@ def list_own_invoices(args: dict[str, Any]) -> Any:
 @blp.arguments(InvoiceFormatSchema(), location="query")
 @blp.response(200, InvoiceSchema)
 @blp.doc(**DOCUMENT_DOC)
+@raises("not_acceptable")
 def get_own_invoice(args: dict[str, Any], invoice_id: str) -> Any:
-    """JSON, CSV or PDF (`Accept: text/csv` / `application/pdf`, or `?format=`)."""
+    """Download an invoice.
+
+    JSON, CSV or PDF (`Accept: text/csv` / `application/pdf`, or `?format=`).
+    """
     session = db.session()
     invoice = invoices.get_invoice(session, invoice_id, current_partner_id())
     return _document(session, invoice, args["format"])
@@ -162,6 +179,10 @@ def get_own_invoice(args: dict[str, Any], invoice_id: str) -> Any:
 @requires("platform")
 @platform_blp.response(200, AccountSchema)
 def get_account(partner_id: str) -> Any:
+    """Read a partner's account.
+
+    Balance, credit limit and currency of the partner's prepaid account.
+    """
     session = db.session()
     get_partner(session, partner_id)
     return accounts.account_for(session, partner_id)
@@ -173,6 +194,10 @@ def get_account(partner_id: str) -> Any:
 @platform_blp.arguments(TopUpSchema())
 @platform_blp.response(201, AccountEntrySchema)
 def top_up(data: dict[str, Any], partner_id: str) -> Any:
+    """Top up a partner's account.
+
+    Book money the partner paid in; an account entry records it.
+    """
     session = db.session()
     get_partner(session, partner_id)
     return accounts.top_up(
@@ -185,6 +210,10 @@ def top_up(data: dict[str, Any], partner_id: str) -> Any:
 @platform_blp.arguments(CreditLimitSchema())
 @platform_blp.response(200, AccountSchema)
 def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
+    """Set a partner's credit limit.
+
+    How far below zero the account may go.
+    """
     session = db.session()
     get_partner(session, partner_id)
     actor = request_actor()
@@ -201,6 +230,10 @@ def set_credit_limit(data: dict[str, Any], partner_id: str) -> Any:
 @requires("platform")
 @platform_blp.response(200, BillingPlanOutSchema)
 def get_billing_plan(partner_id: str) -> Any:
+    """Read a partner's billing plan.
+
+    Monthly fee, per-order fees, VAT rate and payment terms.
+    """
     session = db.session()
     get_partner(session, partner_id)
     return plans.plan_for(session, partner_id)
@@ -211,7 +244,10 @@ def get_billing_plan(partner_id: str) -> Any:
 @platform_blp.arguments(BillingPlanSchema())
 @platform_blp.response(200, BillingPlanOutSchema)
 def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
-    """Fields left out keep their value; invoices already generated keep their plan."""
+    """Set a partner's billing plan.
+
+    Fields left out keep their value; invoices already generated keep their plan.
+    """
     session = db.session()
     get_partner(session, partner_id)
     plan, _ = plans.set_plan(session, request_actor(), partner_id, data)
@@ -224,6 +260,10 @@ def set_billing_plan(data: dict[str, Any], partner_id: str) -> Any:
 @platform_blp.arguments(AdjustmentSchema())
 @platform_blp.response(201, AccountEntrySchema)
 def adjust_account(data: dict[str, Any], partner_id: str) -> Any:
+    """Adjust a partner's account.
+
+    A correction entry (positive or negative) with its reason; audited.
+    """
     session = db.session()
     get_partner(session, partner_id)
     return accounts.adjust(
@@ -236,6 +276,10 @@ def adjust_account(data: dict[str, Any], partner_id: str) -> Any:
 @platform_blp.arguments(EntryQuerySchema(), location="query")
 @platform_blp.response(200, page_schema(AccountEntrySchema))
 def list_entries(args: dict[str, Any], partner_id: str) -> Any:
+    """List a partner's account entries.
+
+    The ledger, newest first.
+    """
     get_partner(db.session(), partner_id)
     return _entries(partner_id, args)
 
@@ -247,9 +291,13 @@ def list_entries(args: dict[str, Any], partner_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(InvoiceGenerateSchema())
 @platform_blp.response(200, InvoiceSchema)
+@raises("invoice_immutable")
 def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
-    """Generate (or recompute the draft of) the partner's invoice for `month`; an issued
-    invoice is returned unchanged. Running it twice makes one invoice."""
+    """Generate a partner's invoice.
+
+    Generate (or recompute the draft of) the partner's invoice for `month`; an issued invoice is
+    returned unchanged. Running it twice makes one invoice.
+    """
     session = db.session()
     partner = get_partner(session, partner_id)
     invoice, _ = invoices.generate_invoice(session, request_actor(), partner, data["month"])
@@ -261,6 +309,10 @@ def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
 @platform_blp.arguments(PlatformInvoiceQuerySchema(), location="query")
 @platform_blp.response(200, page_schema(InvoiceSchema))
 def list_invoices(args: dict[str, Any]) -> Any:
+    """List invoices.
+
+    Every partner's invoices and credit notes, drafts included.
+    """
     return invoices.list_invoices(
         db.session(),
         args["limit"],
@@ -276,7 +328,12 @@ def list_invoices(args: dict[str, Any]) -> Any:
 @platform_blp.arguments(InvoiceFormatSchema(), location="query")
 @platform_blp.response(200, InvoiceSchema)
 @platform_blp.doc(**DOCUMENT_DOC)
+@raises("not_acceptable")
 def get_invoice(args: dict[str, Any], invoice_id: str) -> Any:
+    """Read or download an invoice.
+
+    JSON, CSV or PDF (`Accept` or `?format=`).
+    """
     session = db.session()
     return _document(session, invoices.get_invoice(session, invoice_id), args["format"])
 
@@ -285,16 +342,24 @@ def get_invoice(args: dict[str, Any], invoice_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(InvoiceUpdateSchema())
 @platform_blp.response(200, InvoiceSchema)
+@raises("invoice_immutable")
 def update_invoice(data: dict[str, Any], invoice_id: str) -> Any:
-    """Notes and due date of a draft; an issued invoice answers 409 `invoice_immutable`."""
+    """Update a draft invoice.
+
+    Notes and due date of a draft; an issued invoice answers 409 `invoice_immutable`.
+    """
     return invoices.update_invoice(db.session(), request_actor(), invoice_id, data)
 
 
 @platform_blp.route("/invoices/<invoice_id>/issue", methods=["POST"])
 @requires("platform")
 @platform_blp.response(200, InvoiceSchema)
+@raises("invoice_period_open", "invoice_state_conflict")
 def issue_invoice(invoice_id: str) -> Any:
-    """Freeze the draft (after its month has ended) and book its fees and VAT."""
+    """Issue an invoice.
+
+    Freeze the draft (after its month has ended) and book its fees and VAT.
+    """
     return invoices.issue_invoice(db.session(), request_actor(), invoice_id)
 
 
@@ -302,7 +367,12 @@ def issue_invoice(invoice_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(InvoicePaymentSchema())
 @platform_blp.response(200, InvoiceSchema)
+@raises("invoice_state_conflict")
 def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
+    """Mark an invoice paid.
+
+    Record the payment of an issued invoice.
+    """
     return invoices.mark_paid(db.session(), request_actor(), invoice_id, data["payment_ref"])
 
 
@@ -310,8 +380,12 @@ def mark_paid(data: dict[str, Any], invoice_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(VoidSchema())
 @platform_blp.response(200, InvoiceSchema)
+@raises("invoice_state_conflict")
 def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
-    """A draft, or an unpaid issued invoice (its fees and VAT are credited back)."""
+    """Void an invoice.
+
+    A draft, or an unpaid issued invoice (its fees and VAT are credited back).
+    """
     return invoices.void_invoice(db.session(), request_actor(), invoice_id, data["reason"])
 
 
@@ -320,8 +394,12 @@ def void_invoice(data: dict[str, Any], invoice_id: str) -> Any:
 @idempotent
 @platform_blp.arguments(CreditNoteSchema())
 @platform_blp.response(201, InvoiceSchema)
+@raises("invoice_state_conflict")
 def create_credit_note(data: dict[str, Any], invoice_id: str) -> Any:
-    """Correct an issued invoice: a credit note (VAT added), credited to the account."""
+    """Issue a credit note.
+
+    Correct an issued invoice: a credit note (VAT added), credited to the account.
+    """
     return invoices.create_credit_note(
         db.session(), request_actor(), invoice_id, data["amount"].amount, data["reason"]
     )
@@ -335,7 +413,10 @@ def create_credit_note(data: dict[str, Any], invoice_id: str) -> Any:
 @platform_blp.arguments(RangeSchema(), location="query")
 @platform_blp.response(200, SettlementSchema)
 def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
-    """What we owe the supplier for deliveries in [from, to) at offer cost."""
+    """Compute a supplier settlement.
+
+    What we owe the supplier for deliveries in [from, to) at offer cost.
+    """
     session = db.session()
     supplier = get_supplier(session, supplier_id)
     start, end = settlement.day_bounds(args["from_"], args["to"])
@@ -349,9 +430,13 @@ def supplier_settlement(args: dict[str, Any], supplier_id: str) -> Any:
 @platform_blp.arguments(ReconcileArgsSchema(), location="query")
 @platform_blp.arguments(StatementFormSchema(), location="files")
 @platform_blp.response(201, ReconciliationSchema)
+@raises("payload_too_large")
 def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> Any:
-    """Upload the supplier's statement (CSV: reference, supplier_order_no, status, amount in
-    yuan, completed_at) as the multipart field `file`; the answer is the saved report."""
+    """Reconcile a supplier statement.
+
+    Upload the supplier's statement (CSV: reference, supplier_order_no, status, amount in yuan,
+    completed_at) as the multipart field `file`; the answer is the saved report.
+    """
     session = db.session()
     supplier = get_supplier(session, supplier_id)
     upload = files["file"]
@@ -371,6 +456,10 @@ def reconcile(args: dict[str, Any], files: dict[str, Any], supplier_id: str) -> 
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(ReconciliationSummarySchema))
 def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
+    """List a supplier's reconciliations.
+
+    Saved reconciliation reports, newest first.
+    """
     session = db.session()
     get_supplier(session, supplier_id)
     return reconciliation.list_reconciliations(session, supplier_id, args["limit"], args["cursor"])
@@ -380,6 +469,10 @@ def list_reconciliations(args: dict[str, Any], supplier_id: str) -> Any:
 @requires("platform")
 @platform_blp.response(200, ReconciliationSchema)
 def get_reconciliation(reconciliation_id: str) -> Any:
+    """Read a reconciliation.
+
+    Matched, missing and mismatched lines of one statement.
+    """
     return reconciliation.get_reconciliation(db.session(), reconciliation_id)
 
 
@@ -388,6 +481,9 @@ def get_reconciliation(reconciliation_id: str) -> Any:
 @platform_blp.arguments(MarginQuerySchema(), location="query")
 @platform_blp.response(200, MarginReportSchema)
 def get_margins(args: dict[str, Any]) -> Any:
-    """Revenue (wholesale + fees) minus supplier cost for orders placed in [from, to)."""
+    """Read margins.
+
+    Revenue (wholesale + fees) minus supplier cost for orders placed in [from, to).
+    """
     start, end = settlement.day_bounds(args["from_"], args["to"])
     return margins.margins(db.session(), start, end, args["group_by"])

@@ -14,13 +14,16 @@ from typing import Any, TypeGuard
 
 import psycopg
 from flask import Flask, Response, current_app, g, json, request
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from werkzeug.exceptions import HTTPException
 
+from app.core.error_catalog import CATALOG
+
 log = logging.getLogger("quanyi.errors")
 
-PROBLEM_TYPE_BASE = "https://docs.quanyi.example/problems/"
+# where a problem's `type` points: the served error catalog, at the code's anchor
+ERROR_CATALOG_PATH = "/api/v1/docs/errors"
 
 HTTP_CODES = {
     400: "bad_request",
@@ -40,11 +43,17 @@ HTTP_CODES = {
 
 
 class DomainError(Exception):
-    """A business rule said no. Subclasses fix `status` and `code`; `extra` adds members."""
+    """A business rule said no. Subclasses name their `code`; its status and title come from
+    the error catalog (a code missing there fails at import). `extra` adds members."""
 
-    status: int = 400
     code: str = "bad_request"
+    status: int = 400
     title: str = "Bad request"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        entry = CATALOG[cls.code]
+        cls.status, cls.title = entry.status, entry.title
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         super().__init__(detail or self.title)
@@ -54,11 +63,11 @@ class DomainError(Exception):
 
 
 class NotFound(DomainError):
-    status, code, title = 404, "not_found", "Not found"
+    code = "not_found"
 
 
 class Conflict(DomainError):
-    status, code, title = 409, "conflict", "Conflict"
+    code = "conflict"
 
 
 # PostgreSQL's text cannot hold U+0000 (SQLite's can): input holding it is refused, on both.
@@ -69,34 +78,37 @@ NUL_MESSAGE = "Must not contain the NUL character (U+0000)."
 class ValidationFailed(DomainError):
     """A semantic check on otherwise well-formed input; `errors` maps field → messages."""
 
-    status, code, title = 422, "validation_error", "Validation failed"
+    code = "validation_error"
 
     def __init__(self, errors: dict[str, list[str]], detail: str | None = None) -> None:
         super().__init__(detail or "The request has invalid fields.", errors=errors)
 
 
 class Unauthorized(DomainError):
-    status, code, title = 401, "unauthorized", "Unauthorized"
+    code = "unauthorized"
 
 
 class Forbidden(DomainError):
-    status, code, title = 403, "forbidden", "Forbidden"
+    code = "forbidden"
 
 
 class UnsupportedMediaType(DomainError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+    code = "unsupported_media_type"
 
 
 def problem(
-    status: int,
     code: str,
-    title: str,
     detail: str | None = None,
+    *,
+    status: int | None = None,
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    """The error answer: problem+json, or the HTML page of a web blueprint that registered one
+    """The error answer for a catalogued `code` (its status unless `status` is given):
+    problem+json, or the HTML page of a web blueprint that registered one
     (`register_html_errors`): a person in a browser reads a page, not JSON."""
+    entry = CATALOG[code]
+    status, title = status or entry.status, entry.title
     render = _html_renderer()
     if render is not None:
         page = render(status, code, title, detail or title)
@@ -104,7 +116,7 @@ def problem(
             page.headers[name] = value
         return page
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
+        "type": f"{ERROR_CATALOG_PATH}#{code}",
         "title": title,
         "status": status,
         "detail": detail or title,
@@ -164,23 +176,20 @@ def handle_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     if status == 422 and "messages" in data:
         return problem(
-            422,
             "validation_error",
-            "Validation failed",
             "The request has invalid fields.",
             errors=_flatten_webargs(data["messages"]),
             headers=headers,
         )
     if status == 400 and "messages" in data:
-        return problem(400, "malformed_json", "Malformed JSON", "The body is not valid JSON.")
+        return problem("malformed_json", "The body is not valid JSON.")
     detail = error.description if isinstance(error.description, str) else None
-    title = error.name if error.name else "Error"
-    return problem(status, code, title, detail, headers=headers)
+    return problem(code, detail, status=status, headers=headers)
 
 
 def handle_domain_error(error: DomainError) -> Response:
     return problem(
-        error.status, error.code, error.title, error.detail, headers=error.headers, **error.extra
+        error.code, error.detail, status=error.status, headers=error.headers, **error.extra
     )
 
 
@@ -237,15 +246,11 @@ def handle_database_error(error: DBAPIError) -> Response:
     Retry-After for what a retry mends (a lost lock race, the database away); anything else is
     a fault of ours (500)."""
     if is_unique_violation(error):
-        return problem(
-            409, "already_exists", "Already exists", "Another record already has these values."
-        )
+        return problem("already_exists", "Another record already has these values.")
     if is_transient_conflict(error):
         log.warning("transaction rolled back by the database: %s", type(error.orig).__name__)
         return problem(
-            503,
             "retry",
-            "Try again",
             "The request lost a race with another one; nothing was written. Retry it.",
             headers={"Retry-After": "1"},
         )
@@ -253,9 +258,7 @@ def handle_database_error(error: DBAPIError) -> Response:
         if _DATABASE_DOWN_LOG.due():
             log.error("database unreachable: %s", type(error.orig).__name__)
         return problem(
-            503,
             "dependency_down",
-            "Service unavailable",
             "The database is unreachable; nothing was written. Retry shortly.",
             headers={"Retry-After": "5"},
         )
@@ -266,7 +269,7 @@ def handle_unexpected(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     log.exception("unhandled error")
-    return problem(500, "internal_error", "Internal error", "Something went wrong on our side.")
+    return problem("internal_error", "Something went wrong on our side.")
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -277,9 +280,15 @@ def register_error_handlers(app: Flask) -> None:
 
 
 class ProblemSchema(Schema):
-    """How every error looks (RFC 9457), for the OpenAPI document."""
+    """How every error looks (RFC 9457), for the OpenAPI document. Open: an error may carry
+    members of its own (`current_total`, `reasons`, `lines`, …; the error catalog says which)."""
 
-    type = fields.String(required=True)
+    class Meta:
+        unknown = INCLUDE
+
+    type = fields.String(
+        required=True, metadata={"description": "the error catalog's entry for `code`"}
+    )
     title = fields.String(required=True)
     status = fields.Integer(required=True)
     detail = fields.String(required=True)

@@ -48,7 +48,5 @@ def readyz() -> Any:
         checks["redis"] = _check_redis()
     down = sorted(name for name, state in checks.items() if state != "ok")
     if down:
-        return problem(
-            503, "dependency_down", "Not ready", f"Unreachable: {', '.join(down)}.", checks=checks
-        )
+        return problem("dependency_down", f"Unreachable: {', '.join(down)}.", checks=checks)
     return jsonify(status="ok", checks=checks)

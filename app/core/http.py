@@ -154,9 +154,7 @@ def _refuse_deep_json() -> Response | None:
     if not request.is_json or not json_depth_exceeds(request.get_data(cache=True), MAX_JSON_DEPTH):
         return None
     return problem(
-        400,
         "json_too_deep",
-        "JSON nested too deep",
         f"Arrays and objects may nest at most {MAX_JSON_DEPTH} levels.",
     )
 
@@ -181,9 +179,7 @@ def init_request_transaction(app: Flask, session_factory: Callable[[], Any]) -> 
                 return handle_database_error(error)
             log.exception("commit failed")
             return problem(
-                503,
                 "transaction_failed",
-                "Try again",
                 "The change could not be saved; nothing was written. Retry the request.",
             )
         return response

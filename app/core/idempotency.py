@@ -48,15 +48,15 @@ REPLAYED_HEADERS = ("Content-Type", "Location")
 
 
 class IdempotencyKeyRequired(DomainError):
-    status, code, title = 400, "idempotency_key_required", "Idempotency-Key required"
+    code = "idempotency_key_required"
 
 
 class IdempotencyKeyReused(DomainError):
-    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key reused"
+    code = "idempotency_key_reused"
 
 
 class IdempotencyInProgress(Conflict):
-    code, title = "idempotency_in_progress", "Request in progress"
+    code = "idempotency_in_progress"
 
 
 class IdempotencyRecord(PublicIdMixin, Base):

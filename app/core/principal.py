@@ -81,7 +81,7 @@ class Principal:
 
 
 class PermissionDenied(Forbidden):
-    code, title = "insufficient_scope", "Forbidden"
+    code = "insufficient_scope"
 
 
 # An authenticator reads its credential from the request: None when the request carries none,

@@ -19,11 +19,11 @@ T = TypeVar("T", bound="PartnerOwnedMixin")
 
 
 class PartnerRequired(Forbidden):
-    code, title = "partner_required", "Partner client required"
+    code = "partner_required"
 
 
 class PartnerSuspended(Forbidden):
-    code, title = "partner_suspended", "Partner suspended"
+    code = "partner_suspended"
 
 
 # The tenant's own row, as far as the kernel needs it: whether it may act at all, and where

@@ -7,6 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from app.core.http import request_actor
+from app.core.openapi import raises
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id
@@ -25,7 +26,13 @@ blp = Blueprint(
 @requires("entitlements:read")
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(EntitlementSchema))
+@raises("member_not_found")
 def member_entitlements(args: dict[str, Any], external_id: str) -> Any:
+    """List a member's entitlements.
+
+    What the member holds after its orders: product, status, validity, masked code. Newest
+    first.
+    """
     session, partner_id = db.session(), current_partner_id()
     member = find_member(session, partner_id, external_id)
     return entitlements.list_entitlements(
@@ -37,8 +44,12 @@ def member_entitlements(args: dict[str, Any], external_id: str) -> Any:
 @requires("entitlements:reveal")
 @limiter.limit("30 per minute")
 @blp.response(200, RevealSchema)
+@raises("nothing_to_reveal")
 def reveal_entitlement(entitlement_id: str) -> Any:
-    """The code in clear, for showing to its member. Audited; rate-limited per client."""
+    """Reveal a card code.
+
+    The code in clear, for showing to its member. Audited; rate-limited per client.
+    """
     entitlement, code, password = entitlements.reveal(
         db.session(), request_actor(), current_vault(), current_partner_id(), entitlement_id
     )

@@ -22,7 +22,7 @@ from app.webhooks.outbox import record_event
 
 
 class NothingToReveal(Conflict):
-    code, title = "nothing_to_reveal", "Nothing to reveal"
+    code = "nothing_to_reveal"
 
 
 def validity_end(

@@ -29,6 +29,11 @@ blp = Blueprint("callbacks", __name__, url_prefix="/callbacks", description="Sup
 @blp.route("/suppliers/<supplier_id>", methods=["POST"])
 @blp.doc(summary="A supplier reports a recharge result (signed body)", security=[])
 def supplier_callback(supplier_id: str) -> Any:
+    """Receive a supplier's recharge result.
+
+    Suppliers call this with a signed body when a direct recharge completes or fails; answered
+    once per result, repeats are harmless.
+    """
     session = db.session()
     supplier = session.get(Supplier, supplier_id)
     if supplier is None:
@@ -63,6 +68,10 @@ platform_blp = Blueprint(
 @platform_blp.arguments(SupplierStatsQuerySchema(), location="query")
 @platform_blp.response(200, SupplierStatsSchema)
 def supplier_stats(args: dict[str, Any], supplier_id: str) -> Any:
+    """Read a supplier's delivery statistics.
+
+    Success rate, latency and failures of the supplier's deliveries over a period.
+    """
     session = db.session()
     supplier = get_supplier(session, supplier_id)
     since = utcnow() - timedelta(hours=args["window_hours"])

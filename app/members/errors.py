@@ -4,16 +4,16 @@ from app.core.errors import DomainError
 
 
 class InsufficientPoints(DomainError):
-    status, code, title = 422, "insufficient_points", "Insufficient points"
+    code = "insufficient_points"
 
 
 class PointsBalanceLimit(DomainError):
-    status, code, title = 422, "points_balance_limit", "Points balance limit"
+    code = "points_balance_limit"
 
 
 class MemberBlocked(DomainError):
-    status, code, title = 403, "member_blocked", "Member blocked"
+    code = "member_blocked"
 
 
 class MemberNotFound(DomainError):
-    status, code, title = 404, "member_not_found", "Member not found"
+    code = "member_not_found"

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
+from app.core.openapi import raises
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id
@@ -29,6 +30,10 @@ blp = Blueprint("members", __name__, url_prefix="/api/v1", description="Partner:
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(MemberSchema))
 def list_members(args: dict[str, Any]) -> Any:
+    """List members.
+
+    This partner's members, newest first. Cursor-paginated.
+    """
     return members.list_members(db.session(), current_partner_id(), args["limit"], args["cursor"])
 
 
@@ -37,6 +42,11 @@ def list_members(args: dict[str, Any]) -> Any:
 @blp.arguments(MemberUpsertSchema())
 @blp.response(200, MemberSchema)
 def upsert_member(changes: members.MemberChanges, external_id: str) -> Any:
+    """Create or update a member.
+
+    Keyed by your own `external_id`: the first call creates the member, later calls change only
+    the fields they send.
+    """
     member, _ = members.upsert_member(
         db.session(), request_actor(), current_partner_id(), external_id, changes, current_vault()
     )
@@ -46,7 +56,12 @@ def upsert_member(changes: members.MemberChanges, external_id: str) -> Any:
 @blp.route("/members/<external_id>")
 @requires("members:read")
 @blp.response(200, MemberSchema)
+@raises("member_not_found")
 def get_member(external_id: str) -> Any:
+    """Read a member.
+
+    Profile, tier, status and points balance.
+    """
     return members.find_member(db.session(), current_partner_id(), external_id)
 
 
@@ -55,8 +70,12 @@ def get_member(external_id: str) -> Any:
 @idempotent
 @blp.arguments(PointsMoveSchema())
 @blp.response(201, PointsEntrySchema)
+@raises("member_not_found", "insufficient_points", "points_balance_limit")
 def move_points(move: members.PointsMove, external_id: str) -> Any:
-    """Grant (optionally expiring) or deduct points. Deductions take the soonest-expiring first."""
+    """Grant or deduct points.
+
+    Grant (optionally expiring) or deduct points. Deductions take the soonest-expiring first.
+    """
     return members.move_points(db.session(), current_partner_id(), external_id, move)
 
 
@@ -64,7 +83,12 @@ def move_points(move: members.PointsMove, external_id: str) -> Any:
 @requires("members:read")
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(PointsEntrySchema))
+@raises("member_not_found")
 def points_ledger(args: dict[str, Any], external_id: str) -> Any:
+    """Read a member's points ledger.
+
+    Every grant, spend, refund and expiry, newest first, with the balance after each.
+    """
     session, partner_id = db.session(), current_partner_id()
     member = members.find_member(session, partner_id, external_id)
     return members.ledger(session, partner_id, member, args["limit"], args["cursor"])

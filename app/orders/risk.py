@@ -17,7 +17,7 @@ from app.orders.pricing import Quote
 
 
 class OrderDenied(DomainError):
-    status, code, title = 422, "order_denied", "Order refused by a risk rule"
+    code = "order_denied"
 
 
 @dataclass(frozen=True)

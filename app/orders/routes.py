@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
+from app.core.openapi import raises
 from app.core.pagination import Page, page_schema
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id
@@ -47,8 +48,11 @@ def _pricing(partner_id: str, member_external_id: str | None) -> PricingContext:
 @blp.arguments(CatalogQuerySchema(), location="query")
 @blp.response(200, page_schema(CatalogEntrySchema))
 def get_catalog(args: dict[str, Any]) -> Any:
-    """Sellable listings with this partner's prices and availability. `in_stock` filters the
-    page it returns (a page may then hold fewer than `limit` entries; follow `next_cursor`)."""
+    """List the catalog.
+
+    Sellable listings with this partner's prices and availability. `in_stock` filters the page
+    it returns (a page may then hold fewer than `limit` entries; follow `next_cursor`).
+    """
     session, partner_id = db.session(), current_partner_id()
     context = _pricing(partner_id, args["member"])
     page = listings.catalog(session, partner_id, args["limit"], args["cursor"], args)
@@ -60,7 +64,13 @@ def get_catalog(args: dict[str, Any]) -> Any:
 @requires("catalog:read")
 @blp.arguments(CatalogDetailQuerySchema(), location="query")
 @blp.response(200, CatalogEntrySchema)
+@raises("listing_not_found")
 def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
+    """Read one catalog entry.
+
+    One sellable listing at this partner's price; with `member`, priced in that member's tier.
+    Another partner's listing answers 404.
+    """
     session, partner_id = db.session(), current_partner_id()
     listing = listings.get_listing(session, partner_id, listing_id, sellable_only=True)
     context = _pricing(partner_id, args["member"])
@@ -73,8 +83,24 @@ def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
 @idempotent
 @blp.arguments(OrderCreateSchema())
 @blp.response(201, OrderSchema)
+@raises(
+    "listing_not_found",
+    "member_not_found",
+    "member_blocked",
+    "out_of_stock",
+    "price_changed",
+    "payment_mismatch",
+    "invalid_recharge_account",
+    "order_denied",
+    "quota_exceeded",
+    "insufficient_points",
+    "insufficient_partner_balance",
+)
 def place_order(command: checkout.PlaceOrder) -> Any:
-    """Prices come from the listings; `expected_total` (optional) guards against a change."""
+    """Place an order.
+
+    Prices come from the listings; `expected_total` (optional) guards against a change.
+    """
     return checkout.place_order(
         db.session(),
         request_actor(),
@@ -90,6 +116,11 @@ def place_order(command: checkout.PlaceOrder) -> Any:
 @blp.arguments(OrderQuerySchema(), location="query")
 @blp.response(200, page_schema(OrderSummarySchema))
 def list_orders(args: dict[str, Any]) -> Any:
+    """List orders.
+
+    This partner's orders, newest first; filter by member, status or creation time.
+    Cursor-paginated.
+    """
     return orders.list_orders(
         db.session(), current_partner_id(), args["limit"], args["cursor"], args
     )
@@ -99,6 +130,10 @@ def list_orders(args: dict[str, Any]) -> Any:
 @requires("orders:read")
 @blp.response(200, OrderSchema)
 def get_order(order_id: str) -> Any:
+    """Read an order.
+
+    Items, totals, status and the order's entitlements (codes masked; reveal them one by one).
+    """
     return orders.get_order(db.session(), current_partner_id(), order_id)
 
 
@@ -106,5 +141,11 @@ def get_order(order_id: str) -> Any:
 @requires("orders:write")
 @idempotent
 @blp.response(200, OrderSchema)
+@raises("order_not_cancellable")
 def cancel_order(order_id: str) -> Any:
+    """Cancel an order's unsent units.
+
+    Units not yet delivered are cancelled; their points go back to the member and their
+    wholesale price to the partner account. Delivered units stay.
+    """
     return orders.cancel_order(db.session(), request_actor(), current_partner_id(), order_id)

@@ -27,7 +27,7 @@ from app.supply.stock import release_capacity
 
 
 class OrderNotCancellable(Conflict):
-    code, title = "order_not_cancellable", "Nothing left to cancel"
+    code = "order_not_cancellable"
 
 
 def refund_units(

@@ -31,7 +31,7 @@ QUOTA_FIELDS = (
 
 
 class QuotaExceeded(DomainError):
-    status, code, title = 422, "quota_exceeded", "Quota exceeded"
+    code = "quota_exceeded"
 
 
 @dataclass(frozen=True)

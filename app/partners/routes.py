@@ -11,6 +11,7 @@ from app.auth import service as auth_service
 from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
+from app.core.openapi import raises
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id
@@ -43,6 +44,11 @@ platform_blp = Blueprint(
 @requires()
 @blp.response(200, PartnerSchema)
 def get_own_partner() -> Any:
+    """Read your partner profile.
+
+    The partner this token acts for: name, kind, status, points unit and exchange rate,
+    timezone.
+    """
     return service.get_partner(db.session(), current_partner_id())
 
 
@@ -50,6 +56,11 @@ def get_own_partner() -> Any:
 @requires("billing:read")
 @blp.response(200, UsageSchema)
 def get_usage() -> Any:
+    """Read quota usage.
+
+    Each quota of this partner with what today's and this month's orders have used of it (in the
+    partner's timezone).
+    """
     session = db.session()
     return quotas.usage(session, service.get_partner(session, current_partner_id()), utcnow())
 
@@ -59,6 +70,10 @@ def get_usage() -> Any:
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(PartnerSchema))
 def list_partners(args: dict[str, Any]) -> Any:
+    """List partners.
+
+    Every partner of the platform, newest first.
+    """
     return service.list_partners(db.session(), args["limit"], args["cursor"])
 
 
@@ -67,7 +82,13 @@ def list_partners(args: dict[str, Any]) -> Any:
 @idempotent
 @platform_blp.arguments(PartnerSchema())
 @platform_blp.response(201, PartnerSchema)
+@raises("already_exists")
 def create_partner(data: dict[str, Any]) -> Any:
+    """Create a partner.
+
+    A new tenant with its slug, kind, points unit and timezone; it has no clients, listings or
+    quotas yet.
+    """
     return service.create_partner(db.session(), request_actor(), data)
 
 
@@ -75,6 +96,10 @@ def create_partner(data: dict[str, Any]) -> Any:
 @requires("platform")
 @platform_blp.response(200, PartnerSchema)
 def get_partner(partner_id: str) -> Any:
+    """Read a partner.
+
+    One partner with its quota settings.
+    """
     return service.get_partner(db.session(), partner_id)
 
 
@@ -83,6 +108,10 @@ def get_partner(partner_id: str) -> Any:
 @platform_blp.arguments(PartnerUpdateSchema(partial=True))
 @platform_blp.response(200, PartnerSchema)
 def update_partner(data: dict[str, Any], partner_id: str) -> Any:
+    """Update a partner.
+
+    Change the fields sent; suspending stops its tokens, orders, deliveries and webhooks.
+    """
     session = db.session()
     partner = service.get_partner(session, partner_id)
     service.update_partner(session, request_actor(), partner, data)
@@ -93,6 +122,10 @@ def update_partner(data: dict[str, Any], partner_id: str) -> Any:
 @requires("platform")
 @platform_blp.response(200, ClientSchema(many=True))
 def list_clients(partner_id: str) -> Any:
+    """List a partner's API clients.
+
+    Client ids, names, scopes and status (never secrets).
+    """
     session = db.session()
     service.get_partner(session, partner_id)
     return auth_service.list_partner_clients(session, partner_id)
@@ -103,6 +136,11 @@ def list_clients(partner_id: str) -> Any:
 @platform_blp.arguments(ClientCreateSchema())
 @platform_blp.response(201, IssuedClientSchema)
 def create_client(data: dict[str, Any], partner_id: str) -> Any:
+    """Create an API client.
+
+    A client-credentials client of the partner with the given scopes; its secret is shown only
+    in this answer.
+    """
     session = db.session()
     service.get_partner(session, partner_id)
     return auth_service.create_client(
@@ -120,6 +158,10 @@ def create_client(data: dict[str, Any], partner_id: str) -> Any:
 @platform_blp.arguments(RotateSchema())
 @platform_blp.response(200, IssuedClientSchema)
 def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
+    """Rotate a client's secret.
+
+    A new secret, shown only in this answer; the old one stops working at once.
+    """
     session = db.session()
     client = auth_service.get_partner_client(session, partner_id, client_id)
     return auth_service.rotate_client_secret(
@@ -131,6 +173,10 @@ def rotate_client(data: dict[str, Any], partner_id: str, client_id: str) -> Any:
 @requires("platform")
 @platform_blp.response(200, ClientSchema)
 def revoke_client(partner_id: str, client_id: str) -> Any:
+    """Revoke an API client.
+
+    The client and all its tokens stop working.
+    """
     session = db.session()
     client = auth_service.get_partner_client(session, partner_id, client_id)
     return auth_service.revoke_client(session, request_actor(), client)
@@ -144,6 +190,10 @@ def revoke_client(partner_id: str, client_id: str) -> Any:
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(ListingSchema))
 def list_listings(args: dict[str, Any], partner_id: str) -> Any:
+    """List a partner's listings.
+
+    What the partner sells, at which prices, active or not.
+    """
     session = db.session()
     service.get_partner(session, partner_id)
     return listings.list_listings(session, partner_id, args["limit"], args["cursor"])
@@ -153,7 +203,13 @@ def list_listings(args: dict[str, Any], partner_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(ListingSchema())
 @platform_blp.response(201, ListingSchema)
+@raises("already_exists")
 def create_listing(new: NewListing, partner_id: str) -> Any:
+    """List a product for a partner.
+
+    A product becomes sellable to the partner at the given member price (points and/or cash) and
+    wholesale price.
+    """
     session = db.session()
     service.get_partner(session, partner_id)
     return listings.create_listing(session, request_actor(), partner_id, new.product_id, new.terms)
@@ -164,6 +220,10 @@ def create_listing(new: NewListing, partner_id: str) -> Any:
 @platform_blp.arguments(ListingUpdateSchema(partial=True))
 @platform_blp.response(200, ListingSchema)
 def update_listing(terms: listings.ListingTerms, partner_id: str, listing_id: str) -> Any:
+    """Update a listing.
+
+    Prices, tiers, sale window, limits or status of one listing.
+    """
     session = db.session()
     listing = listings.get_listing(session, partner_id, listing_id)
     listings.update_listing(session, request_actor(), listing, terms)
@@ -175,6 +235,11 @@ def update_listing(terms: listings.ListingTerms, partner_id: str, listing_id: st
 @platform_blp.arguments(QuotaSchema())
 @platform_blp.response(200, QuotaSchema)
 def set_quota(data: dict[str, Any], partner_id: str) -> Any:
+    """Set a partner's quotas.
+
+    Daily and monthly caps on units and spend; a field left out keeps its value, `null` removes
+    the cap.
+    """
     session = db.session()
     service.get_partner(session, partner_id)
     return quotas.set_quota(session, request_actor(), partner_id, data)

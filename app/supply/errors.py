@@ -8,17 +8,17 @@ from app.core.errors import Conflict, DomainError
 
 
 class OutOfStock(Conflict):
-    code, title = "out_of_stock", "Out of stock"
+    code = "out_of_stock"
 
 
 class SupplyConflict(Conflict):
-    code, title = "supply_conflict", "Conflicting supply change"
+    code = "supply_conflict"
 
 
 class CodeImportRejected(DomainError):
     """The whole batch is refused; `lines` names every offending line (never the code itself)."""
 
-    status, code, title = 422, "code_import_rejected", "Code import rejected"
+    code = "code_import_rejected"
 
     def __init__(self, lines: list[dict[str, Any]], detail: str | None = None) -> None:
         super().__init__(
@@ -28,4 +28,4 @@ class CodeImportRejected(DomainError):
 
 
 class ImportTooLarge(DomainError):
-    status, code, title = 413, "payload_too_large", "Import too large"
+    code = "payload_too_large"

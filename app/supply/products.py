@@ -144,7 +144,7 @@ def _offer_snapshot(o: Offer) -> dict[str, Any]:
 
 
 class SupplierCredentialsMissing(DomainError):
-    status, code, title = 422, "supplier_credentials_missing", "Supplier has no credentials"
+    code = "supplier_credentials_missing"
 
 
 def _check_can_serve(product: Product, supplier: Supplier, status: str) -> None:

@@ -58,7 +58,7 @@ MAX_ENDPOINTS_PER_OWNER = 10
 
 
 class EndpointLimit(Conflict):
-    code, title = "webhook_endpoint_limit", "Too many webhook endpoints"
+    code = "webhook_endpoint_limit"
 
 
 def create_endpoint(

@@ -8,6 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from app.core.http import request_actor
+from app.core.openapi import raises
 from app.core.pagination import PageArgsSchema, page_schema
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id
@@ -29,8 +30,12 @@ blp = Blueprint("webhooks", __name__, url_prefix="/api/v1", description="Partner
 @requires("webhooks:write")
 @blp.arguments(EndpointCreateSchema())
 @blp.response(201, IssuedEndpointSchema)
+@raises("webhook_url_not_allowed", "webhook_endpoint_limit")
 def create_endpoint(data: dict[str, Any]) -> Any:
-    """The secret signs every delivery (`Quanyi-Signature`); it is shown only here."""
+    """Register a webhook endpoint.
+
+    The secret signs every delivery (`Quanyi-Signature`); it is shown only here.
+    """
     return endpoints.create_endpoint(
         db.session(),
         request_actor(),
@@ -47,6 +52,10 @@ def create_endpoint(data: dict[str, Any]) -> Any:
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(EndpointSchema))
 def list_endpoints(args: dict[str, Any]) -> Any:
+    """List webhook endpoints.
+
+    This partner's endpoints and the event types each receives.
+    """
     return endpoints.list_endpoints(
         db.session(), current_partner_id(), args["limit"], args["cursor"]
     )
@@ -56,6 +65,10 @@ def list_endpoints(args: dict[str, Any]) -> Any:
 @requires("webhooks:write")
 @blp.response(204)
 def delete_endpoint(endpoint_id: str) -> None:
+    """Delete a webhook endpoint.
+
+    No more deliveries go to it; past deliveries stay readable.
+    """
     session = db.session()
     endpoints.delete_endpoint(
         session, request_actor(), endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
@@ -66,7 +79,10 @@ def delete_endpoint(endpoint_id: str) -> None:
 @requires("webhooks:write")
 @blp.response(200, IssuedEndpointSchema)
 def rotate_secret(endpoint_id: str) -> Any:
-    """New secret now; for 24 h deliveries carry both signatures so receivers can switch."""
+    """Rotate an endpoint's secret.
+
+    New secret now; for 24 h deliveries carry both signatures so receivers can switch.
+    """
     session = db.session()
     endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
     return endpoints.rotate_endpoint_secret(session, request_actor(), current_vault(), endpoint)
@@ -77,6 +93,10 @@ def rotate_secret(endpoint_id: str) -> Any:
 @blp.arguments(PageArgsSchema(), location="query")
 @blp.response(200, page_schema(WebhookDeliverySchema))
 def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
+    """List an endpoint's deliveries.
+
+    Attempts to deliver events to this endpoint, newest first: status, attempts, last response.
+    """
     session = db.session()
     endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
     return endpoints.list_deliveries(session, endpoint, args["limit"], args["cursor"])
@@ -87,7 +107,10 @@ def list_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
 @limiter.limit("20 per minute")
 @blp.response(202, ReplaySchema)
 def replay_event(event_id: str) -> Any:
-    """Send the event again to the partner's active endpoints that want it."""
+    """Replay an event.
+
+    Send the event again to the partner's active endpoints that want it.
+    """
     count = outbox.replay_event(db.session(), request_actor(), current_partner_id(), event_id)
     return {"deliveries": count}
 
@@ -104,7 +127,12 @@ platform_blp = Blueprint(
 @requires("platform")
 @platform_blp.arguments(EndpointCreateSchema())
 @platform_blp.response(201, IssuedEndpointSchema)
+@raises("webhook_url_not_allowed", "webhook_endpoint_limit")
 def create_platform_endpoint(data: dict[str, Any]) -> Any:
+    """Register a platform webhook endpoint.
+
+    An endpoint of ours receiving platform events (supplier balance, failed deliveries…).
+    """
     return endpoints.create_endpoint(
         db.session(),
         request_actor(),
@@ -121,6 +149,10 @@ def create_platform_endpoint(data: dict[str, Any]) -> Any:
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(EndpointSchema))
 def list_platform_endpoints(args: dict[str, Any]) -> Any:
+    """List platform webhook endpoints.
+
+    The platform's own endpoints.
+    """
     return endpoints.list_endpoints(db.session(), None, args["limit"], args["cursor"])
 
 
@@ -128,6 +160,10 @@ def list_platform_endpoints(args: dict[str, Any]) -> Any:
 @requires("platform")
 @platform_blp.response(204)
 def delete_platform_endpoint(endpoint_id: str) -> None:
+    """Delete a platform webhook endpoint.
+
+    No more deliveries go to it.
+    """
     session = db.session()
     endpoints.delete_endpoint(
         session, request_actor(), endpoints.get_endpoint(session, None, endpoint_id)
@@ -139,6 +175,10 @@ def delete_platform_endpoint(endpoint_id: str) -> None:
 @platform_blp.arguments(PageArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(WebhookDeliverySchema))
 def list_platform_deliveries(args: dict[str, Any], endpoint_id: str) -> Any:
+    """List a platform endpoint's deliveries.
+
+    Attempts to deliver events to it, newest first.
+    """
     session = db.session()
     endpoint = endpoints.get_endpoint(session, None, endpoint_id)
     return endpoints.list_deliveries(session, endpoint, args["limit"], args["cursor"])

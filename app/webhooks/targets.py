@@ -16,7 +16,7 @@ from app.core.errors import DomainError
 
 
 class TargetNotAllowed(DomainError):
-    status, code, title = 422, "webhook_url_not_allowed", "Webhook URL not allowed"
+    code = "webhook_url_not_allowed"
 
 
 def _addresses(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:

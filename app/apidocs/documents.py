@@ -1,0 +1,86 @@
+"""The two published OpenAPI documents, cut from the one spec flask-smorest builds: the partner
+API (what a partner's backend calls) and the operator API (the platform's own routes and the
+suppliers' callbacks). Each keeps only the components it refers to."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+QUICKSTART = Path(__file__).with_name("quickstart.md")
+PARTNER, PLATFORM = "partner", "platform"
+PLATFORM_PREFIXES = ("/api/v1/platform/", "/callbacks/")
+SHARED_PREFIXES = ("/oauth/",)
+PLATFORM_SCOPE = "platform"
+METHODS = ("get", "put", "post", "delete", "patch")
+
+DESCRIPTIONS = {
+    PARTNER: QUICKSTART.read_text(encoding="utf-8"),
+    PLATFORM: (
+        "The platform's own API: partners, clients, listings and quotas; suppliers, products,"
+        " offers and card-key stock; settlement, invoices and margins. Tokens need the"
+        " `platform` scope. Errors are `application/problem+json`; every code is in the"
+        " [error catalog](/api/v1/docs/errors). The partner API is documented at"
+        " [/api/v1/docs](/api/v1/docs)."
+    ),
+}
+TITLES = {PARTNER: "Quanyi partner API", PLATFORM: "Quanyi operator API"}
+
+
+def audience(path: str) -> set[str]:
+    if path.startswith(SHARED_PREFIXES):
+        return {PARTNER, PLATFORM}
+    return {PLATFORM} if path.startswith(PLATFORM_PREFIXES) else {PARTNER}
+
+
+def documents(app: Flask) -> dict[str, dict[str, Any]]:
+    """Both documents, built once per app (the routes do not change while it runs)."""
+    cached: dict[str, dict[str, Any]] | None = app.extensions.get("quanyi_api_documents")
+    if cached is None:
+        spec = app.extensions["quanyi_api"].spec.to_dict()
+        cached = {kind: document(spec, kind) for kind in (PARTNER, PLATFORM)}
+        app.extensions["quanyi_api_documents"] = cached
+    return cached
+
+
+def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
+    doc = copy.deepcopy(spec)
+    doc["info"] = {**doc["info"], "title": TITLES[kind], "description": DESCRIPTIONS[kind]}
+    doc["paths"] = {path: ops for path, ops in doc["paths"].items() if kind in audience(path)}
+    used = _referenced_schemas(doc)
+    components = doc["components"]
+    components["schemas"] = {
+        name: schema for name, schema in components.get("schemas", {}).items() if name in used
+    }
+    components.pop("responses", None)  # every error response is written out per operation
+    if kind == PARTNER:
+        flows = components["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
+        flows["scopes"] = {s: d for s, d in flows["scopes"].items() if s != PLATFORM_SCOPE}
+    tags = {tag for op in operations(doc) for tag in op["tags"]}
+    doc["tags"] = [tag for tag in doc.get("tags", []) if tag["name"] in tags]
+    return doc
+
+
+def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for item in doc["paths"].values() for m, op in item.items() if m in METHODS]
+
+
+def _referenced_schemas(doc: dict[str, Any]) -> set[str]:
+    """Schema names the paths refer to, and those these refer to, transitively."""
+    schemas = doc["components"].get("schemas", {})
+    prefix = "#/components/schemas/"
+    found: set[str] = set()
+    todo = [json.dumps(doc["paths"])]
+    while todo:
+        text = todo.pop()
+        for part in text.split('"$ref": "')[1:]:
+            ref = part.split('"', 1)[0]
+            name = ref.removeprefix(prefix)
+            if ref.startswith(prefix) and name not in found and name in schemas:
+                found.add(name)
+                todo.append(json.dumps(schemas[name]))
+    return found
