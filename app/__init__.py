@@ -11,7 +11,7 @@ from flask_smorest import Api
 
 from app.config import load_settings
 from app.core.errors import ProblemSchema
-from app.core.openapi import ErrorDocsPlugin
+from app.core.openapi import ErrorDocsPlugin, computed2properties
 
 
 class QuanyiApi(Api):
@@ -91,6 +91,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         },
     )
     app.extensions["quanyi_api"] = api
+    api.ma_plugin.converter.add_attribute_function(computed2properties)
     api.spec.components.security_scheme(
         "oauth2",
         {

@@ -57,6 +57,8 @@ def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
         name: schema for name, schema in components.get("schemas", {}).items() if name in used
     }
     components.pop("responses", None)  # every error response is written out per operation
+    for name in used - _referenced_schemas(doc, inputs_only=True):
+        answer_members_required(components["schemas"][name])
     if kind == PARTNER:
         flows = components["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
         flows["scopes"] = {s: d for s, d in flows["scopes"].items() if s != PLATFORM_SCOPE}
@@ -69,12 +71,27 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [op for item in doc["paths"].values() for m, op in item.items() if m in METHODS]
 
 
-def _referenced_schemas(doc: dict[str, Any]) -> set[str]:
-    """Schema names the paths refer to, and those these refer to, transitively."""
+def answer_members_required(schema: dict[str, Any]) -> None:
+    """A schema only answers carry, that says nothing of what is required: every member is
+    always present (null when empty), so all are — generated clients then type them as present.
+    (A schema with its own `required` list, like Problem, keeps it.)"""
+    if "properties" in schema and "required" not in schema:
+        schema["required"] = sorted(schema["properties"])
+
+
+def _referenced_schemas(doc: dict[str, Any], inputs_only: bool = False) -> set[str]:
+    """Schema names the paths (or only their request bodies and parameters) refer to, and
+    those these refer to, transitively."""
     schemas = doc["components"].get("schemas", {})
     prefix = "#/components/schemas/"
     found: set[str] = set()
-    todo = [json.dumps(doc["paths"])]
+    if inputs_only:
+        roots = [
+            {key: op.get(key) for key in ("requestBody", "parameters")} for op in operations(doc)
+        ]
+        todo = [json.dumps(roots)]
+    else:
+        todo = [json.dumps(doc["paths"])]
     while todo:
         text = todo.pop()
         for part in text.split('"$ref": "')[1:]:

@@ -19,6 +19,7 @@ from app.core.money import (
 )
 from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch
+from app.supply.models import FULFILLMENT_TYPES
 
 DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
 
@@ -206,7 +207,7 @@ class SettlementLineSchema(Schema):
     offer_id = fields.String(allow_none=True)
     product_id = fields.String()
     product_name = fields.String(allow_none=True)
-    fulfillment_type = fields.String()
+    fulfillment_type = fields.String(metadata={"enum": list(FULFILLMENT_TYPES)})
     unit_cost_minor = fields.Integer()
     units = fields.Integer()
     amount_minor = fields.Integer()

@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from app.core.openapi import Computed
 from app.core.validation import FullMatch
 
 CURRENCY_RE = r"^[A-Z]{3}$"
@@ -91,7 +92,6 @@ class LedgerMoneySchema(MoneySchema):
 
 def money_field(attribute: str) -> fields.Function:
     """Dump an integer minor-units column as a Money object in the row's `currency`."""
-    return fields.Function(
-        lambda row: {"amount": getattr(row, attribute), "currency": row.currency},
-        metadata={"type": "object"},
+    return Computed(
+        lambda row: {"amount": getattr(row, attribute), "currency": row.currency}, MoneySchema
     )

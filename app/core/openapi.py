@@ -13,6 +13,7 @@ from typing import Any
 
 from apispec import BasePlugin
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
 from app.core.error_catalog import CATALOG
 from app.core.errors import ERROR_CATALOG_PATH, DomainError
@@ -28,6 +29,23 @@ WITH_BODY = ("malformed_json", "json_too_deep", "unsupported_media_type")
 WITH_PATH_ID = ("not_found",)
 IDEMPOTENT = ("idempotency_key_required", "idempotency_key_reused", "idempotency_in_progress")
 RETRY_AFTER = {429, 503}
+
+
+class Computed(fields.Function):
+    """A value computed at dump time, documented as `schema` describes it (a plain Function
+    field is untyped in OpenAPI, and generated clients get a bare dict)."""
+
+    def __init__(self, serialize: Callable[[Any], Any], schema: type[Schema], **kwargs: Any):
+        super().__init__(serialize, dump_only=True, **kwargs)
+        self.documented_as = schema
+
+
+def computed2properties(self: Any, field: fields.Field[Any], **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function: a Computed field refers to its schema."""
+    if isinstance(field, Computed):
+        ref: dict[str, Any] = self.resolve_nested_schema(field.documented_as)
+        return ref
+    return {}
 
 
 def raises(*errors: type[DomainError] | str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -122,3 +140,18 @@ class ErrorDocsPlugin(BasePlugin):
             responses.pop("default", None)
             responses.pop("422", None)
             responses.update(error_responses(error_codes(operation, bool(rule.arguments))))
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query":
+                    not_null(parameter["schema"])
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """A query parameter is absent or a string, never null: marshmallow's `load_default=None`
+    documents it as nullable, which generators turn into a union of types."""
+    if isinstance(schema.get("type"), list):
+        kinds = [t for t in schema["type"] if t != "null"]
+        schema["type"] = kinds[0] if len(kinds) == 1 else kinds
+    if "enum" in schema:
+        schema["enum"] = [value for value in schema["enum"] if value is not None]
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]

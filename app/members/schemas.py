@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, post_load, validate
 
 from app.core.money import StrictInteger
 from app.core.validation import FullMatch
-from app.members.models import MEMBER_STATUSES
+from app.members.models import ENTRY_KINDS, MEMBER_STATUSES
 from app.members.service import MemberChanges, PointsMove
 
 
@@ -48,7 +48,7 @@ class PointsMoveSchema(Schema):
 
 class PointsEntrySchema(Schema):
     id = fields.String()
-    kind = fields.String()
+    kind = fields.String(metadata={"enum": list(ENTRY_KINDS)})
     delta = fields.Integer()
     balance_after = fields.Integer()
     reason = fields.String(allow_none=True)

@@ -5,11 +5,14 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from app.core.money import MoneySchema, StrictInteger, money_field
+from app.core.openapi import Computed
 from app.core.pagination import PageArgsSchema
 from app.entitlements.schemas import EntitlementSchema
+from app.fulfillment.models import DELIVERY_STATUSES
 from app.orders.checkout import OrderLine, Payment, PlaceOrder, Total
 from app.orders.models import ORDER_STATUSES
 from app.orders.risk import MemberContext
+from app.supply.models import FULFILLMENT_TYPES
 
 
 class OrderLineSchema(Schema):
@@ -83,8 +86,8 @@ class DeliverySchema(Schema):
     id = fields.String()
     item_id = fields.String()
     product_id = fields.String()
-    fulfillment_type = fields.String()
-    status = fields.String()
+    fulfillment_type = fields.String(metadata={"enum": list(FULFILLMENT_TYPES)})
+    status = fields.String(metadata={"enum": list(DELIVERY_STATUSES)})
     delivered_at = fields.DateTime(allow_none=True)
 
 
@@ -95,24 +98,33 @@ class OrderItemSchema(Schema):
     quantity = fields.Integer()
     recharge_account = fields.String(allow_none=True)
     unit_points = fields.Integer()
-    unit_cash = fields.Function(
+    unit_cash = Computed(
         lambda i: {
             "amount": i.unit_cash_minor,
             "currency": i.snapshot["member_price"]["cash"]["currency"],
-        }
+        },
+        MoneySchema,
     )
     snapshot = fields.Dict()
 
 
+class OrderTotalSchema(Schema):
+    points = fields.Integer(required=True)
+    cash = fields.Nested(MoneySchema, required=True)
+
+
 class OrderSchema(Schema):
     id = fields.String()
-    member = fields.Function(lambda o: o.member.external_id)
+    member = fields.Function(
+        lambda o: o.member.external_id, metadata={"type": "string", "description": "external_id"}
+    )
     status = fields.String(validate=validate.OneOf(ORDER_STATUSES))
-    total = fields.Function(
+    total = Computed(
         lambda o: {
             "points": o.points_total,
             "cash": {"amount": o.cash_total_minor, "currency": o.currency},
-        }
+        },
+        OrderTotalSchema,
     )
     wholesale_total = money_field("wholesale_total_minor")
     cash_payment_ref = fields.String(allow_none=True)

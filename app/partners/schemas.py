@@ -11,6 +11,7 @@ from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch, validate_timezone
 from app.partners.listings import ListingTerms
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
+from app.supply.models import ACCOUNT_KINDS, FULFILLMENT_TYPES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
 COLOR_RE = r"^#[0-9a-fA-F]{6}$"
@@ -69,7 +70,11 @@ class ClientSchema(Schema):
     kind = fields.String(dump_only=True, validate=validate.OneOf(CLIENT_KINDS))
     partner_id = fields.String(dump_only=True, allow_none=True)
     name = fields.String(dump_only=True)
-    scopes = fields.Function(lambda c: c.scope.split(), dump_only=True)
+    scopes = fields.Function(
+        lambda c: c.scope.split(),
+        dump_only=True,
+        metadata={"type": "array", "items": {"type": "string"}},
+    )
     status = fields.String(dump_only=True)
     created_at = fields.DateTime(dump_only=True)
     revoked_at = fields.DateTime(dump_only=True, allow_none=True)
@@ -158,7 +163,7 @@ class CatalogQuerySchema(PageArgsSchema):
     category = fields.String(load_default=None)
     brand = fields.String(load_default=None)
     q = fields.String(load_default=None, validate=validate.Length(max=100))
-    fulfillment_type = fields.String(load_default=None)
+    fulfillment_type = fields.String(load_default=None, validate=validate.OneOf(FULFILLMENT_TYPES))
     in_stock = fields.Boolean(load_default=None)
     member = fields.String(
         load_default=None, metadata={"description": "external_id: show this member's price"}
@@ -183,8 +188,10 @@ class CatalogEntrySchema(Schema):
     name = fields.String()
     brand = fields.String()
     category = fields.String()
-    fulfillment_type = fields.String()
-    recharge_account_kind = fields.String(allow_none=True)
+    fulfillment_type = fields.String(metadata={"enum": list(FULFILLMENT_TYPES)})
+    recharge_account_kind = fields.String(
+        allow_none=True, metadata={"enum": [*ACCOUNT_KINDS, None]}
+    )
     face_value = fields.Nested(MoneySchema)
     validity_days = fields.Integer(allow_none=True)
     description = fields.String(allow_none=True)

@@ -27,7 +27,9 @@ class SupplierSchema(Schema):
         load_only=True,
         metadata={"description": "API credentials; stored encrypted, never returned"},
     )
-    has_credentials = fields.Function(lambda s: s.credentials_blob is not None, dump_only=True)
+    has_credentials = fields.Function(
+        lambda s: s.credentials_blob is not None, dump_only=True, metadata={"type": "boolean"}
+    )
     low_balance_threshold_minor = StrictInteger(
         allow_none=True, validate=validate.Range(min=0), maximum=LEDGER_MAX_MINOR
     )
@@ -52,7 +54,9 @@ class AuthorizationSchema(Schema):
     valid_from = fields.Date(required=True)
     valid_until = fields.Date(required=True)
     contract_ref = fields.String(required=True, validate=validate.Length(min=1, max=120))
-    revoked = fields.Function(lambda a: a.revoked_at is not None, dump_only=True)
+    revoked = fields.Function(
+        lambda a: a.revoked_at is not None, dump_only=True, metadata={"type": "boolean"}
+    )
     created_at = fields.DateTime(dump_only=True)
 
 

@@ -33,7 +33,7 @@ class EndpointSchema(Schema):
     id = fields.String()
     url = fields.String()
     events = fields.List(fields.String(), attribute="event_types")
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["active", "disabled", "deleted"]})
     created_at = fields.DateTime()
     disabled_at = fields.DateTime(allow_none=True)
 
@@ -46,7 +46,7 @@ class IssuedEndpointSchema(Schema):
 class WebhookDeliverySchema(Schema):
     id = fields.String()
     event_id = fields.String()
-    status = fields.String()
+    status = fields.String(metadata={"enum": ["pending", "succeeded", "failed"]})
     attempts = fields.Integer()
     next_attempt_at = fields.DateTime(allow_none=True)
     last_status_code = fields.Integer(allow_none=True)

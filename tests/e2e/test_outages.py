@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.extensions import db
-from tests.e2e.test_readme_walkthrough import _free_port, _wait_until_up
+from tests.e2e.conftest import _free_port, _wait_until_up
 from tests.factories import basic_auth, make_client, make_partner
 from tests.netproxy import TcpProxy
 

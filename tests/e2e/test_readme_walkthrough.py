@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
-import pytest
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.e2e.conftest import issue_credentials
 
 
 def _readme_block(repo_root: Path, marker: str) -> str:
@@ -41,53 +31,6 @@ def _run(
         text=True,
         timeout=60,
     )
-
-
-def _wait_until_up(url: str, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError("server exited: " + server.stderr.read().decode())
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError("server did not come up")
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
-    repo_root = Path(__file__).resolve().parents[2]
-    tmp_path = tmp_path_factory.mktemp("readme")
-    bin_dir = Path(sys.executable).parent
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'readme.db'}",
-        "QUANYI_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "LOG_LEVEL": "WARNING",
-    }
-    for name in ("REDIS_URL", "QUANYI_ENV", "LOG_LEVEL_OVERRIDE"):
-        env.pop(name, None)
-    for args in (["db", "upgrade"], ["demo", "seed"]):
-        subprocess.run(
-            [bin_dir / "flask", *args], cwd=repo_root, env=env, check=True, capture_output=True
-        )
-    server = subprocess.Popen(
-        [bin_dir / "flask", "run", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=repo_root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        _wait_until_up(f"http://127.0.0.1:{port}/healthz", server)
-        yield port, env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_readme_curl_sequence_returns_token_then_own_profile(served, repo_root):
@@ -130,16 +73,7 @@ def test_direct_recharge_order_is_fulfilled_within_seconds_in_embedded_mode(serv
     """`make run`: no Redis, jobs in-process, the simulated supplier mounted; a direct
     recharge reaches `fulfilled` through a real supplier call and its callback."""
     port, env = served
-    login = subprocess.run(
-        ["flask", "partners", "credentials", "jinhai-bank", "--name", "embedded"],
-        cwd=Path(__file__).resolve().parents[2],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    client_id = re.search(r"client_id:\s+(\S+)", login).group(1)
-    secret = re.search(r"client_secret:\s+(\S+)", login).group(1)
+    client_id, secret = issue_credentials(env, "jinhai-bank", "embedded")
     base = f"http://127.0.0.1:{port}"
     import httpx
 
