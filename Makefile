@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# where `make run` serves (from the environment, e.g. `PORT=8000 make run`)
+HOST ?= 127.0.0.1
+PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install lint openapi migrate seed clean bench bench-quick
+.PHONY: run test install lint openapi collections migrate seed clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,10 +24,12 @@ migrate: install
 seed: migrate
 	$(BIN)/flask demo seed
 
-## run: install, migrate, seed the demo partners and serve on http://127.0.0.1:5000
+## run: install, migrate, seed the demo partners and serve on http://$(HOST):$(PORT)
 run: seed
 	@echo "Demo credentials:  $(BIN)/flask partners credentials jinhai-bank"
-	QUANYI_WEBHOOK_ALLOW_PRIVATE=1 $(BIN)/flask run --host 127.0.0.1 --port 5000 --with-threads
+	@echo "API docs:          http://$(HOST):$(PORT)/api/v1/docs"
+	QUANYI_PUBLIC_BASE_URL=$${QUANYI_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
+	QUANYI_WEBHOOK_ALLOW_PRIVATE=1 $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
 
 ## test: lint, then the suite on SQLite; again on PostgreSQL+Redis when TEST_DATABASE_URL is set
 test: install
@@ -47,6 +52,10 @@ bench-quick: install
 
 openapi: install
 	$(BIN)/flask apidocs write openapi
+
+## collections: Postman/Bruno collections of both documents, generated into build/collections
+collections: install
+	$(BIN)/flask apidocs collections build/collections
 
 clean:
 	rm -rf $(VENV) instance

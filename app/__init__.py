@@ -34,6 +34,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment; `overrides` (tests) win over it."""
     from app import models  # noqa: F401 - every table registered before use
     from app.apidocs.cli import apidocs_cli
+    from app.apidocs.documents import register_event_schemas
     from app.apidocs.routes import blp as apidocs_blp
     from app.auth import service as auth_service
     from app.auth.oauth import init_oauth
@@ -44,7 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.cli import db_cli, idempotency_cli
     from app.core.errors import register_error_handlers
     from app.core.health import blp as health_blp
-    from app.core.http import init_request_transaction
+    from app.core.http import init_request_transaction, retry_after_only_when_retrying
     from app.core.logging import configure_logging, init_request_ids
     from app.core.principal import PERMISSIONS
     from app.demo import demo_cli
@@ -78,6 +79,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     init_request_ids(app)
+    # registered before the limiter's own hook, so it runs after it (Flask runs them reversed)
+    app.after_request(retry_after_only_when_retrying)
     limiter.init_app(app)
     init_oauth(app)
     # the pluggable parts of checkout and the catalog (price adjusters, risk check)
@@ -121,6 +124,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         billing_platform_blp,
     ):
         api.register_blueprint(blueprint)
+    register_event_schemas(api.spec)
     for public in (health_blp, apidocs_blp, partner_assets_blp):
         app.register_blueprint(public)
         limiter.exempt(public)

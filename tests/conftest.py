@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from alembic import command
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from app import create_app
@@ -26,6 +26,8 @@ from app.core.db import Base
 from app.core.logging import JsonFormatter
 from app.extensions import db as database
 from app.invariants import ledger_problems
+from app.webhooks.models import Event
+from app.webhooks.payloads import PAYLOADS
 from tests import web_stub
 from tests.factories import PLAINTEXT_CODES, ApiUser, make_client, make_partner
 
@@ -151,10 +153,14 @@ def session(request: pytest.FixtureRequest, app: Flask) -> Iterator[Session]:
 
 def _assert_books_balance(request: pytest.FixtureRequest) -> None:
     """After every test, whatever it did: each points ledger and partner account balances
-    (`flask invariants check`)."""
+    (`flask invariants check`), and every event it recorded has the payload its type
+    publishes (app/webhooks/payloads.py)."""
     database.session.rollback()  # what the test left uncommitted is not the books
     problems = ledger_problems(database.session())
     assert not problems, "ledgers out of balance:\n" + "\n".join(problems)
+    for event in database.session().scalars(select(Event)):
+        schema, _ = PAYLOADS[event.type]
+        assert schema().validate(event.data) == {}, (event.type, event.data)
 
 
 @pytest.fixture(autouse=True)

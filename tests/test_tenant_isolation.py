@@ -110,6 +110,7 @@ BODIES: dict[str, dict] = {
     "orders.cancel_order": {},
     "entitlements.reveal_entitlement": {},
     "webhooks.rotate_secret": {},
+    "webhooks.test_endpoint": {},
     "webhooks.replay_event": {},
 }
 # Routes whose path names the caller's own namespace rather than a row: PUT of B's external id

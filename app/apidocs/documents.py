@@ -9,7 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from apispec import APISpec
 from flask import Flask
+from marshmallow import Schema
+
+from app.webhooks.payloads import PAYLOADS
 
 QUICKSTART = Path(__file__).with_name("quickstart.md")
 PARTNER, PLATFORM = "partner", "platform"
@@ -37,6 +41,12 @@ def audience(path: str) -> set[str]:
     return {PLATFORM} if path.startswith(PLATFORM_PREFIXES) else {PARTNER}
 
 
+def register_event_schemas(spec: APISpec) -> None:
+    """The event payload schemas, as components the documents' `webhooks` refer to."""
+    for schema in dict.fromkeys(schema for schema, _ in PAYLOADS.values()):
+        spec.components.schema(schema.__name__, schema=schema)
+
+
 def documents(app: Flask) -> dict[str, dict[str, Any]]:
     """Both documents, built once per app (the routes do not change while it runs)."""
     cached: dict[str, dict[str, Any]] | None = app.extensions.get("quanyi_api_documents")
@@ -51,6 +61,11 @@ def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
     doc = copy.deepcopy(spec)
     doc["info"] = {**doc["info"], "title": TITLES[kind], "description": DESCRIPTIONS[kind]}
     doc["paths"] = {path: ops for path, ops in doc["paths"].items() if kind in audience(path)}
+    doc["webhooks"] = {
+        event: webhook(event, schema)
+        for event, (schema, receiver) in PAYLOADS.items()
+        if receiver in (kind, "both")
+    }
     used = _referenced_schemas(doc)
     components = doc["components"]
     components["schemas"] = {
@@ -65,6 +80,45 @@ def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
     tags = {tag for op in operations(doc) for tag in op["tags"]}
     doc["tags"] = [tag for tag in doc.get("tags", []) if tag["name"] in tags]
     return doc
+
+
+def webhook(event: str, schema: type[Schema]) -> dict[str, Any]:
+    """The request we send to a partner's endpoint for `event`: signed, retried until a 2xx."""
+    return {
+        "post": {
+            "operationId": "webhook_" + event.replace(".", "_"),
+            "summary": f"`{event}` event",
+            "description": (
+                "Sent to every active endpoint that subscribed to the type. Verify"
+                " `Quanyi-Signature` (t=<unix>,v1=<hex HMAC-SHA256 of `<t>.<raw body>`>) before"
+                " trusting the body; answer any 2xx within 5 s, or it is retried with backoff."
+                " The same event may arrive twice: deduplicate by `id`."
+            ),
+            "tags": ["webhook events"],
+            "parameters": [
+                {"in": "header", "name": name, "required": True, "schema": {"type": "string"}}
+                for name in ("Quanyi-Signature", "Quanyi-Event-Id", "Quanyi-Event-Type")
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["id", "type", "created", "data"],
+                            "properties": {
+                                "id": {"type": "string", "description": "the event id (evt_…)"},
+                                "type": {"type": "string", "const": event},
+                                "created": {"type": "integer", "description": "unix time"},
+                                "data": {"$ref": f"#/components/schemas/{schema.__name__}"},
+                            },
+                        }
+                    }
+                },
+            },
+            "responses": {"2XX": {"description": "Received. Anything else is retried."}},
+        }
+    }
 
 
 def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -91,7 +145,7 @@ def _referenced_schemas(doc: dict[str, Any], inputs_only: bool = False) -> set[s
         ]
         todo = [json.dumps(roots)]
     else:
-        todo = [json.dumps(doc["paths"])]
+        todo = [json.dumps([doc["paths"], doc.get("webhooks", {})])]
     while todo:
         text = todo.pop()
         for part in text.split('"$ref": "')[1:]:

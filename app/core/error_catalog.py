@@ -268,6 +268,12 @@ _ENTRIES = (
         "orders",
     ),
     ErrorCode(
+        "client_reference_used", 409, "Client reference already used",
+        "Another order of this partner already has this `client_reference` (kept forever).",
+        "Read the order `order_id` names; a new order needs a new reference.",
+        "orders",
+    ),
+    ErrorCode(
         "order_not_cancellable", 409, "Nothing left to cancel",
         "Every unit of the order is delivered, failed or already cancelled.",
         "Read the order; delivered units are after-sales cases, not cancellations.",

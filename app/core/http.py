@@ -197,3 +197,14 @@ def max_body_bytes(limit: int) -> Callable[[Callable[..., Any]], Callable[..., A
         return wrapper
 
     return decorator
+
+
+RETRYABLE = (429, 503)
+
+
+def retry_after_only_when_retrying(response: Response) -> Response:
+    """Flask-Limiter puts `Retry-After` on every answer; a client that honours it would wait a
+    minute after a success. It belongs to a 429 or a 503 only."""
+    if response.status_code not in RETRYABLE:
+        response.headers.pop("Retry-After", None)
+    return response

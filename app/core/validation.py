@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import available_timezones
 
-from marshmallow import ValidationError, validate
+from marshmallow import ValidationError, fields, validate
 
 
 class FullMatch(validate.Regexp):
@@ -26,3 +26,24 @@ _TIMEZONES = frozenset(available_timezones())
 def validate_timezone(value: str) -> None:
     if value not in _TIMEZONES:
         raise ValidationError("Not a known IANA timezone (e.g. Asia/Shanghai).")
+
+
+METADATA_KEYS, METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH = 20, 40, 500
+
+
+class Metadata(fields.Dict):
+    """Small key/value notes a partner keeps on a record: up to 20 keys of at most 40
+    characters, each a string of at most 500 (no nesting: notes, not a second database)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            keys=fields.String(validate=validate.Length(min=1, max=METADATA_KEY_LENGTH)),
+            values=fields.String(validate=validate.Length(max=METADATA_VALUE_LENGTH)),
+            validate=validate.Length(max=METADATA_KEYS),
+            metadata={
+                "description": f"up to {METADATA_KEYS} keys of at most {METADATA_KEY_LENGTH}"
+                f" characters, string values of at most {METADATA_VALUE_LENGTH}",
+                "maxProperties": METADATA_KEYS,
+            },
+            **kwargs,
+        )

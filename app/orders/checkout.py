@@ -40,7 +40,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.accounts.service import charge_order
 from app.core.audit import Actor
@@ -83,6 +85,12 @@ class InvalidRechargeAccount(DomainError):
     code = "invalid_recharge_account"
 
 
+class ClientReferenceUsed(Conflict):
+    """`order_id` names the order that already holds the reference."""
+
+    code = "client_reference_used"
+
+
 # --- the command -----------------------------------------------------------------------------
 
 
@@ -117,6 +125,8 @@ class PlaceOrder:
     payment: Payment
     expected_total: Total | None = None
     member_context: MemberContext = field(default_factory=MemberContext)
+    client_reference: str | None = None  # the partner's own order number, unique per partner
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,10 @@ def place_order(
     """Create, charge and (for card keys) fulfil an order, or raise and change nothing.
     `vault` opens the member's phone for a direct recharge that names no account."""
     now = now or utcnow()
+    reference, savepoint = command.client_reference, None
+    if reference is not None:
+        refuse_used_reference(session, partner_id, reference)
+        savepoint = session.begin_nested()  # before any row is added (see claim_reference)
     # Nothing is flushed until every row is in place: then one flush writes them all, parents
     # first (the relationships order the tables), instead of one flush per query on the way.
     with session.no_autoflush:
@@ -182,6 +196,8 @@ def place_order(
             member_ip=context.member_ip,
             device_id=context.device_id,
             member_since=context.member_since,
+            client_reference=command.client_reference,
+            extra=dict(command.metadata),
             deliveries=[],
             entitlements=[],
         )
@@ -228,10 +244,43 @@ def place_order(
         # Everything is written before the partner account is locked: its row is shared by all of
         # the partner's orders and stays locked until the commit, so the lock is held for the
         # charge, its ledger entry, the answer's idempotency record and the commit only.
-    session.flush()
+    if savepoint is None:
+        session.flush()
+    else:
+        claim_reference(session, savepoint, partner_id, reference)
     if priced.wholesale_minor:
         charge_order(session, partner_id, priced.wholesale_minor, order.id)
     return order
+
+
+def refuse_used_reference(session: Session, partner_id: str, reference: str) -> None:
+    with session.no_autoflush:  # after a failed flush, its rows must not be flushed again
+        existing = session.scalar(
+            select(Order.id).where(
+                Order.partner_id == partner_id, Order.client_reference == reference
+            )
+        )
+    if existing is not None:
+        raise ClientReferenceUsed(
+            f"Order {existing} already has the client_reference {reference!r}.", order_id=existing
+        )
+
+
+def claim_reference(
+    session: Session, savepoint: SessionTransaction, partner_id: str, reference: str | None
+) -> None:
+    """Flush the order inside the savepoint begun before its first row: when a concurrent order
+    took the reference first, the unique key refuses this flush (PostgreSQL waits for that
+    order to commit), the savepoint is rolled back, and the answer still names the order that
+    holds the reference."""
+    try:
+        session.flush()
+    except IntegrityError:
+        savepoint.rollback()
+        if reference is not None:
+            refuse_used_reference(session, partner_id, reference)
+        raise
+    savepoint.commit()
 
 
 def resolve_listings(

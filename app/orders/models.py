@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
@@ -50,6 +50,9 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     member_ip: Mapped[str | None] = mapped_column(String(45))
     device_id: Mapped[str | None] = mapped_column(String(128))
     member_since: Mapped[date | None] = mapped_column(Date)
+    # the partner's own order number (unique per partner, kept forever) and its small notes
+    client_reference: Mapped[str | None] = mapped_column(String(64))
+    extra: Mapped[dict[str, str]] = mapped_column("metadata", JSONType, default=dict)
 
     items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.position", lazy="selectin")
     member: Mapped[Member] = relationship(lazy="joined")
@@ -61,6 +64,7 @@ class Order(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     __table_args__ = (
         Index("ix_orders_partner_id_id", "partner_id", "id"),
         Index("ix_orders_partner_member", "partner_id", "member_id"),
+        UniqueConstraint("partner_id", "client_reference"),
     )
 
 

@@ -95,6 +95,7 @@ def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
     "quota_exceeded",
     "insufficient_points",
     "insufficient_partner_balance",
+    "client_reference_used",
 )
 def place_order(command: checkout.PlaceOrder) -> Any:
     """Place an order.

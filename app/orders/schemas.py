@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, post_load, validate
 from app.core.money import MoneySchema, StrictInteger, money_field
 from app.core.openapi import Computed
 from app.core.pagination import PageArgsSchema
+from app.core.validation import FullMatch, Metadata
 from app.entitlements.schemas import EntitlementSchema
 from app.fulfillment.models import DELIVERY_STATUSES
 from app.orders.checkout import OrderLine, Payment, PlaceOrder, Total
@@ -48,6 +49,10 @@ class TotalSchema(Schema):
         return Total(**data)
 
 
+# printable, no spaces at either end: a reference is matched exactly
+REFERENCE_RE = r"^[!-~](?:[ -~]*[!-~])?$"
+
+
 class OrderCreateSchema(Schema):
     member = fields.String(required=True, validate=validate.Length(min=1, max=128))
     items = fields.List(
@@ -66,6 +71,15 @@ class OrderCreateSchema(Schema):
         load_default=None,
         metadata={"description": "when the member joined the partner's programme"},
     )
+    client_reference = fields.String(
+        load_default=None,
+        validate=[validate.Length(min=1, max=64), FullMatch(REFERENCE_RE)],
+        metadata={
+            "description": "your own order number: unique per partner and kept forever; a"
+            " second order with it answers 409 `client_reference_used` with the first's id"
+        },
+    )
+    metadata = Metadata(load_default=dict)
 
     @post_load
     def make_command(self, data: dict[str, Any], **_: Any) -> PlaceOrder:
@@ -79,6 +93,8 @@ class OrderCreateSchema(Schema):
                 data["device_id"],
                 data["member_since"],
             ),
+            client_reference=data["client_reference"],
+            metadata=data["metadata"],
         )
 
 
@@ -131,6 +147,8 @@ class OrderSchema(Schema):
     member_ip = fields.String(allow_none=True)
     device_id = fields.String(allow_none=True)
     member_since = fields.Date(allow_none=True)
+    client_reference = fields.String(allow_none=True)
+    metadata = fields.Dict(attribute="extra", keys=fields.String(), values=fields.String())
     items = fields.List(fields.Nested(OrderItemSchema))
     deliveries = fields.List(fields.Nested(DeliverySchema))
     entitlements = fields.List(fields.Nested(EntitlementSchema))
@@ -145,6 +163,7 @@ class OrderSummarySchema(OrderSchema):
 
 class OrderQuerySchema(PageArgsSchema):
     member = fields.String(load_default=None)
+    client_reference = fields.String(load_default=None, validate=validate.Length(max=64))
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATUSES))
     created_from = fields.AwareDateTime(load_default=None)
     created_to = fields.AwareDateTime(load_default=None)

@@ -118,6 +118,8 @@ def list_orders(
                 )
             )
         )
+    if filters.get("client_reference"):
+        stmt = stmt.where(Order.client_reference == filters["client_reference"])
     if filters.get("status"):
         stmt = stmt.where(Order.status == filters["status"])
     if filters.get("created_from"):

@@ -15,6 +15,7 @@ from app.core.errors import NotFound
 from app.core.queue import enqueue_after_commit
 from app.webhooks.endpoints import owned_by
 from app.webhooks.models import Event, WebhookDelivery, WebhookEndpoint
+from app.webhooks.payloads import PING
 
 SEND_LEASE = timedelta(minutes=5)  # a staged send not done by then was lost: stage it again
 
@@ -63,21 +64,49 @@ def _fan_out(
 ) -> list[str]:
     """One delivery per endpoint (of the event's owner) that wants the event, due now, leased
     to its send job (enqueued after commit). Returns the delivery ids."""
-    ids = []
-    for endpoint in endpoints:
-        if endpoint.wants(event.type):
-            delivery = WebhookDelivery(
-                endpoint_id=endpoint.id,
-                event_id=event.id,
-                partner_id=event.partner_id,
-                status="pending",
-                next_attempt_at=now,
-                lease_until=now + SEND_LEASE,
-            )
-            session.add(delivery)
-            ids.append(delivery.id)
-            stage_send(session, delivery.id)
-    return ids
+    return [
+        _deliver(session, event, endpoint, now).id
+        for endpoint in endpoints
+        if endpoint.wants(event.type)
+    ]
+
+
+def _deliver(
+    session: Session, event: Event, endpoint: WebhookEndpoint, now: datetime
+) -> WebhookDelivery:
+    delivery = WebhookDelivery(
+        endpoint_id=endpoint.id,
+        event_id=event.id,
+        partner_id=event.partner_id,
+        status="pending",
+        next_attempt_at=now,
+        lease_until=now + SEND_LEASE,
+    )
+    session.add(delivery)
+    stage_send(session, delivery.id)
+    return delivery
+
+
+def send_test(session: Session, actor: Actor, endpoint: WebhookEndpoint) -> WebhookDelivery:
+    """A signed `ping` event to this endpoint alone, whatever types it subscribed to: the
+    integrator checks reachability and signature verification before real events flow."""
+    now = utcnow()
+    event = Event(
+        type=PING,
+        data={"endpoint_id": endpoint.id},
+        partner_id=endpoint.partner_id,
+        dispatched_at=now,  # never fanned out to the partner's other endpoints
+    )
+    session.add(event)
+    record_audit(
+        session,
+        actor,
+        "webhook_endpoint.tested",
+        "webhook_endpoint",
+        endpoint.id,
+        partner_id=endpoint.partner_id,
+    )
+    return _deliver(session, event, endpoint, now)
 
 
 def dispatch_events(session: Session, now: datetime, limit: int = 500) -> int:

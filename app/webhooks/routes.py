@@ -88,6 +88,21 @@ def rotate_secret(endpoint_id: str) -> Any:
     return endpoints.rotate_endpoint_secret(session, request_actor(), current_vault(), endpoint)
 
 
+@blp.route("/webhook-endpoints/<endpoint_id>/test", methods=["POST"])
+@requires("webhooks:write")
+@blp.response(202, WebhookDeliverySchema)
+def test_endpoint(endpoint_id: str) -> Any:
+    """Send a test event.
+
+    A signed `ping` event (`data.endpoint_id`) goes to this endpoint only, whatever event
+    types it subscribed to; the answer is its delivery, whose status and last response code
+    `GET /api/v1/webhook-endpoints/{endpoint_id}/deliveries` then shows.
+    """
+    session = db.session()
+    endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
+    return outbox.send_test(session, request_actor(), endpoint)
+
+
 @blp.route("/webhook-endpoints/<endpoint_id>/deliveries")
 @requires("webhooks:write")
 @blp.arguments(PageArgsSchema(), location="query")

@@ -10,6 +10,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.metadata import version
 
 import httpx
 from sqlalchemy import or_, select
@@ -35,6 +36,9 @@ DISABLE_AFTER = timedelta(days=3)  # failing without a single success this long:
 SEND_TIMEOUT_SECONDS = 5  # short: a slow receiver holds a worker no longer than this
 
 DEFER_BUSY = timedelta(seconds=5)  # the endpoint has an attempt in flight: try again then
+
+
+USER_AGENT = f"Quanyi-Webhooks/{version('quanyi')}"
 
 
 def signature_header(secrets_: list[str], body: bytes, timestamp: int) -> str:
@@ -104,6 +108,7 @@ def prepare_send(
         body,
         {
             "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
             "Quanyi-Signature": header,
             "Quanyi-Event-Id": event.id,
             "Quanyi-Event-Type": event.type,

@@ -235,3 +235,15 @@ def test_json_nested_too_deep_is_a_400_not_a_crash(api_a):
         )
         assert answer.status_code == 400, (depth, answer.get_json())
         assert answer.get_json()["code"] == "json_too_deep"
+
+
+def test_retry_after_comes_only_with_429_and_503(app, client):
+    assert "Retry-After" not in client.get("/api/v1/partner").headers  # 401
+    assert "Retry-After" not in client.get("/healthz").headers
+    limit, app.config["RATE_LIMIT"] = app.config["RATE_LIMIT"], "1 per minute"
+    try:
+        client.get("/api/v1/partner")
+        limited = client.get("/api/v1/partner")
+    finally:
+        app.config["RATE_LIMIT"] = limit
+    assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0

@@ -229,3 +229,25 @@ def test_concurrent_reveals_each_count_once_with_their_own_number(app):
         )
     ]
     assert sorted(numbers) == list(range(1, 9))
+
+
+def test_one_client_reference_racing_makes_one_order(app):
+    """Ten orders with one reference and ten keys at once: one wins; the others, most of them
+    past the first check before the winner commits, are refused by the unique key with the
+    winner's id — never a 5xx or a second order."""
+    (partner_id, listing_id), token = _setup(app, codes=10, members=10)
+    results = _race(
+        app,
+        token,
+        [
+            ({**_body(f"m{i:03d}", listing_id), "client_reference": "PO-RACE"}, f"r{i}")
+            for i in range(10)
+        ],
+    )
+    counts = Counter(results)
+    assert counts == {(201, None): 1, (409, "client_reference_used"): 9}, counts
+    session = db.session()
+    orders = session.scalars(select(Order).where(Order.client_reference == "PO-RACE")).all()
+    assert len(orders) == 1 and orders[0].partner_id == partner_id
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+    assert ledger_problems(session) == []

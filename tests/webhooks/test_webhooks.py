@@ -3,8 +3,11 @@ check it), retries with backoff, disabling, rotation, replay, the delivery log."
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import shutil
+import subprocess
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -375,3 +378,51 @@ def test_the_dispatcher_sends_nothing_itself_but_enqueues_one_job_per_delivery(
     assert len(deliveries) == 2
     assert sorted(job.args[0] for job in queue.get_jobs()) == sorted(deliveries)
     assert {job.func_name for job in queue.get_jobs()} == {"app.webhooks.jobs.send_webhook"}
+
+
+def test_a_test_ping_reaches_only_that_endpoint_signed(app, api_a, api_b, receiver):
+    tested = _endpoint(api_a, receiver.url, events=["order.created"])
+    other = Receiver()
+    try:
+        _endpoint(api_a, other.url)
+        endpoint_id = tested["endpoint"]["id"]
+        assert api_b.post(f"/api/v1/webhook-endpoints/{endpoint_id}/test").status_code == 404
+        sent = api_a.post(f"/api/v1/webhook-endpoints/{endpoint_id}/test")
+        assert sent.status_code == 202 and sent.get_json()["status"] == "pending"
+        _deliver_all(app)
+        [(headers, body)] = receiver.received
+        assert other.received == []
+    finally:
+        other.server.shutdown()
+    assert headers["Quanyi-Event-Type"] == "ping"
+    assert re.fullmatch(r"Quanyi-Webhooks/\d+\.\d+\.\d+", headers["User-Agent"])
+    assert json.loads(body)["data"] == {"endpoint_id": endpoint_id}
+    assert _readme_verifier()(tested["secret"], headers["Quanyi-Signature"], body)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_readme_node_verifier_accepts_our_signature_only(app, api_a, receiver):
+    issued = _endpoint(api_a, receiver.url)
+    api_a.post(f"/api/v1/webhook-endpoints/{issued['endpoint']['id']}/test")
+    _deliver_all(app)
+    [(headers, body)] = receiver.received
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = next(
+        b
+        for b in re.findall(r"```javascript\n(.*?)```", readme, flags=re.S)
+        if "verifyQuanyiSignature" in b
+    )
+    check = snippet + (
+        "const [secret, header, body] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "process.stdout.write(String(verifyQuanyiSignature(secret, header, Buffer.from(body))));"
+    )
+
+    def node_says(secret: str, raw: bytes) -> str:
+        given = json.dumps([secret, headers["Quanyi-Signature"], raw.decode()])
+        return subprocess.run(
+            ["node", "-e", check], input=given, capture_output=True, text=True, check=True
+        ).stdout
+
+    assert node_says(issued["secret"], body) == "true"
+    assert node_says("whsec_wrong", body) == "false"
+    assert node_says(issued["secret"], body.replace(b"ping", b"pong")) == "false"

@@ -1,0 +1,111 @@
+"""What each event's `data` holds, one schema per event type, the same from every path that
+records it. The OpenAPI documents publish them (`webhooks`), and the test suite checks every
+event any test records against them."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+def _text(description: str = "") -> fields.String:
+    return fields.String(
+        required=True, metadata={"description": description} if description else {}
+    )
+
+
+class Amount(Schema):
+    """Money as events carry it: a credit note's total is negative."""
+
+    amount = fields.Integer(required=True, metadata={"description": "minor units"})
+    currency = _text()
+
+
+class OrderEvent(Schema):
+    order_id = _text()
+    member = _text("the member's external_id")
+    status = _text("the order's status after the change")
+
+
+class DeliveryFailedEvent(Schema):
+    delivery_id = _text()
+    order_id = _text()
+    reason = _text("why the last offer failed (after failover)")
+
+
+class DoubleDeliveryEvent(Schema):
+    delivery_id = _text()
+    partner_id = _text()
+    order_id = _text()
+    supplier_id = _text()
+    supplier_order_no = fields.String(required=True, allow_none=True)
+
+
+class EntitlementCreatedEvent(Schema):
+    entitlement_id = _text()
+    order_id = _text()
+    member = _text("the member's external_id")
+
+
+class EntitlementExpiredEvent(Schema):
+    entitlement_id = _text()
+    order_id = _text()
+    valid_until = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
+
+
+class BalanceLowEvent(Schema):
+    available = fields.Nested(Amount, required=True)
+    threshold = fields.Nested(Amount, required=True)
+
+
+class InvoiceIssuedEvent(Schema):
+    invoice_id = _text()
+    number = _text()
+    kind = _text("invoice | credit_note")
+    period = _text("YYYY-MM")
+    total = fields.Nested(Amount, required=True)
+
+
+class StockLowEvent(Schema):
+    product_id = _text()
+    available = fields.Integer(required=True)
+    threshold = fields.Integer(required=True)
+
+
+class AuthorizationLapsedEvent(Schema):
+    product_id = _text()
+    brand = _text()
+    date = _text("the day it lapsed (YYYY-MM-DD)")
+
+
+class SupplierBalanceLowEvent(Schema):
+    supplier_id = _text()
+    balance_minor = fields.Integer(required=True)
+    threshold_minor = fields.Integer(required=True)
+
+
+class PingEvent(Schema):
+    endpoint_id = _text("the endpoint the test was sent to")
+
+
+PING = "ping"
+ORDER_EVENTS = (
+    "order.created",
+    "order.fulfilled",
+    "order.partially_fulfilled",
+    "order.failed",
+    "order.cancelled",
+)
+# event type → (schema of its data, who receives it: a partner or the platform)
+PAYLOADS: dict[str, tuple[type[Schema], str]] = {
+    **{event: (OrderEvent, "partner") for event in ORDER_EVENTS},
+    "delivery.failed": (DeliveryFailedEvent, "partner"),
+    "entitlement.created": (EntitlementCreatedEvent, "partner"),
+    "entitlement.expired": (EntitlementExpiredEvent, "partner"),
+    "partner.balance_low": (BalanceLowEvent, "partner"),
+    "invoice.issued": (InvoiceIssuedEvent, "partner"),
+    "delivery.double_delivery": (DoubleDeliveryEvent, "platform"),
+    "stock.low": (StockLowEvent, "platform"),
+    "supply.authorization_lapsed": (AuthorizationLapsedEvent, "platform"),
+    "supplier.balance_low": (SupplierBalanceLowEvent, "platform"),
+    PING: (PingEvent, "both"),
+}
