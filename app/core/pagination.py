@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from marshmallow import Schema, fields, validate
-from sqlalchemy import Select
+from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import Session
 
 from app.core.db import inline_count
@@ -52,16 +54,71 @@ def decode_cursor(cursor: str) -> str:
     return last_id
 
 
+@dataclass(frozen=True)
+class SortKey:
+    """Order pages by `column` (then by id, the same way), instead of newest first. `value`
+    reads the column's value from a row of the page (the cursor carries it)."""
+
+    column: Any
+    value: Callable[[Any], int | str]
+    descending: bool = False
+
+
 def paginate(
-    session: Session, stmt: Select[Any], id_column: Any, limit: int, cursor: str | None
+    session: Session,
+    stmt: Select[Any],
+    id_column: Any,
+    limit: int,
+    cursor: str | None,
+    sort: SortKey | None = None,
 ) -> Page[Any]:
-    """Run `stmt` one page at a time, ordered by `id_column` descending."""
+    """Run `stmt` one page at a time, ordered by `id_column` descending, or by `sort`."""
+    if sort is not None:
+        return _paginate_sorted(session, stmt, id_column, limit, cursor, sort)
     if cursor:
         stmt = stmt.where(id_column < decode_cursor(cursor))
     rows = list(session.scalars(stmt.order_by(id_column.desc()).limit(inline_count(limit + 1))))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def _paginate_sorted(
+    session: Session,
+    stmt: Select[Any],
+    id_column: Any,
+    limit: int,
+    cursor: str | None,
+    sort: SortKey,
+) -> Page[Any]:
+    """Keyset pages over (sort value, id): a row inserted or repriced while a client pages
+    moves, but no page repeats or skips a row that stayed put."""
+    key = tuple_(sort.column, id_column)
+    if cursor:
+        after = _decode_sorted_cursor(cursor)
+        stmt = stmt.where(key < after if sort.descending else key > after)
+    order = (sort.column.desc(), id_column.desc()) if sort.descending else (sort.column, id_column)
+    rows = list(session.scalars(stmt.order_by(*order).limit(inline_count(limit + 1))))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    last = rows[-1] if more and rows else None
+    return Page(rows, _encode_sorted_cursor(sort.value(last), last.id) if last else None)
+
+
+def _encode_sorted_cursor(value: int | str, last_id: str) -> str:
+    raw = json.dumps([value, last_id], ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_sorted_cursor(cursor: str) -> tuple[int | str, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, last_id = json.loads(base64.b64decode(padded.encode(), altchars=b"-_"))
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        value, last_id = None, ""
+    if not isinstance(value, int | str) or not ID_RE.fullmatch(str(last_id)):
+        raise ValidationFailed({"cursor": ["Not a valid cursor."]})
+    return value, str(last_id)
 
 
 _page_schemas: dict[type[Schema], type[Schema]] = {}

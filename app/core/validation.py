@@ -47,3 +47,19 @@ class Metadata(fields.Dict):
             },
             **kwargs,
         )
+
+
+# the languages member-facing texts are kept in (the mall's and the portal's locales)
+LOCALES = ("zh-CN", "en")
+
+
+class LocalizedText(fields.Dict):
+    """A text per locale: `{"zh-CN": "…", "en": "…"}` (any subset)."""
+
+    def __init__(self, max_length: int = 4000, **kwargs: Any) -> None:
+        kwargs.setdefault("metadata", {"description": "per locale: " + ", ".join(LOCALES)})
+        super().__init__(
+            keys=fields.String(validate=validate.OneOf(LOCALES)),
+            values=fields.String(validate=validate.Length(min=1, max=max_length)),
+            **kwargs,
+        )

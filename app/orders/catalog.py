@@ -43,6 +43,8 @@ def catalog_entries(
             "face_value": product.face_value,
             "validity_days": product.validity_days,
             "description": product.description,
+            "instructions": product.instructions,
+            "terms": product.terms,
             "image_url": product.image_url,
             "is_bundle": product.is_bundle,
             "price": {

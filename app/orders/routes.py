@@ -23,7 +23,12 @@ from app.orders.catalog import catalog_entries
 from app.orders.pricing import PricingContext
 from app.orders.schemas import OrderCreateSchema, OrderQuerySchema, OrderSchema, OrderSummarySchema
 from app.partners import listings
-from app.partners.schemas import CatalogDetailQuerySchema, CatalogEntrySchema, CatalogQuerySchema
+from app.partners.schemas import (
+    CatalogDetailQuerySchema,
+    CatalogEntrySchema,
+    CatalogQuerySchema,
+    FacetListSchema,
+)
 
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Partner: catalog and orders")
 
@@ -58,6 +63,35 @@ def get_catalog(args: dict[str, Any]) -> Any:
     page = listings.catalog(session, partner_id, args["limit"], args["cursor"], args)
     entries = catalog_entries(session, page.data, context, _policies().adjusters, args["in_stock"])
     return Page(entries, page.next_cursor)
+
+
+@blp.route("/catalog/categories")
+@requires("catalog:read")
+@blp.response(200, FacetListSchema)
+def list_categories() -> Any:
+    """List the catalog's categories.
+
+    Each category of this partner's sellable listings with how many there are, by name: the
+    shop front's navigation (filter the catalog with `category=`).
+    """
+    return _facet("categories")
+
+
+@blp.route("/catalog/brands")
+@requires("catalog:read")
+@blp.response(200, FacetListSchema)
+def list_brands() -> Any:
+    """List the catalog's brands.
+
+    Each brand of this partner's sellable listings with how many there are, by name (filter
+    the catalog with `brand=`).
+    """
+    return _facet("brands")
+
+
+def _facet(facet: str) -> dict[str, Any]:
+    rows = listings.catalog_facet(db.session(), current_partner_id(), facet)
+    return {"data": [{"name": name, "listings": count} for name, count in rows]}
 
 
 @blp.route("/catalog/<listing_id>")

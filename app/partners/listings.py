@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from app.core.audit import Actor, record_audit, record_changes
 from app.core.commands import Changes
 from app.core.errors import Conflict, NotFound, ValidationFailed
-from app.core.pagination import Page, paginate
+from app.core.pagination import Page, SortKey, paginate
 from app.core.tenancy import get_owned, scoped
 from app.partners.models import Listing
 from app.supply.models import Product
@@ -137,11 +137,23 @@ def list_listings(
     return paginate(session, scoped(Listing, partner_id), Listing.id, limit, cursor)
 
 
+# how the catalog may be ordered (`newest`, the default, is id order, newest first)
+CATALOG_SORTS: dict[str, SortKey | None] = {
+    "newest": None,
+    "price_asc": SortKey(Listing.price_points, lambda li: li.price_points),
+    "price_desc": SortKey(Listing.price_points, lambda li: li.price_points, descending=True),
+    "name": SortKey(Product.name, lambda li: li.product.name),
+}
+# what the catalog can be browsed by: a facet → the product column it counts
+CATALOG_FACETS = {"categories": Product.category, "brands": Product.brand}
+
+
 def catalog(
     session: Session, partner_id: str, limit: int, cursor: str | None, filters: dict[str, Any]
 ) -> Page[Listing]:
     """The partner's sellable listings, filtered by product attributes (in_stock is applied by
-    the caller, which knows the partner's availability)."""
+    the caller, which knows the partner's availability), in the order `filters["sort"]` names
+    (list price in points, or product name)."""
     stmt = (
         scoped(Listing, partner_id)
         .where(*_sellable())
@@ -155,7 +167,22 @@ def catalog(
         stmt = stmt.where(
             or_(func.lower(Product.name).like(pattern), func.lower(Product.brand).like(pattern))
         )
-    return paginate(session, stmt, Listing.id, limit, cursor)
+    sort = CATALOG_SORTS[filters.get("sort") or "newest"]
+    return paginate(session, stmt, Listing.id, limit, cursor, sort)
+
+
+def catalog_facet(session: Session, partner_id: str, facet: str) -> list[tuple[str, int]]:
+    """(value, sellable listings) of one facet of the partner's catalog, by value."""
+    column = CATALOG_FACETS[facet]
+    rows = session.execute(
+        select(column, func.count(Listing.id))
+        .select_from(Listing)
+        .join(Product, Product.id == Listing.product_id)
+        .where(Listing.partner_id == partner_id, *_sellable())
+        .group_by(column)
+        .order_by(column)
+    )
+    return [(value, count) for value, count in rows]
 
 
 def find_listing_by_product(session: Session, partner_id: str, product_id: str) -> Listing:

@@ -8,8 +8,8 @@ from marshmallow import Schema, fields, post_load, validate
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
 from app.core.pagination import PageArgsSchema
-from app.core.validation import FullMatch, validate_timezone
-from app.partners.listings import ListingTerms
+from app.core.validation import FullMatch, LocalizedText, validate_timezone
+from app.partners.listings import CATALOG_SORTS, ListingTerms
 from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
 from app.supply.models import ACCOUNT_KINDS, FULFILLMENT_TYPES
 
@@ -168,6 +168,11 @@ class CatalogQuerySchema(PageArgsSchema):
     member = fields.String(
         load_default=None, metadata={"description": "external_id: show this member's price"}
     )
+    sort = fields.String(
+        load_default="newest",
+        validate=validate.OneOf(CATALOG_SORTS),
+        metadata={"description": "newest; price_asc / price_desc (list price); name"},
+    )
 
 
 class CatalogDetailQuerySchema(Schema):
@@ -195,6 +200,10 @@ class CatalogEntrySchema(Schema):
     face_value = fields.Nested(MoneySchema)
     validity_days = fields.Integer(allow_none=True)
     description = fields.String(allow_none=True)
+    instructions = LocalizedText(
+        metadata={"description": "how to redeem it, per locale (zh-CN, en)"}
+    )
+    terms = LocalizedText(metadata={"description": "its terms and conditions, per locale"})
     image_url = fields.String(allow_none=True)
     is_bundle = fields.Boolean()
     price = fields.Nested(CatalogPriceSchema)
@@ -205,6 +214,17 @@ class CatalogEntrySchema(Schema):
         metadata={"description": "null: unlimited; exact below 1000, reads 1000 at or above it"},
     )
     in_stock = fields.Boolean()
+
+
+class FacetSchema(Schema):
+    """One value of a catalog facet (a category, a brand) and how many listings have it."""
+
+    name = fields.String(required=True)
+    listings = fields.Integer(required=True)
+
+
+class FacetListSchema(Schema):
+    data = fields.List(fields.Nested(FacetSchema), required=True)
 
 
 class ProductRefSchema(Schema):

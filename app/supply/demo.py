@@ -44,6 +44,27 @@ AUTHORIZATIONS = [
     (1, "微信读书", "腾讯", ["reading"]),
 ]
 # brand, name, category, fulfillment, face value (fen), validity days, account kind
+# how a member redeems each kind of product, and the terms every demo product comes with
+INSTRUCTIONS = {
+    "card_key": lambda brand: {
+        "zh-CN": f"在“我的权益”中查看卡密，打开{brand} App →“我的”→“兑换码”，输入卡密即可激活。",
+        "en": f"Reveal the code under My entitlements, then in the {brand} app go to"
+        " Me → Redeem code and enter it.",
+    },
+    "direct_recharge": lambda brand: {
+        "zh-CN": f"充值到下单时填写的{brand}账号，通常几分钟内到账，无需其他操作。",
+        "en": f"Credited to the {brand} account entered at checkout, usually within minutes.",
+    },
+    "link": lambda brand: {
+        "zh-CN": "在“我的权益”中打开领取链接，按页面提示领取。",
+        "en": "Open the claim link under My entitlements and follow the page.",
+    },
+}
+TERMS = {
+    "zh-CN": "虚拟商品，发放后不支持退换；请在有效期内使用。",
+    "en": "Digital goods: no returns once delivered; use within the validity period.",
+}
+
 PRODUCTS = [
     ("优酷", "优酷VIP月卡", "video", "card_key", 2500, 31, None),
     ("优酷", "优酷VIP季卡", "video", "card_key", 6800, 92, None),
@@ -148,6 +169,8 @@ def seed_supply(
                     "recharge_account_kind": account_kind,
                     "low_stock_threshold": 5 if kind == "card_key" else None,
                     "description": f"{name}，官方授权渠道，自动发货。",
+                    "instructions": INSTRUCTIONS[kind](brand),
+                    "terms": TERMS,
                 },
             )
             created["products"] += 1
@@ -210,6 +233,11 @@ def seed_supply(
                     "status": "active",
                     "components": components,
                     "description": "组合权益，各项分别发放。",
+                    "instructions": {
+                        "zh-CN": "各项权益分别发放，在“我的权益”中逐项查看与使用。",
+                        "en": "Each part is delivered on its own; use each from My entitlements.",
+                    },
+                    "terms": TERMS,
                 },
             )
             created["products"] += 1

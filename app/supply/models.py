@@ -109,6 +109,9 @@ class Product(PublicIdMixin, TimestampMixin, Base):
     currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
     validity_days: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text)
+    # what a member reads: how to redeem it, and the terms it comes with, per locale
+    instructions: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
+    terms: Mapped[dict[str, str]] = mapped_column(JSONType, default=dict)
     image_url: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(16), default="active")
     recharge_account_kind: Mapped[str | None] = mapped_column(String(20))

@@ -30,6 +30,8 @@ PRODUCT_FIELDS = (
     "fulfillment_type",
     "validity_days",
     "description",
+    "instructions",
+    "terms",
     "image_url",
     "status",
     "recharge_account_kind",

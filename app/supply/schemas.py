@@ -4,6 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
 from app.core.pagination import PageArgsSchema
+from app.core.validation import LocalizedText
 from app.supply.models import (
     ACCOUNT_KINDS,
     CATEGORIES,
@@ -88,6 +89,8 @@ class ProductSchema(Schema):
         allow_none=True, load_default=None, validate=validate.Range(min=1, max=3660)
     )
     description = fields.String(allow_none=True, load_default=None)
+    instructions = LocalizedText(load_default=dict)
+    terms = LocalizedText(load_default=dict)
     image_url = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=500))
     status = fields.String(load_default="active", validate=validate.OneOf(PRODUCT_STATUSES))
     recharge_account_kind = fields.String(

@@ -108,3 +108,70 @@ def test_reveal_is_rate_limited(api_a, session, partner_a):
         api_a.post(f"/api/v1/entitlements/{entitlement_id}/reveal").status_code for _ in range(31)
     ]
     assert statuses[:30] == [200] * 30 and statuses[30] == 429
+
+
+def test_instructions_and_terms_reach_the_catalog_in_both_locales(
+    api_a, platform, session, partner_a
+):
+    listing = sellable_card_key_listing(session, partner_a, codes=1)
+    texts = {
+        "instructions": {"zh-CN": "打开App输入卡密", "en": "Enter the code in the app"},
+        "terms": {"zh-CN": "不退不换", "en": "No returns"},
+    }
+    changed = platform.patch(f"/api/v1/platform/products/{listing.product_id}", json=texts)
+    assert changed.status_code == 200, changed.get_json()
+    entry = api_a.get(f"/api/v1/catalog/{listing.id}").get_json()
+    assert (entry["instructions"], entry["terms"]) == (texts["instructions"], texts["terms"])
+    refused = platform.patch(
+        f"/api/v1/platform/products/{listing.product_id}", json={"terms": {"fr": "Non"}}
+    )
+    assert refused.status_code == 422 and "terms" in refused.get_json()["errors"]
+
+
+def test_categories_and_brands_count_this_partners_sellable_listings(
+    api_a, platform, session, partner_a, partner_b
+):
+    for brand, category in (("优酷", "video"), ("优酷", "video"), ("网易云音乐", "music")):
+        product = make_product(session, brand, category=category)
+        stock_codes(session, product, 1)
+        make_listing(session, partner_a, product)
+    hidden = make_listing(session, partner_a, make_product(session, "爱奇艺", category="video"))
+    platform.patch(
+        f"/api/v1/platform/partners/{partner_a.id}/listings/{hidden.id}",
+        json={"is_visible": False},
+    )
+    make_listing(session, partner_b, make_product(session, "腾讯视频", category="video"))
+
+    categories = api_a.get("/api/v1/catalog/categories").get_json()["data"]
+    assert categories == [{"name": "music", "listings": 1}, {"name": "video", "listings": 2}]
+    brands = api_a.get("/api/v1/catalog/brands").get_json()["data"]
+    assert brands == [{"name": "优酷", "listings": 2}, {"name": "网易云音乐", "listings": 1}]
+
+
+def test_sorted_catalog_pages_cover_every_listing_once_in_order(api_a, session, partner_a):
+    made = [
+        make_listing(session, partner_a, make_product(session, name=name), points=points)
+        for name, points in (("b", 300), ("a", 100), ("d", 300), ("c", 200), ("e", 50))
+    ]
+    by_id = {listing.id: listing for listing in made}
+
+    def walk(sort: str) -> list[str]:
+        seen, cursor = [], None
+        while True:
+            query = f"?sort={sort}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            page = api_a.get("/api/v1/catalog" + query)
+            assert page.status_code == 200, page.get_json()
+            seen += [e["id"] for e in page.get_json()["data"]]
+            cursor = page.get_json()["next_cursor"]
+            if not cursor:
+                return seen
+
+    ascending = walk("price_asc")
+    assert sorted(ascending) == sorted(by_id) and len(set(ascending)) == 5
+    assert [by_id[i].price_points for i in ascending] == [50, 100, 200, 300, 300]
+    assert [by_id[i].price_points for i in walk("price_desc")] == [300, 300, 200, 100, 50]
+    assert [by_id[i].product.name for i in walk("name")] == ["a", "b", "c", "d", "e"]
+    assert api_a.get("/api/v1/catalog?sort=cheapest").status_code == 422
+    newest_cursor = api_a.get("/api/v1/catalog?limit=1").get_json()["next_cursor"]
+    wrong = api_a.get(f"/api/v1/catalog?sort=name&cursor={newest_cursor}")
+    assert wrong.status_code == 422 and wrong.get_json()["code"] == "validation_error"
