@@ -41,6 +41,27 @@ def normalize_database_url(url: str) -> str:
 
 
 @dataclass(frozen=True)
+class Issuer:
+    """Who issues the invoices (the platform's company), as its PDF states it."""
+
+    name: str
+    tax_id: str
+    address: str
+    bank: str
+
+
+# a demo issuer: production sets QUANYI_ISSUER_* to the operating company's registered details
+DEMO_ISSUER = Issuer(
+    name="权益科技（演示）有限公司 Quanyi Demo Ltd.",
+    tax_id="91310000MA1DEMO00X",
+    address="上海市浦东新区演示路 1 号 (1 Demo Road, Pudong, Shanghai)",
+    bank="招商银行上海分行 China Merchants Bank Shanghai · 6214 8300 0000 0000",
+)
+# the invoice PDF's font, embedded (subset) in every PDF: Debian's fonts-wqy-microhei
+DEFAULT_PDF_FONT = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     database_url: str
@@ -53,6 +74,8 @@ class Settings:
     public_base_url: str
     queue_prefix: str
     webhook_allow_private: bool
+    issuer: Issuer = DEMO_ISSUER
+    pdf_font: str = DEFAULT_PDF_FONT
 
     @property
     def is_embedded(self) -> bool:
@@ -63,6 +86,8 @@ class Settings:
             "ENV_NAME": self.env,
             "LOG_LEVEL": self.log_level,
             "PUBLIC_BASE_URL": self.public_base_url,
+            "INVOICE_ISSUER": self.issuer,
+            "PDF_FONT": self.pdf_font,
             "EMBEDDED_WORKER": self.redis_url is None,
             "QUEUE_PREFIX": self.queue_prefix,
             # seconds between a busy dispatch job's passes over the outbox (webhooks.jobs)
@@ -130,4 +155,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         public_base_url=env.get("QUANYI_PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         queue_prefix=env.get("QUANYI_QUEUE_PREFIX", ""),
         webhook_allow_private=env.get("QUANYI_WEBHOOK_ALLOW_PRIVATE") == "1",
+        issuer=Issuer(
+            name=env.get("QUANYI_ISSUER_NAME", DEMO_ISSUER.name),
+            tax_id=env.get("QUANYI_ISSUER_TAX_ID", DEMO_ISSUER.tax_id),
+            address=env.get("QUANYI_ISSUER_ADDRESS", DEMO_ISSUER.address),
+            bank=env.get("QUANYI_ISSUER_BANK", DEMO_ISSUER.bank),
+        ),
+        pdf_font=env.get("QUANYI_PDF_FONT", DEFAULT_PDF_FONT),
     )

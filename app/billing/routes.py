@@ -3,9 +3,10 @@ adjusts accounts, runs the invoice lifecycle, settles and reconciles suppliers, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
 from app.accounts import plans
@@ -13,7 +14,7 @@ from app.accounts import service as accounts
 from app.accounts.models import AccountEntry
 from app.accounts.schemas import BillingPlanSchema
 from app.billing import invoices, margins, reconciliation, settlement, statements
-from app.billing.documents import invoice_csv, invoice_pdf
+from app.billing.documents import Letterhead, invoice_csv, invoice_pdf
 from app.billing.models import Invoice
 from app.billing.schemas import (
     AccountEntrySchema,
@@ -48,6 +49,7 @@ from app.core.pagination import Page, PageArgsSchema, page_schema, paginate
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id, scoped
 from app.extensions import db
+from app.partners.assets import partner_logo
 from app.partners.models import Partner
 from app.partners.service import get_partner
 from app.supply.suppliers import get_supplier
@@ -93,9 +95,15 @@ def _document(session: Any, invoice: Invoice, fmt: str | None) -> Any:
     filename = f"{invoice.number}.{fmt}"
     if fmt == "csv":
         body: bytes | str = invoice_csv(invoice)
-        mimetype = "text/csv; charset=utf-8"
+        mimetype = "text/csv"  # Flask adds the one charset (utf-8)
     else:
-        body = invoice_pdf(invoice, session.get_one(Partner, invoice.partner_id))
+        partner = session.get_one(Partner, invoice.partner_id)
+        letterhead = Letterhead(
+            issuer=current_app.config["INVOICE_ISSUER"],
+            font=Path(current_app.config["PDF_FONT"]),
+            logo=partner_logo(partner),
+        )
+        body = invoice_pdf(invoice, partner, letterhead)
         mimetype = "application/pdf"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'

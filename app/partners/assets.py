@@ -37,14 +37,25 @@ def theme_file(partners_dir: Path, slug: str, filename: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def partners_dir() -> Path:
+    return Path(current_app.config.get("PARTNERS_DIR", ROOT / "partners"))
+
+
+def partner_logo(partner: Partner) -> Path | None:
+    """The file of the partner's logo, when its `logo_url` is one of its own theme files."""
+    prefix = f"/static/partners/{partner.slug}/"
+    logo_url = (partner.branding or {}).get("logo_url") or ""
+    if not logo_url.startswith(prefix):
+        return None
+    return theme_file(partners_dir(), partner.slug, logo_url.removeprefix(prefix))
+
+
 @blp.get("/static/partners/<slug>/<path:filename>")
 def partner_asset(slug: str, filename: str) -> Any:
     """A theme file of an existing partner; anything else answers 404."""
     if db.session.scalar(select(Partner.id).where(Partner.slug == slug)) is None:
         abort(404)
-    path = theme_file(
-        Path(current_app.config.get("PARTNERS_DIR", ROOT / "partners")), slug, filename
-    )
+    path = theme_file(partners_dir(), slug, filename)
     if path is None:
         abort(404)
     return send_from_directory(path.parent, path.name)

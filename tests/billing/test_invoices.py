@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import subprocess
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -24,8 +28,11 @@ from app.orders.models import Order
 from app.webhooks.outbox import events_of_type
 from tests.factories import (
     TEST_ACTOR,
+    ApiUser,
     fund,
+    make_client,
     make_member,
+    make_partner,
     place,
     sellable_card_key_listing,
 )
@@ -293,7 +300,9 @@ def test_corrections_are_credit_notes(session, partner_a, platform):
     assert session.get_one(Invoice, invoice.id).total_minor == 63_070
 
 
-def test_partner_reads_issued_invoices_as_json_csv_and_pdf(session, partner_a, api_a, platform):
+def test_partner_reads_issued_invoices_as_json_csv_and_pdf(
+    app, session, partner_a, api_a, platform
+):
     invoice = _priced_november(session, partner_a)
     assert api_a.get(f"/api/v1/invoices/{invoice.id}").status_code == 404  # drafts stay ours
     assert api_a.get("/api/v1/invoices").get_json()["data"] == []
@@ -306,11 +315,14 @@ def test_partner_reads_issued_invoices_as_json_csv_and_pdf(session, partner_a, a
     assert as_json["total"] == {"amount": 63_070, "currency": "CNY"}
 
     as_csv = api_a.get(f"/api/v1/invoices/{invoice.id}", headers={"Accept": "text/csv"})
-    assert as_csv.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
-    lines = [r for r in rows if r["line"]]
+    assert as_csv.headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert as_csv.data.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with a BOM
+    line_section, total_section = as_csv.data.decode("utf-8-sig").split("\r\n\r\n")
+    lines = list(csv.DictReader(io.StringIO(line_section)))
     assert sum(int(r["amount_minor"]) for r in lines) == 63_070
-    assert rows[-1]["kind"] == "total" and rows[-1]["amount"] == "630.70"
+    totals = {r["total"]: r for r in csv.DictReader(io.StringIO(total_section))}
+    assert list(totals) == ["subtotal", "vat", "total"]
+    assert totals["total"]["amount"] == "630.70" and totals["vat"]["amount_minor"] == "3570"
 
     as_pdf = api_a.get(f"/api/v1/invoices/{invoice.id}?format=pdf")
     assert as_pdf.mimetype == "application/pdf"
@@ -324,8 +336,18 @@ def test_partner_reads_issued_invoices_as_json_csv_and_pdf(session, partner_a, a
         "595.00",  # subtotal
         "35.70",  # VAT
         "VAT 6%",
+        "91310000MA1DEMO00X",  # the issuer's tax id (settings)
     ):
         assert expected in text, expected
+    assert text.count("VAT 6%") == 1  # once, in the totals
+    fonts = [
+        font.get_object()["/FontDescriptor"]
+        for page in PdfReader(io.BytesIO(as_pdf.data)).pages
+        for font in page["/Resources"]["/Font"].values()
+        if "/FontDescriptor" in font.get_object()
+    ]
+    if Path(app.config["PDF_FONT"]).is_file():
+        assert fonts and all("/FontFile2" in d for d in fonts)  # embedded
     bad = api_a.get(f"/api/v1/invoices/{invoice.id}?format=xml")
     assert bad.status_code == 422 and bad.mimetype == "application/problem+json"
 
@@ -431,3 +453,48 @@ def test_the_scheduled_job_drafts_last_months_invoices(session, partner_a, partn
     assert sorted(tuple(r) for r in made) == sorted(
         [(partner_a.id, "draft", period), (partner_b.id, "draft", period)]
     )
+
+
+SHOTS = Path(os.environ.get("QUANYI_SCREENSHOTS", "/tmp/quanyi-screenshots"))
+
+
+@pytest.mark.skipif(
+    shutil.which("pdftoppm") is None and os.environ.get("REQUIRE_SERVICES") != "1",
+    reason="poppler-utils is not installed (apt-get install poppler-utils)",
+)
+def test_the_invoice_pdf_renders_and_its_chinese_names_extract(session, api_a, tmp_path):
+    partner = make_partner(
+        session,
+        "jinhai-bank",  # the demo partner's folder holds the logo the PDF draws
+        name="金海银行 Jinhai Bank",
+        branding={
+            "display_name": "金海银行信用卡积分商城",
+            "logo_url": "/static/partners/jinhai-bank/logo.svg",
+            "primary_color": "#B0232A",
+            "accent_color": "#F2C14E",
+        },
+    )
+    invoice = _priced_november(session, partner)
+    invoices.issue_invoice(session, TEST_ACTOR, invoice.id, now=NOVEMBER_END)
+    session.commit()
+    client = make_client(session, partner)
+    api = ApiUser.login(api_a.http, client)
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(api.get(f"/api/v1/invoices/{invoice.id}?format=pdf").data)
+
+    text = subprocess.run(
+        ["pdftotext", "-layout", pdf, "-"], capture_output=True, text=True, check=True
+    ).stdout
+    for name in (
+        "金海银行信用卡积分商城",
+        "金海银行 Jinhai Bank",
+        "权益科技（演示）有限公司",
+        "税号",
+    ):
+        assert name in text, name
+    assert any(line.description in text for line in invoice.lines if "优酷" in line.description)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "70", "-singlefile", pdf, SHOTS / "invoice"], check=True
+    )
+    assert (SHOTS / "invoice.png").stat().st_size > 10_000
