@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install lint openapi collections migrate seed clean bench bench-quick
+.PHONY: run test install lint openapi examples collections migrate seed clean bench bench-quick
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench-quick: install
 
 openapi: install
 	$(BIN)/flask apidocs write openapi
+
+## examples: record the partner operations' examples from a real run (then `make openapi`)
+examples: install
+	$(BIN)/python -m app.apidocs.examples
 
 ## collections: Postman/Bruno collections of both documents, generated into build/collections
 collections: install

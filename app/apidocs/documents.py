@@ -13,6 +13,7 @@ from apispec import APISpec
 from flask import Flask
 from marshmallow import Schema
 
+from app.apidocs import examples
 from app.webhooks.payloads import PAYLOADS
 
 QUICKSTART = Path(__file__).with_name("quickstart.md")
@@ -77,6 +78,7 @@ def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
     if kind == PARTNER:
         flows = components["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
         flows["scopes"] = {s: d for s, d in flows["scopes"].items() if s != PLATFORM_SCOPE}
+    show_examples(doc, examples.load())
     tags = {tag for op in operations(doc) for tag in op["tags"]}
     doc["tags"] = [tag for tag in doc.get("tags", []) if tag["name"] in tags]
     return doc
@@ -119,6 +121,21 @@ def webhook(event: str, schema: type[Schema]) -> dict[str, Any]:
             "responses": {"2XX": {"description": "Received. Anything else is retried."}},
         }
     }
+
+
+def show_examples(doc: dict[str, Any], recorded: dict[str, dict[str, Any]]) -> None:
+    """Each operation's recorded request body and JSON answer (app/apidocs/examples.py)."""
+    for op in operations(doc):
+        example = recorded.get(op["operationId"])
+        if example is None:
+            continue
+        if example["request"] is not None:
+            for media in op.get("requestBody", {}).get("content", {}).values():
+                media["example"] = example["request"]
+        for status, response in op["responses"].items():
+            json_answer = response.get("content", {}).get("application/json")
+            if status.startswith("2") and json_answer is not None:
+                json_answer["example"] = example["response"]
 
 
 def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from app.auth import lockout, service
 from app.auth.models import ALL_SCOPES, AccessToken, ApiClient
 from app.core.error_catalog import CATALOG
 from app.core.errors import DomainError, problem
+from app.core.logging import note
 from app.core.principal import BEARER, Principal, register_authenticator
 from app.core.queue import redis_connection
 from app.core.tenancy import is_partner_active
@@ -139,6 +140,7 @@ def token_response() -> Response:
             error="invalid_request",
         )
     conn, client_id, address = redis_connection(current_app), _client_id(), request.remote_addr
+    note(client_id=client_id)
     retry_after = lockout.locked_for(conn, client_id, address)
     if retry_after is not None:
         return problem(

@@ -11,10 +11,9 @@ from app.billing.margins import GROUPS
 from app.billing.models import INVOICE_STATUSES
 from app.billing.reconciliation import DISCREPANCIES
 from app.core.money import (
-    LEDGER_MAX_MINOR,
     LedgerMoneySchema,
     MoneySchema,
-    StrictInteger,
+    SignedMoneySchema,
     money_field,
 )
 from app.core.pagination import PageArgsSchema
@@ -22,10 +21,6 @@ from app.core.validation import FullMatch
 from app.supply.models import FULFILLMENT_TYPES
 
 DAYS = validate.Range(min=date(1970, 1, 2), max=date(2999, 12, 31))
-
-
-class SignedMoneySchema(MoneySchema):
-    amount = StrictInteger(required=True, strict=True, maximum=LEDGER_MAX_MINOR)
 
 
 class AccountSchema(Schema):
@@ -53,8 +48,8 @@ class CreditLimitSchema(Schema):
 class AccountEntrySchema(Schema):
     id = fields.String()
     kind = fields.String(metadata={"enum": list(ENTRY_KINDS)})
-    amount = money_field("amount_minor")
-    balance_after = money_field("balance_after_minor")
+    amount = money_field("amount_minor", signed=True)
+    balance_after = money_field("balance_after_minor", signed=True)
     order_id = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     actor = fields.String()
@@ -107,9 +102,9 @@ class InvoiceSchema(Schema):
     status = fields.String(metadata={"enum": list(INVOICE_STATUSES)})
     currency = fields.String()
     lines = fields.List(fields.Nested(InvoiceLineSchema))
-    subtotal = money_field("subtotal_minor")
-    vat = money_field("vat_minor")
-    total = money_field("total_minor")
+    subtotal = money_field("subtotal_minor", signed=True)
+    vat = money_field("vat_minor", signed=True)
+    total = money_field("total_minor", signed=True)
     vat_rate_bp = fields.Integer()
     credited_invoice_id = fields.String(allow_none=True)
     notes = fields.String(allow_none=True)

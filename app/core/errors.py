@@ -109,6 +109,8 @@ def problem(
     (`register_html_errors`): a person in a browser reads a page, not JSON."""
     entry = CATALOG[code]
     status, title = status or entry.status, entry.title
+    if _has_request():
+        g.error_code = code  # the access log line names it
     render = _html_renderer()
     if render is not None:
         page = render(status, code, title, detail or title)

@@ -15,16 +15,31 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, Response, g, has_request_context, request
+from rq import get_current_job
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _configured = False
 
 
 class RequestContextFilter(logging.Filter):
+    """Every line says what it belongs to: the request's id, or the background job's (an
+    outgoing supplier or webhook call is found from either)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
             record.request_id = g.get("request_id") if has_request_context() else None
+        if getattr(record, "request_id", None) is None and not hasattr(record, "job_id"):
+            job = get_current_job()
+            if job is not None:
+                record.job_id = job.id
         return True
+
+
+def note(**ids: str | None) -> None:
+    """Ids the request's access log line should carry (a created order's, the client that
+    tried to authenticate) besides those in its path."""
+    if has_request_context():
+        g.setdefault("log_ids", {}).update({k: v for k, v in ids.items() if v})
 
 
 class JsonFormatter(logging.Formatter):
@@ -107,10 +122,13 @@ def init_request_ids(app: Flask) -> None:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
+                "code": g.get("error_code"),
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started
                 else None,
                 "principal": principal.id if (principal := g.get("principal")) else None,
+                **{k: v for k, v in (request.view_args or {}).items() if k.endswith("_id")},
+                **g.get("log_ids", {}),
             },
         )
         return response

@@ -90,8 +90,16 @@ class LedgerMoneySchema(MoneySchema):
     )
 
 
-def money_field(attribute: str) -> fields.Function:
+class SignedMoneySchema(MoneySchema):
+    """Money that may be negative: a ledger entry (a charge), a balance on credit, a credit
+    note's total, an adjustment."""
+
+    amount = StrictInteger(required=True, strict=True, maximum=LEDGER_MAX_MINOR)
+
+
+def money_field(attribute: str, signed: bool = False) -> fields.Function:
     """Dump an integer minor-units column as a Money object in the row's `currency`."""
     return Computed(
-        lambda row: {"amount": getattr(row, attribute), "currency": row.currency}, MoneySchema
+        lambda row: {"amount": getattr(row, attribute), "currency": row.currency},
+        SignedMoneySchema if signed else MoneySchema,
     )

@@ -21,6 +21,7 @@ from flask_smorest import Blueprint
 
 from app.core.audit import Actor
 from app.core.errors import Forbidden, Unauthorized
+from app.core.logging import note
 from app.core.tenancy import PartnerSuspended, is_partner_active
 
 # The one permission table. API clients are granted permissions as OAuth scopes; staff roles
@@ -109,6 +110,8 @@ def requires(
             principal = current_app.extensions["quanyi_authenticators"][via]()
             if principal is None:
                 raise Unauthorized("Sign in first.")
+            if principal.kind == "api_client":
+                note(client_id=principal.id)  # on the log line of a refusal too
             missing = [p for p in permissions if not principal.can(p)]
             if missing:
                 raise PermissionDenied(f"This needs the permission {' '.join(missing)}.")

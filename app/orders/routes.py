@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
+from app.core.logging import note
 from app.core.openapi import raises
 from app.core.pagination import Page, page_schema
 from app.core.principal import requires
@@ -136,7 +137,8 @@ def place_order(command: checkout.PlaceOrder) -> Any:
 
     Prices come from the listings; `expected_total` (optional) guards against a change.
     """
-    return checkout.place_order(
+    note(member=command.member_external_id, client_reference=command.client_reference)
+    order = checkout.place_order(
         db.session(),
         request_actor(),
         current_partner_id(),
@@ -144,6 +146,8 @@ def place_order(command: checkout.PlaceOrder) -> Any:
         vault=current_vault(),
         policies=_policies(),
     )
+    note(order_id=order.id)
+    return order
 
 
 @blp.route("/orders")

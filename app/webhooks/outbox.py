@@ -106,7 +106,9 @@ def send_test(session: Session, actor: Actor, endpoint: WebhookEndpoint) -> Webh
         endpoint.id,
         partner_id=endpoint.partner_id,
     )
-    return _deliver(session, event, endpoint, now)
+    delivery = _deliver(session, event, endpoint, now)
+    session.flush()  # the answer shows the row as stored (attempts, created_at)
+    return delivery
 
 
 def dispatch_events(session: Session, now: datetime, limit: int = 500) -> int:

@@ -6,18 +6,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.core.money import SignedMoneySchema
+
 
 def _text(description: str = "") -> fields.String:
     return fields.String(
         required=True, metadata={"description": description} if description else {}
     )
-
-
-class Amount(Schema):
-    """Money as events carry it: a credit note's total is negative."""
-
-    amount = fields.Integer(required=True, metadata={"description": "minor units"})
-    currency = _text()
 
 
 class OrderEvent(Schema):
@@ -53,8 +48,8 @@ class EntitlementExpiredEvent(Schema):
 
 
 class BalanceLowEvent(Schema):
-    available = fields.Nested(Amount, required=True)
-    threshold = fields.Nested(Amount, required=True)
+    available = fields.Nested(SignedMoneySchema, required=True)
+    threshold = fields.Nested(SignedMoneySchema, required=True)
 
 
 class InvoiceIssuedEvent(Schema):
@@ -62,7 +57,7 @@ class InvoiceIssuedEvent(Schema):
     number = _text()
     kind = _text("invoice | credit_note")
     period = _text("YYYY-MM")
-    total = fields.Nested(Amount, required=True)
+    total = fields.Nested(SignedMoneySchema, required=True)
 
 
 class StockLowEvent(Schema):

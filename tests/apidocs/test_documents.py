@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from app.apidocs.documents import PARTNER, PLATFORM, audience, documents, operations
@@ -95,3 +96,29 @@ def test_documents_and_pages_are_served_from_local_assets(client):
         assert links and all(link.startswith("/") and not link.startswith("//") for link in links)
     bundle = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
     assert bundle.status_code == 200 and b"SwaggerUIBundle" in bundle.data[:2000]
+
+
+def _validator(doc: dict, schema: dict) -> Draft202012Validator:
+    """A JSON Schema 2020-12 validator (OpenAPI 3.1's dialect) resolving the document's refs."""
+    return Draft202012Validator({**schema, "components": doc["components"]})
+
+
+def test_every_partner_operation_shows_examples_its_schemas_accept(app):
+    doc = documents(app)[PARTNER]
+    checked = 0
+    for op in operations(doc):
+        for media_type, media in op.get("requestBody", {}).get("content", {}).items():
+            assert "example" in media, (op["operationId"], "request", media_type)
+            if media_type == "application/json":
+                errors = list(_validator(doc, media["schema"]).iter_errors(media["example"]))
+                assert not errors, (op["operationId"], "request", errors[0].message)
+                checked += 1
+        for status, response in op["responses"].items():
+            answer = response.get("content", {}).get("application/json")
+            if not status.startswith("2") or answer is None:
+                continue
+            assert "example" in answer, (op["operationId"], status)
+            errors = list(_validator(doc, answer["schema"]).iter_errors(answer["example"]))
+            assert not errors, (op["operationId"], status, errors[0].message)
+            checked += 1
+    assert checked >= 30
