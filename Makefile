@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # where `make run` serves (from the environment, e.g. `PORT=8000 make run`)
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# how the demo's simulated supplier calls us back: seeded into its API URL, so seed and serve
+# must agree on it
+QUANYI_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 export FLASK_APP := wsgi.py
 
 .PHONY: run test install lint openapi examples collections migrate seed clean bench bench-quick
@@ -22,13 +25,13 @@ migrate: install
 	$(BIN)/flask db upgrade
 
 seed: migrate
-	$(BIN)/flask demo seed
+	QUANYI_PUBLIC_BASE_URL=$(QUANYI_PUBLIC_BASE_URL) $(BIN)/flask demo seed
 
 ## run: install, migrate, seed the demo partners and serve on http://$(HOST):$(PORT)
 run: seed
 	@echo "Demo credentials:  $(BIN)/flask partners credentials jinhai-bank"
 	@echo "API docs:          http://$(HOST):$(PORT)/api/v1/docs"
-	QUANYI_PUBLIC_BASE_URL=$${QUANYI_PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} \
+	QUANYI_PUBLIC_BASE_URL=$(QUANYI_PUBLIC_BASE_URL) \
 	QUANYI_WEBHOOK_ALLOW_PRIVATE=1 $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
 
 ## test: lint, then the suite on SQLite; again on PostgreSQL+Redis when TEST_DATABASE_URL is set

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import configparser
 import shlex
+import subprocess
 
 
 def _unit(repo_root, name: str) -> configparser.ConfigParser:
@@ -32,3 +33,18 @@ def test_every_worker_runs_the_json_quanyi_worker_on_every_queue(repo_root):
         assert args[args.index("-w") + 1] == "app.core.queue.QuanyiWorker"
         assert args[args.index("-S") + 1] == "json"
         assert set(QUEUES) <= set(args), command
+
+
+def test_make_run_seeds_and_serves_for_the_host_and_port_it_is_given(repo_root):
+    """`PORT=8000 make run`: the demo supplier's callback URL is seeded for that port too (a
+    seed for 5000 and a server on 8000 leave every direct recharge processing)."""
+    dry = subprocess.run(
+        ["make", "-n", "run", "PORT=5055", "HOST=0.0.0.0"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "QUANYI_PUBLIC_BASE_URL=http://0.0.0.0:5055 .venv/bin/flask demo seed" in dry
+    assert "--host 0.0.0.0 --port 5055" in dry
+    assert "QUANYI_PUBLIC_BASE_URL=http://0.0.0.0:5055 \\" in dry
