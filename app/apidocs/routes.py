@@ -13,13 +13,14 @@ from markupsafe import Markup, escape
 
 from app.apidocs.documents import PARTNER, PLATFORM, TITLES, documents
 from app.core.error_catalog import AREAS, CATALOG
+from app.core.errors import ERROR_CATALOG_PATH
 
 SWAGGER_UI = Path(swagger_ui.__file__).parent / "static"
 OWN_ASSETS = Path(__file__).with_name("static")
 LINKS = (
     ("Partner API", "/api/v1/docs"),
     ("Operator API", "/api/v1/platform/docs"),
-    ("Error codes", "/api/v1/docs/errors"),
+    ("Error codes", ERROR_CATALOG_PATH),
 )
 SPEC_URLS = {PARTNER: "/api/v1/openapi.json", PLATFORM: "/api/v1/platform/openapi.json"}
 
@@ -58,7 +59,7 @@ def _docs_page(kind: str) -> str:
     )
 
 
-@blp.get("/api/v1/docs/errors")
+@blp.get(ERROR_CATALOG_PATH)
 def error_catalog() -> str:
     areas = [(area, [e for e in CATALOG.values() if e.area == area]) for area in AREAS]
     return render_template("apidocs/errors.html", areas=areas)

@@ -24,6 +24,8 @@ log = logging.getLogger("quanyi.errors")
 
 # where a problem's `type` points: the served error catalog, at the code's anchor
 ERROR_CATALOG_PATH = "/api/v1/docs/errors"
+# the statuses that tell a client to come back later (and only they carry Retry-After)
+RETRY_AFTER_STATUSES = (429, 503)
 
 HTTP_CODES = {
     400: "bad_request",
@@ -107,23 +109,16 @@ def problem(
     """The error answer for a catalogued `code` (its status unless `status` is given):
     problem+json, or the HTML page of a web blueprint that registered one
     (`register_html_errors`): a person in a browser reads a page, not JSON."""
-    entry = CATALOG[code]
-    status, title = status or entry.status, entry.title
+    body = problem_body(code, detail, status)
+    status = body["status"]
     if _has_request():
         g.error_code = code  # the access log line names it
     render = _html_renderer()
     if render is not None:
-        page = render(status, code, title, detail or title)
+        page = render(status, code, body["title"], body["detail"])
         for name, value in (headers or {}).items():
             page.headers[name] = value
         return page
-    body: dict[str, Any] = {
-        "type": f"{ERROR_CATALOG_PATH}#{code}",
-        "title": title,
-        "status": status,
-        "detail": detail or title,
-        "code": code,
-    }
     request_id = g.get("request_id") if _has_request() else None
     if request_id:
         body["request_id"] = request_id
@@ -132,6 +127,18 @@ def problem(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def problem_body(code: str, detail: str | None = None, status: int | None = None) -> dict[str, Any]:
+    """The RFC 9457 members of a catalogued code's problem (the OpenAPI examples show it too)."""
+    entry = CATALOG[code]
+    return {
+        "type": f"{ERROR_CATALOG_PATH}#{code}",
+        "title": entry.title,
+        "status": status or entry.status,
+        "detail": detail or entry.title,
+        "code": code,
+    }
 
 
 # renders (status, code, title, detail) as a page

@@ -16,6 +16,7 @@ from app.core.audit import Actor
 from app.core.errors import (
     NUL,
     NUL_MESSAGE,
+    RETRY_AFTER_STATUSES,
     UnsupportedMediaType,
     ValidationFailed,
     handle_database_error,
@@ -199,12 +200,9 @@ def max_body_bytes(limit: int) -> Callable[[Callable[..., Any]], Callable[..., A
     return decorator
 
 
-RETRYABLE = (429, 503)
-
-
 def retry_after_only_when_retrying(response: Response) -> Response:
     """Flask-Limiter puts `Retry-After` on every answer; a client that honours it would wait a
     minute after a success. It belongs to a 429 or a 503 only."""
-    if response.status_code not in RETRYABLE:
+    if response.status_code not in RETRY_AFTER_STATUSES:
         response.headers.pop("Retry-After", None)
     return response

@@ -16,7 +16,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from app.core.error_catalog import CATALOG
-from app.core.errors import ERROR_CATALOG_PATH, DomainError
+from app.core.errors import RETRY_AFTER_STATUSES, DomainError, problem_body
 
 PROBLEM_JSON = "application/problem+json"
 RAISES = "x-raises"
@@ -28,7 +28,6 @@ WITH_INPUT = ("validation_error",)
 WITH_BODY = ("malformed_json", "json_too_deep", "unsupported_media_type")
 WITH_PATH_ID = ("not_found",)
 IDEMPOTENT = ("idempotency_key_required", "idempotency_key_reused", "idempotency_in_progress")
-RETRY_AFTER = {429, 503}
 
 
 class Computed(fields.Function):
@@ -99,7 +98,7 @@ def error_responses(codes: Iterable[str]) -> dict[str, Any]:
                 }
             },
         }
-        if status in RETRY_AFTER:
+        if status in RETRY_AFTER_STATUSES:
             response["headers"] = {
                 "Retry-After": {
                     "description": "Seconds to wait before retrying.",
@@ -111,14 +110,7 @@ def error_responses(codes: Iterable[str]) -> dict[str, Any]:
 
 
 def example_problem(code: str) -> dict[str, Any]:
-    entry = CATALOG[code]
-    return {
-        "type": f"{ERROR_CATALOG_PATH}#{code}",
-        "title": entry.title,
-        "status": entry.status,
-        "detail": entry.meaning,
-        "code": code,
-    }
+    return problem_body(code, CATALOG[code].meaning)
 
 
 class ErrorDocsPlugin(BasePlugin):
