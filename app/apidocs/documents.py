@@ -14,13 +14,13 @@ from flask import Flask
 from marshmallow import Schema
 
 from app.apidocs import examples
+from app.core.principal import PARTNER_PERMISSIONS
 from app.webhooks.payloads import PAYLOADS
 
 QUICKSTART = Path(__file__).with_name("quickstart.md")
 PARTNER, PLATFORM = "partner", "platform"
 PLATFORM_PREFIXES = ("/api/v1/platform/", "/callbacks/")
 SHARED_PREFIXES = ("/oauth/",)
-PLATFORM_SCOPE = "platform"
 METHODS = ("get", "put", "post", "delete", "patch")
 
 DESCRIPTIONS = {
@@ -53,12 +53,15 @@ def documents(app: Flask) -> dict[str, dict[str, Any]]:
     cached: dict[str, dict[str, Any]] | None = app.extensions.get("quanyi_api_documents")
     if cached is None:
         spec = app.extensions["quanyi_api"].spec.to_dict()
-        cached = {kind: document(spec, kind) for kind in (PARTNER, PLATFORM)}
+        recorded = examples.load()
+        cached = {kind: document(spec, kind, recorded) for kind in (PARTNER, PLATFORM)}
         app.extensions["quanyi_api_documents"] = cached
     return cached
 
 
-def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
+def document(
+    spec: dict[str, Any], kind: str, recorded: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
     doc = copy.deepcopy(spec)
     doc["info"] = {**doc["info"], "title": TITLES[kind], "description": DESCRIPTIONS[kind]}
     doc["paths"] = {path: ops for path, ops in doc["paths"].items() if kind in audience(path)}
@@ -77,8 +80,8 @@ def document(spec: dict[str, Any], kind: str) -> dict[str, Any]:
         answer_members_required(components["schemas"][name])
     if kind == PARTNER:
         flows = components["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
-        flows["scopes"] = {s: d for s, d in flows["scopes"].items() if s != PLATFORM_SCOPE}
-    show_examples(doc, examples.load())
+        flows["scopes"] = {s: d for s, d in flows["scopes"].items() if s in PARTNER_PERMISSIONS}
+    show_examples(doc, recorded)
     tags = {tag for op in operations(doc) for tag in op["tags"]}
     doc["tags"] = [tag for tag in doc.get("tags", []) if tag["name"] in tags]
     return doc

@@ -102,11 +102,10 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
     )
     call("orders_get_order", "GET", f"/api/v1/orders/{order['id']}")
     call("orders_list_orders", "GET", f"/api/v1/orders?member={MEMBER}&limit=2")
-    recharge = call(
-        "orders_get_catalog",
-        "GET",
+    recharge = http.get(
         f"/api/v1/catalog?fulfillment_type=direct_recharge&limit=20&member={MEMBER}",
-    )["data"]
+        headers=headers,
+    ).get_json()["data"]
     phone = next(e for e in recharge if e["recharge_account_kind"] == "phone")
     pending = http.post(
         "/api/v1/orders",
@@ -119,7 +118,6 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
     ).get_json()
     assert "id" in pending, pending
     call("orders_cancel_order", "POST", f"/api/v1/orders/{pending['id']}/cancel", key="c-1")
-    call("orders_get_catalog", "GET", "/api/v1/catalog?fulfillment_type=card_key&limit=2")
     held = call("entitlements_member_entitlements", "GET", f"{member_path}/entitlements?limit=2")
     call(
         "entitlements_reveal_entitlement",
