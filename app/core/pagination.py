@@ -39,14 +39,24 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+def _pack(raw: bytes) -> str:
+    """A cursor: URL-safe base64 without its padding."""
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unpack(cursor: str) -> bytes:
+    """What `_pack` packed; binascii.Error (a ValueError) when it is not a cursor."""
+    padded = cursor + "=" * (-len(cursor) % 4)
+    return base64.b64decode(padded.encode(), altchars=b"-_", validate=True)
+
+
 def encode_cursor(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+    return _pack(last_id.encode())
 
 
 def decode_cursor(cursor: str) -> str:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        last_id = base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
+        last_id = _unpack(cursor).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         last_id = ""
     if not ID_RE.fullmatch(last_id):
@@ -106,14 +116,12 @@ def _paginate_sorted(
 
 
 def _encode_sorted_cursor(value: int | str, last_id: str) -> str:
-    raw = json.dumps([value, last_id], ensure_ascii=False).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _pack(json.dumps([value, last_id], ensure_ascii=False).encode())
 
 
 def _decode_sorted_cursor(cursor: str) -> tuple[int | str, str]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, last_id = json.loads(base64.b64decode(padded.encode(), altchars=b"-_"))
+        value, last_id = json.loads(_unpack(cursor))
     except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
         value, last_id = None, ""
     if not isinstance(value, int | str) or not ID_RE.fullmatch(str(last_id)):
