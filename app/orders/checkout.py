@@ -254,12 +254,9 @@ def place_order(
 
 
 def refuse_used_reference(session: Session, partner_id: str, reference: str) -> None:
-    with session.no_autoflush:  # after a failed flush, its rows must not be flushed again
-        existing = session.scalar(
-            select(Order.id).where(
-                Order.partner_id == partner_id, Order.client_reference == reference
-            )
-        )
+    existing = session.scalar(
+        select(Order.id).where(Order.partner_id == partner_id, Order.client_reference == reference)
+    )
     if existing is not None:
         raise ClientReferenceUsed(
             f"Order {existing} already has the client_reference {reference!r}.", order_id=existing

@@ -26,13 +26,16 @@ from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 from tests.factories import fund, make_member, place, sellable_card_key_listing
 
 
-def _readme_verifier():
+def _readme_code(language: str, marker: str) -> str:
+    """The README's `language` block that holds `marker`: tested as shipped."""
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    code = next(
-        b
-        for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
-        if "verify_quanyi_signature" in b
+    return next(
+        b for b in re.findall(rf"```{language}\n(.*?)```", readme, flags=re.S) if marker in b
     )
+
+
+def _readme_verifier():
+    code = _readme_code("python", "verify_quanyi_signature")
     namespace: dict = {}
     exec(code, namespace)  # noqa: S102 - the README's own snippet, tested as shipped
     return namespace["verify_quanyi_signature"]
@@ -406,13 +409,7 @@ def test_the_readme_node_verifier_accepts_our_signature_only(app, api_a, receive
     api_a.post(f"/api/v1/webhook-endpoints/{issued['endpoint']['id']}/test")
     _deliver_all(app)
     [(headers, body)] = receiver.received
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
-    snippet = next(
-        b
-        for b in re.findall(r"```javascript\n(.*?)```", readme, flags=re.S)
-        if "verifyQuanyiSignature" in b
-    )
-    check = snippet + (
+    check = _readme_code("javascript", "verifyQuanyiSignature") + (
         "const [secret, header, body] = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
         "process.stdout.write(String(verifyQuanyiSignature(secret, header, Buffer.from(body))));"
     )
