@@ -65,6 +65,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.partners.cli import partners_cli, platform_cli
     from app.partners.routes import blp as partner_blp
     from app.partners.routes import platform_blp
+    from app.sandbox.cli import sandbox_cli
+    from app.sandbox.routes import platform_blp as sandbox_platform_blp
     from app.supply.cli import supply_cli, vault_cli
     from app.supply.routes import blp as supply_blp
     from app.webhooks.routes import blp as webhooks_blp
@@ -116,6 +118,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         entitlements_blp,
         webhooks_blp,
         platform_blp,
+        sandbox_platform_blp,
         supply_blp,
         callbacks_blp,
         fulfillment_platform_blp,
@@ -139,6 +142,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         idempotency_cli,
         partners_cli,
         platform_cli,
+        sandbox_cli,
         demo_cli,
         supply_cli,
         vault_cli,

@@ -38,6 +38,10 @@ class PeriodOpen(Conflict):
     code = "invoice_period_open"
 
 
+class SandboxNotBilled(Conflict):
+    code = "sandbox_not_billed"
+
+
 class InvalidInvoiceState(Conflict):
     code = "invoice_state_conflict"
 
@@ -262,6 +266,8 @@ def generate_invoice(
     returned unchanged. Serialized per partner by the account row lock, so two runs at once
     still make one invoice."""
     parse_period(period)
+    if partner.is_sandbox:
+        raise SandboxNotBilled("A sandbox partner's orders are test data; it is never invoiced.")
     account_for(session, partner.id, for_update=True)
     latest = session.scalars(
         select(Invoice)
@@ -306,10 +312,14 @@ def generate_for_all(
     now: datetime | None = None,
     partner_slug: str | None = None,
 ) -> list[tuple[Invoice, bool]]:
-    """Every active partner's (or one's) invoice for `period` (default: each plan's previous
+    """Every active live partner's (or one's) invoice for `period` (default: each plan's previous
     month)."""
     now = now or utcnow()
-    stmt = select(Partner).where(Partner.status == "active").order_by(Partner.slug)
+    stmt = (
+        select(Partner)
+        .where(Partner.status == "active", Partner.sandbox_of_id.is_(None))
+        .order_by(Partner.slug)
+    )
     if partner_slug:
         stmt = stmt.where(Partner.slug == partner_slug)
     partners = session.scalars(stmt).all()

@@ -299,7 +299,7 @@ def list_entries(args: dict[str, Any], partner_id: str) -> Any:
 @requires("platform")
 @platform_blp.arguments(InvoiceGenerateSchema())
 @platform_blp.response(200, InvoiceSchema)
-@raises("invoice_immutable")
+@raises("invoice_immutable", "sandbox_not_billed")
 def generate_invoice(data: dict[str, Any], partner_id: str) -> Any:
     """Generate a partner's invoice.
 

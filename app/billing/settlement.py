@@ -79,7 +79,8 @@ def costed_deliveries(session: Session, *where: Any) -> list[Costed]:
         .join(OrderItem, OrderItem.id == Delivery.item_id)
         .outerjoin(Code, Code.id == Delivery.code_id)
         .outerjoin(CodeBatch, CodeBatch.id == Code.batch_id)
-        .where(*where)
+        .join(Partner, Partner.id == Delivery.partner_id)
+        .where(Partner.sandbox_of_id.is_(None), *where)  # sandbox units cost and earn nothing
         .order_by(Delivery.id)
     ).all()
     offers = OfferCosts(session, {row[0].product_id for row in rows})

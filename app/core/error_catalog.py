@@ -360,6 +360,18 @@ _ENTRIES = (
         "operator",
     ),
     ErrorCode(
+        "sandbox_of_sandbox", 409, "A sandbox has no sandbox",
+        "Sandboxes are provisioned for live partners; this partner is a sandbox already.",
+        "Provision the sandbox of the live partner it is the twin of (`sandbox_of_id`).",
+        "operator",
+    ),
+    ErrorCode(
+        "sandbox_not_billed", 409, "Sandbox partners are not billed",
+        "A sandbox partner's orders are test data: they never appear on an invoice.",
+        "Invoice the live partner instead.",
+        "operator",
+    ),
+    ErrorCode(
         "invoice_period_open", 409, "The invoice period has not ended",
         "An invoice can be issued only after its month has ended.",
         "Issue it after the month's end.",

@@ -13,6 +13,7 @@ import re
 import secrets
 import threading
 import time
+from datetime import UTC, datetime
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 ID_RE = re.compile(r"^[a-z]{2,5}_[0-9a-z]{26}$")
@@ -48,3 +49,11 @@ def new_id(prefix: str) -> str:
             randomness = secrets.randbits(79)
         _last[0], _last[1] = millis, randomness
     return f"{prefix}_{_encode(millis, 10)}{_encode(randomness, 16)}"
+
+
+def created_at_of(public_id: str) -> datetime:
+    """When the id was made (its clock part), to the millisecond."""
+    millis = 0
+    for char in public_id.partition("_")[2][:10]:
+        millis = millis * 32 + _ALPHABET.index(char)
+    return datetime.fromtimestamp(millis / 1000, UTC)

@@ -33,6 +33,15 @@ class PageArgsSchema(Schema):
     cursor = fields.String(load_default=None, validate=validate.Length(max=200))
 
 
+class LiveOrSandboxArgsSchema(PageArgsSchema):
+    """A platform list of records that are live or sandbox (test mode): one kind at a time."""
+
+    sandbox = fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: the sandbox (test-mode) records instead of the live ones"},
+    )
+
+
 @dataclass
 class Page(Generic[T]):
     data: list[T]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from blinker import Namespace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,6 +24,11 @@ from app.webhooks.outbox import record_event
 
 class NothingToReveal(Conflict):
     code = "nothing_to_reveal"
+
+
+# An entitlement was issued (sender: the Entitlement; keyword arguments: session, product), in
+# the issuing transaction: for packages that act on what was delivered (the sandbox).
+issued = Namespace().signal("entitlement-issued")
 
 
 def validity_end(
@@ -85,7 +91,41 @@ def issue(
         {"entitlement_id": entitlement.id, "order_id": order_id, "member": member.external_id},
         member.partner_id,
     )
+    if issued.receivers:
+        issued.send(entitlement, session=session, product=product)
     return entitlement
+
+
+def revoke(
+    session: Session, actor: Actor, entitlement: Entitlement, member: Member, reason: str
+) -> bool:
+    """The member no longer holds it (its code does not work, it was reissued): no reveal any
+    more, an audit row and an `entitlement.revoked` event. False when it was not active."""
+    if entitlement.status != "active":
+        return False
+    entitlement.status = "revoked"
+    record_audit(
+        session,
+        actor,
+        "entitlement.revoked",
+        "entitlement",
+        entitlement.id,
+        partner_id=entitlement.partner_id,
+        before={"status": "active"},
+        after={"status": "revoked", "reason": reason},
+    )
+    record_event(
+        session,
+        "entitlement.revoked",
+        {
+            "entitlement_id": entitlement.id,
+            "order_id": entitlement.order_id,
+            "member": member.external_id,
+            "reason": reason,
+        },
+        entitlement.partner_id,
+    )
+    return True
 
 
 def expire_entitlements(session: Session, now: datetime) -> int:

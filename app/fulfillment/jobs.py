@@ -32,6 +32,10 @@ def submit_delivery(delivery_id: str) -> None:
         )
         with db.transaction() as session:
             service.record_submission(session, submission, result, utcnow())
+            if result.report is not None:  # the supplier answered with its final result
+                service.apply_report(
+                    session, delivery_id, supplier.id, result.report, utcnow(), current_vault()
+                )
 
 
 def poll_delivery(delivery_id: str) -> None:

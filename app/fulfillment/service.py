@@ -93,9 +93,11 @@ def _next_offer(
     one again (a resubmission) while it may, else the next by priority among those not tried.
     An offer whose supplier holds no authorization for this product and this partner's region
     today (lapsed, revoked, another region, or another supplier's exclusivity) is passed over,
-    whatever its priority."""
+    whatever its priority. Sandbox and live supply never cross, whatever the offers say."""
     product = session.get_one(Product, delivery.product_id)
-    region = session.scalar(select(Partner.region).where(Partner.id == delivery.partner_id))
+    region, sandbox_of_id = session.execute(
+        select(Partner.region, Partner.sandbox_of_id).where(Partner.id == delivery.partner_id)
+    ).one()
     offers = session.scalars(
         select(Offer)
         .join(Supplier, Supplier.id == Offer.supplier_id)
@@ -103,6 +105,8 @@ def _next_offer(
             Offer.product_id == delivery.product_id,
             Offer.status == "active",
             Supplier.status == "active",
+            # a sandbox partner's units go to the sandbox supplier only, and no live unit does
+            Supplier.is_sandbox == (sandbox_of_id is not None),
             Offer.id.not_in(delivery.tried_offer_ids or [""]),
         )
         .order_by(Offer.priority, Offer.id)

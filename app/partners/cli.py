@@ -34,7 +34,7 @@ def sync(root: Path) -> None:
         sys.exit(1)
 
 
-def _issue_named_client(
+def issue_named_client(
     partner_id: str | None, kind: str, name: str, grace_seconds: int
 ) -> auth_service.IssuedClient:
     """Rotate the client called `name` (its old secret and tokens last `grace_seconds` more),
@@ -68,7 +68,7 @@ GRACE = click.option(
 )
 
 
-def _print_credentials(issued: auth_service.IssuedClient, as_shell: bool) -> None:
+def print_credentials(issued: auth_service.IssuedClient, as_shell: bool) -> None:
     if as_shell:
         click.echo(f"export CLIENT_ID={issued.client.id}")
         click.echo(f"export CLIENT_SECRET={issued.secret}")
@@ -88,7 +88,7 @@ def credentials(slug: str, name: str, as_shell: bool, grace: int) -> None:
     partner = service.find_partner_by_slug(db.session(), slug)
     if partner is None:
         raise click.ClickException(f"no partner with slug {slug!r}; run 'flask demo seed' first")
-    _print_credentials(_issue_named_client(partner.id, "partner", name, grace), as_shell)
+    print_credentials(issue_named_client(partner.id, "partner", name, grace), as_shell)
 
 
 @platform_cli.command("credentials")
@@ -97,4 +97,4 @@ def credentials(slug: str, name: str, as_shell: bool, grace: int) -> None:
 @GRACE
 def platform_credentials(name: str, as_shell: bool, grace: int) -> None:
     """Issue a fresh secret for the platform client NAME (created if missing)."""
-    _print_credentials(_issue_named_client(None, "platform", name, grace), as_shell)
+    print_credentials(issue_named_client(None, "platform", name, grace), as_shell)

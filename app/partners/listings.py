@@ -14,7 +14,7 @@ from app.core.commands import Changes
 from app.core.errors import Conflict, NotFound, ValidationFailed
 from app.core.pagination import Page, SortKey, paginate
 from app.core.tenancy import get_owned, scoped
-from app.partners.models import Listing
+from app.partners.models import Listing, Partner
 from app.supply.models import Product
 from app.supply.products import get_product
 
@@ -63,6 +63,11 @@ def create_listing(
     session: Session, actor: Actor, partner_id: str, product_id: str, terms: ListingTerms
 ) -> Listing:
     product = get_product(session, product_id)
+    sandbox = session.scalar(select(Partner.sandbox_of_id).where(Partner.id == partner_id))
+    if product.is_sandbox != (sandbox is not None):
+        raise ValidationFailed(
+            {"product_id": ["A sandbox partner lists sandbox products only; a live one, live."]}
+        )
     existing = session.scalars(
         scoped(Listing, partner_id).where(Listing.product_id == product.id)
     ).first()

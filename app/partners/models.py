@@ -37,9 +37,16 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # where the partner's members are: an authorization limited to a region serves only
     # partners of that region ("GLOBAL" ones serve all)
     region: Mapped[str] = mapped_column(String(60), default="CN")
+    # a sandbox partner is the test-mode twin of the live partner named here: its own clients,
+    # members, orders and account (test money), sandbox products only, never invoiced
+    sandbox_of_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), unique=True)
 
     # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_of_id is not None
 
     @property
     def points(self) -> dict[str, Any]:
@@ -65,6 +72,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "points": self.points,
             "timezone": self.timezone,
             "region": self.region,
+            "sandbox_of_id": self.sandbox_of_id,
         }
 
 

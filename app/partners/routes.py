@@ -12,7 +12,7 @@ from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
 from app.core.openapi import raises
-from app.core.pagination import PageArgsSchema, page_schema
+from app.core.pagination import LiveOrSandboxArgsSchema, PageArgsSchema, page_schema
 from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.extensions import db
@@ -67,14 +67,14 @@ def get_usage() -> Any:
 
 @platform_blp.route("")
 @requires("platform")
-@platform_blp.arguments(PageArgsSchema(), location="query")
+@platform_blp.arguments(LiveOrSandboxArgsSchema(), location="query")
 @platform_blp.response(200, page_schema(PartnerSchema))
 def list_partners(args: dict[str, Any]) -> Any:
     """List partners.
 
-    Every partner of the platform, newest first.
+    Every live partner of the platform, newest first (`sandbox=true`: their sandbox twins).
     """
-    return service.list_partners(db.session(), args["limit"], args["cursor"])
+    return service.list_partners(db.session(), args["limit"], args["cursor"], args["sandbox"])
 
 
 @platform_blp.route("", methods=["POST"])

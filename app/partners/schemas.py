@@ -49,6 +49,14 @@ class PartnerSchema(Schema):
         validate=validate.Length(min=1, max=60),
         metadata={"description": "where its members are; authorizations are checked against it"},
     )
+    sandbox_of_id = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "set on a sandbox (test-mode) partner: the live partner it is the"
+            " twin of; its data never mixes with the live partner's"
+        },
+    )
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
 

@@ -52,8 +52,11 @@ def find_partner_by_slug(session: Session, slug: str) -> Partner | None:
     return session.scalars(select(Partner).where(Partner.slug == slug)).first()
 
 
-def list_partners(session: Session, limit: int, cursor: str | None) -> Page[Partner]:
-    return paginate(session, select(Partner), Partner.id, limit, cursor)
+def list_partners(
+    session: Session, limit: int, cursor: str | None, sandbox: bool = False
+) -> Page[Partner]:
+    twins = Partner.sandbox_of_id.is_not(None) if sandbox else Partner.sandbox_of_id.is_(None)
+    return paginate(session, select(Partner).where(twins), Partner.id, limit, cursor)
 
 
 def create_partner(session: Session, actor: Actor, data: dict[str, Any]) -> Partner:

@@ -62,6 +62,9 @@ class Supplier(PublicIdMixin, TimestampMixin, Base):
     balance_checked_at: Mapped[datetime | None]
     low_balance_threshold_minor: Mapped[int | None] = mapped_column(BigInteger)
     is_balance_low: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the sandbox supplier answers in-process (app/fulfillment/suppliers/sandbox.py); it serves
+    # sandbox partners only, and they are served by nothing else
+    is_sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
 
     authorizations: Mapped[list[Authorization]] = relationship(back_populates="supplier")
 
@@ -123,6 +126,13 @@ class Product(PublicIdMixin, TimestampMixin, Base):
     # Kept current by the authorization check: an offer of an active supplier holds a valid
     # authorization for the brand today. Catalog queries filter on it.
     is_authorized: Mapped[bool] = mapped_column(Boolean, default=False)
+    # None: a live product. A sandbox product (listed by sandbox partners only) behaves as its
+    # name says: "standard", "out_of_stock", "code_reported_invalid" (app/sandbox)
+    sandbox_behaviour: Mapped[str | None] = mapped_column(String(40))
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_behaviour is not None
 
     @property
     def face_value(self) -> Money:

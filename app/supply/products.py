@@ -127,7 +127,8 @@ def get_product(session: Session, product_id: str, for_update: bool = False) -> 
 def list_products(
     session: Session, limit: int, cursor: str | None, **filters: Any
 ) -> Page[Product]:
-    stmt = select(Product)
+    sandbox = Product.sandbox_behaviour.is_not(None)
+    stmt = select(Product).where(sandbox if filters.get("sandbox") else ~sandbox)
     for name in ("brand", "category", "fulfillment_type", "status"):
         if filters.get(name):
             stmt = stmt.where(getattr(Product, name) == filters[name])
@@ -156,6 +157,7 @@ def _check_can_serve(product: Product, supplier: Supplier, status: str) -> None:
         status == "active"
         and product.fulfillment_type != "card_key"
         and supplier.credentials_blob is None
+        and not supplier.is_sandbox  # answers in-process: nothing to sign or verify
     ):
         raise SupplierCredentialsMissing(
             "Give the supplier its API credentials before activating an offer of it."

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from app.core.http import accepts_multipart, max_body_bytes, request_actor
 from app.core.openapi import raises
-from app.core.pagination import Page, PageArgsSchema, page_schema
+from app.core.pagination import LiveOrSandboxArgsSchema, Page, page_schema
 from app.core.principal import requires
 from app.core.vault import current_vault
 from app.extensions import db
@@ -44,14 +44,15 @@ blp = Blueprint(
 
 @blp.route("/suppliers")
 @requires("platform")
-@blp.arguments(PageArgsSchema(), location="query")
+@blp.arguments(LiveOrSandboxArgsSchema(), location="query")
 @blp.response(200, page_schema(SupplierSchema))
 def list_suppliers(args: dict[str, Any]) -> Any:
     """List suppliers.
 
-    Every supplier, with its status and balance as last seen.
+    Every live supplier (`sandbox=true`: the sandbox supplier), with its status and balance as
+    last seen.
     """
-    return suppliers.list_suppliers(db.session(), args["limit"], args["cursor"])
+    return suppliers.list_suppliers(db.session(), args["limit"], args["cursor"], args["sandbox"])
 
 
 @blp.route("/suppliers", methods=["POST"])
@@ -151,7 +152,7 @@ def update_authorization(data: dict[str, Any], authorization_id: str) -> Any:
 def list_products(args: dict[str, Any]) -> Any:
     """List products.
 
-    The shared catalog of digital goods, newest first.
+    The shared catalog of digital goods, newest first (`sandbox=true`: the sandbox catalog).
     """
     limit, cursor = args.pop("limit"), args.pop("cursor")
     return products.list_products(db.session(), limit, cursor, **args)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
-from app.core.pagination import PageArgsSchema
+from app.core.pagination import LiveOrSandboxArgsSchema, PageArgsSchema
 from app.core.validation import LocalizedText
 from app.supply.models import (
     ACCOUNT_KINDS,
@@ -114,7 +114,7 @@ class ProductSchema(Schema):
     updated_at = fields.DateTime(dump_only=True)
 
 
-class ProductQuerySchema(PageArgsSchema):
+class ProductQuerySchema(LiveOrSandboxArgsSchema):
     brand = fields.String(load_default=None)
     category = fields.String(load_default=None)
     fulfillment_type = fields.String(load_default=None, validate=validate.OneOf(FULFILLMENT_TYPES))

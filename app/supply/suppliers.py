@@ -46,6 +46,7 @@ SUPPLIER_FIELDS = (
     "api_base_url",
     "status",
     "low_balance_threshold_minor",
+    "is_sandbox",
 )
 
 
@@ -121,8 +122,11 @@ def get_supplier(session: Session, supplier_id: str) -> Supplier:
     return get_or_404(session, Supplier, supplier_id, "Supplier")
 
 
-def list_suppliers(session: Session, limit: int, cursor: str | None) -> Page[Supplier]:
-    return paginate(session, select(Supplier), Supplier.id, limit, cursor)
+def list_suppliers(
+    session: Session, limit: int, cursor: str | None, sandbox: bool = False
+) -> Page[Supplier]:
+    stmt = select(Supplier).where(Supplier.is_sandbox == sandbox)
+    return paginate(session, stmt, Supplier.id, limit, cursor)
 
 
 # --- authorizations -------------------------------------------------------------------

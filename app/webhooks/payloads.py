@@ -47,6 +47,13 @@ class EntitlementExpiredEvent(Schema):
     valid_until = fields.String(required=True, allow_none=True, metadata={"format": "date-time"})
 
 
+class EntitlementRevokedEvent(Schema):
+    entitlement_id = _text()
+    order_id = _text()
+    member = _text("the member's external_id")
+    reason = _text("code_reported_invalid (the supplier says the code does not work), …")
+
+
 class BalanceLowEvent(Schema):
     available = fields.Nested(SignedMoneySchema, required=True)
     threshold = fields.Nested(SignedMoneySchema, required=True)
@@ -96,6 +103,7 @@ PAYLOADS: dict[str, tuple[type[Schema], str]] = {
     "delivery.failed": (DeliveryFailedEvent, "partner"),
     "entitlement.created": (EntitlementCreatedEvent, "partner"),
     "entitlement.expired": (EntitlementExpiredEvent, "partner"),
+    "entitlement.revoked": (EntitlementRevokedEvent, "partner"),
     "partner.balance_low": (BalanceLowEvent, "partner"),
     "invoice.issued": (InvoiceIssuedEvent, "partner"),
     "delivery.double_delivery": (DoubleDeliveryEvent, "platform"),

@@ -15,13 +15,6 @@ PROCESSING, SUCCESS, FAILED, UNKNOWN = "processing", "success", "failed", "unkno
 
 
 @dataclass(frozen=True)
-class SubmitResult:
-    outcome: str
-    supplier_order_no: str | None = None
-    message: str | None = None
-
-
-@dataclass(frozen=True)
 class StatusReport:
     """A supplier's word on one of our references (from a query or a callback)."""
 
@@ -32,6 +25,15 @@ class StatusReport:
     # a link product's claim URL and its expiry (secret: sealed as soon as it is received)
     claim_url: str | None = field(default=None, repr=False)
     claim_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    outcome: str
+    supplier_order_no: str | None = None
+    message: str | None = None
+    # a supplier that answers the submission with the final result at once (no callback)
+    report: StatusReport | None = None
 
 
 class InvalidSignature(Exception):
