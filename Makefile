@@ -11,7 +11,7 @@ PORT ?= 5000
 QUANYI_PUBLIC_BASE_URL ?= http://$(HOST):$(PORT)
 export FLASK_APP := wsgi.py
 
-.PHONY: run test install lint openapi examples collections migrate seed clean bench bench-quick
+.PHONY: run test install lint openapi examples collections migrate seed clean bench bench-quick messages vendor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# the portal's translations, compiled from the committed catalogs
+PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -d app/translations
+
+install: $(STAMP) $(MO)
+
+## messages: extract the portal's strings and merge them into the catalogs (then translate)
+messages: install
+	mkdir -p build
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o build/messages.pot .
+	$(BIN)/pybabel update -i build/messages.pot -d app/translations
+
+## vendor: fetch the pinned web assets (app/static/vendor.json) from the npm registry
+vendor:
+	$(PYTHON) deploy/vendor_assets.py
 
 migrate: install
 	$(BIN)/flask db upgrade
@@ -31,6 +48,8 @@ seed: migrate
 run: seed
 	@echo "Demo credentials:  $(BIN)/flask partners credentials jinhai-bank"
 	@echo "API docs:          http://$(HOST):$(PORT)/api/v1/docs"
+	@echo "Admin portal:      http://$(HOST):$(PORT)/admin/   sign in as:"
+	@$(BIN)/flask demo logins
 	QUANYI_PUBLIC_BASE_URL=$(QUANYI_PUBLIC_BASE_URL) \
 	QUANYI_WEBHOOK_ALLOW_PRIVATE=1 $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
 

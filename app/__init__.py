@@ -33,12 +33,15 @@ def schema_name(schema: Any) -> Any:
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app from the environment; `overrides` (tests) win over it."""
     from app import models  # noqa: F401 - every table registered before use
+    from app.admin import init_admin
     from app.apidocs.cli import apidocs_cli
     from app.apidocs.documents import register_event_schemas
     from app.apidocs.routes import blp as apidocs_blp
     from app.auth import service as auth_service
+    from app.auth.cli import staff_cli
     from app.auth.oauth import init_oauth
     from app.auth.routes import blp as oauth_blp
+    from app.auth.web import init_staff_auth
     from app.billing.cli import billing_cli
     from app.billing.routes import blp as billing_blp
     from app.billing.routes import platform_blp as billing_platform_blp
@@ -48,6 +51,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.core.http import init_request_transaction, retry_after_only_when_retrying
     from app.core.logging import configure_logging, init_request_ids
     from app.core.principal import PERMISSIONS
+    from app.core.web import init_web
     from app.demo import demo_cli
     from app.entitlements.cli import entitlements_cli
     from app.entitlements.routes import blp as entitlements_blp
@@ -132,6 +136,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(public)
         limiter.exempt(public)
     register_error_handlers(app)
+    init_web(app, blueprints=("admin",))
+    init_staff_auth(app)
+    init_admin(app)
 
     init_request_transaction(app, db.session)
     if not app.config.get("REDIS_URL"):
@@ -143,6 +150,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         partners_cli,
         platform_cli,
         sandbox_cli,
+        staff_cli,
         demo_cli,
         supply_cli,
         vault_cli,

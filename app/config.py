@@ -74,6 +74,11 @@ class Settings:
     public_base_url: str
     queue_prefix: str
     webhook_allow_private: bool
+    staff_idle_minutes: int = 30
+    staff_session_hours: int = 12
+    smtp_url: str | None = None
+    mail_dir: str = str(INSTANCE / "mail")
+    mail_from: str = "Quanyi <no-reply@quanyi.example>"
     issuer: Issuer = DEMO_ISSUER
     pdf_font: str = DEFAULT_PDF_FONT
 
@@ -113,6 +118,21 @@ class Settings:
             "OPENAPI_VERSION": "3.1.0",
             # the documents and their pages are served by app/apidocs (two documents, not one)
             "OPENAPI_URL_PREFIX": None,
+            # the web front ends (admin portal, mall): cookies never readable by scripts, sent
+            # only over https in production, not on cross-site requests
+            "SESSION_COOKIE_SECURE": self.env == "production",
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SMTP_URL": self.smtp_url,
+            "MAIL_DIR": self.mail_dir,
+            "MAIL_FROM": self.mail_from,
+            "STAFF_IDLE_MINUTES": self.staff_idle_minutes,
+            "STAFF_SESSION_HOURS": self.staff_session_hours,
+            "BABEL_DEFAULT_LOCALE": "zh_CN",
+            "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+            # CSRF is checked by the web blueprints themselves (the JSON API uses bearer tokens)
+            "WTF_CSRF_CHECK_DEFAULT": False,
+            "WTF_CSRF_TIME_LIMIT": None,
         }
 
 
@@ -154,6 +174,11 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_level=env.get("LOG_LEVEL", "INFO").upper(),
         public_base_url=env.get("QUANYI_PUBLIC_BASE_URL", "http://127.0.0.1:5000"),
         queue_prefix=env.get("QUANYI_QUEUE_PREFIX", ""),
+        staff_idle_minutes=int(env.get("QUANYI_STAFF_IDLE_MINUTES", "30")),
+        staff_session_hours=int(env.get("QUANYI_STAFF_SESSION_HOURS", "12")),
+        smtp_url=env.get("QUANYI_SMTP_URL") or None,
+        mail_dir=env.get("QUANYI_MAIL_DIR", str(INSTANCE / "mail")),
+        mail_from=env.get("QUANYI_MAIL_FROM", "Quanyi <no-reply@quanyi.example>"),
         webhook_allow_private=env.get("QUANYI_WEBHOOK_ALLOW_PRIVATE") == "1",
         issuer=Issuer(
             name=env.get("QUANYI_ISSUER_NAME", DEMO_ISSUER.name),

@@ -11,8 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.service import account_for, top_up
+from app.auth import staff as staff_service
 from app.config import ROOT
 from app.core.audit import Actor
+from app.core.db import utcnow
 from app.core.vault import current_vault
 from app.extensions import db
 from app.partners.cli import CLI_ACTOR
@@ -23,6 +25,43 @@ from app.supply.suppliers import platform_today
 
 demo_cli = AppGroup("demo", help="Demo data.")
 DEMO_PREPAYMENT_MINOR = 10_000_000  # ¥100,000 of prepaid balance per demo partner
+# the demo's portal accounts: public, like everything of the demo (never seeded in production)
+DEMO_STAFF_PASSWORD = "quanyi-demo-2026"
+DEMO_TOTP_SECRET = "QUANYIDEMOTOTPKEYFORSTAFFSIGNINZ"
+OPERATOR_EMAIL = "operator@quanyi.demo"
+
+
+def demo_staff_logins(session: Session) -> list[tuple[str, str]]:
+    """(email, who) of each demo portal account: an owner per demo partner, one operator."""
+    logins = [(OPERATOR_EMAIL, "platform operator")]
+    for partner in session.scalars(
+        select(Partner).where(Partner.sandbox_of_id.is_(None)).order_by(Partner.slug)
+    ):
+        logins.append((f"owner@{partner.slug}.demo", f"owner of {partner.slug}"))
+    return logins
+
+
+def seed_demo_staff(session: Session, actor: Actor) -> int:
+    """The demo's portal accounts, with the demo's TOTP secret already set up (owners and
+    operators must use a second factor)."""
+    created = 0
+    for email, _who in demo_staff_logins(session):
+        if staff_service.find_staff(session, email) is not None:
+            continue
+        slug = email.split("@")[1].removesuffix(".demo")
+        partner = session.scalars(select(Partner).where(Partner.slug == slug)).first()
+        staff = staff_service.create_staff(
+            session,
+            actor,
+            email=email,
+            name="运营 Operator" if partner is None else f"{partner.name} Owner",
+            role="operator" if partner is None else "owner",
+            partner_id=partner.id if partner else None,
+            password=DEMO_STAFF_PASSWORD,
+        )
+        staff_service.set_totp_secret(current_vault(), staff, DEMO_TOTP_SECRET, utcnow())
+        created += 1
+    return created
 
 
 def fund_demo_partners(session: Session, actor: Actor) -> int:
@@ -51,8 +90,23 @@ def seed(root: str) -> None:
                 click.echo(line)
             raise click.ClickException("some partner files are invalid")
         funded = fund_demo_partners(session, CLI_ACTOR)
+        staff = seed_demo_staff(session, CLI_ACTOR)
     for line in report.lines():
         click.echo(line)
     click.echo("supply: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
     if funded:
         click.echo(f"funded {funded} demo partner account(s)")
+    if staff:
+        click.echo(f"created {staff} demo portal account(s)")
+
+
+@demo_cli.command("logins")
+def logins() -> None:
+    """Print the demo's portal sign-ins (`make run` shows them)."""
+    for email, who in demo_staff_logins(db.session()):
+        click.echo(f"  {email:<32} {who}")
+    click.echo(f"  password: {DEMO_STAFF_PASSWORD}")
+    click.echo(
+        f"  second factor: add TOTP key {DEMO_TOTP_SECRET} to an authenticator app, or run"
+        f" .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\""
+    )

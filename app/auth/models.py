@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
 from app.core.principal import PARTNER_PERMISSIONS, PLATFORM_PERMISSIONS
 
@@ -108,3 +109,73 @@ class AccessToken(PublicIdMixin, Base):
     @property
     def lifetime(self) -> timedelta:
         return self.expires_at - self.issued_at
+
+
+STAFF_STATUSES = ("invited", "active", "disabled")
+STAFF_TOKEN_PURPOSES = ("invitation", "password_reset")
+
+
+class StaffUser(PublicIdMixin, TimestampMixin, Base):
+    """A person who signs in to the admin portal: a partner's staff (`partner_id`) or the
+    platform's (`partner_id` None), with one role. The password is an argon2 hash; the TOTP
+    secret is sealed in the vault; recovery codes are SHA-256 digests of random codes (long
+    enough that a fast hash is safe), each removed when used."""
+
+    __tablename__ = "staff_users"
+    id_prefix = "stf"
+
+    partner_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    totp_key_id: Mapped[str | None] = mapped_column(String(40))
+    totp_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None]
+    # the last TOTP time step accepted: a code is never accepted twice
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    recovery_code_hashes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    last_sign_in_at: Mapped[datetime | None]
+
+    @property
+    def has_totp(self) -> bool:
+        return self.totp_enabled_at is not None
+
+
+class StaffSession(PublicIdMixin, Base):
+    """A signed-in browser: the cookie holds a random token, this row its SHA-256. It ends at
+    `expires_at` (absolute), after the idle timeout without a request, or when revoked (sign
+    out, sign out everywhere, password change). Until the second factor is given
+    (`verified_at`), it opens nothing but the second-factor pages."""
+
+    __tablename__ = "staff_sessions"
+    id_prefix = "ses"
+
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    verified_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+    staff: Mapped[StaffUser] = relationship(lazy="joined")
+
+
+class StaffToken(PublicIdMixin, Base):
+    """A one-time link sent by mail (an invitation, a password reset): the mail holds the
+    token, this row its SHA-256, its purpose and when it stops working."""
+
+    __tablename__ = "staff_tokens"
+    id_prefix = "stk"
+
+    staff_id: Mapped[str] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

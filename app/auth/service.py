@@ -46,7 +46,7 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
-def _matches(hashed: str | None, secret: str) -> bool:
+def matches_hash(hashed: str | None, secret: str) -> bool:
     if not hashed:
         return False
     try:
@@ -55,16 +55,22 @@ def _matches(hashed: str | None, secret: str) -> bool:
         return False
 
 
+def waste_a_verification() -> None:
+    """As much work as checking a wrong secret: an unknown name must not answer faster than a
+    known one (a timing oracle for client ids and staff emails)."""
+    matches_hash(_dummy_hash, "not the secret")
+
+
 def verify_client_secret(client: ApiClient, secret: str) -> bool:
     if client.status != "active":
         return False
-    if _matches(client.secret_hash, secret):
+    if matches_hash(client.secret_hash, secret):
         return True
     grace_until = client.previous_secret_expires_at
     return (
         grace_until is not None
         and grace_until > utcnow()
-        and _matches(client.previous_secret_hash, secret)
+        and matches_hash(client.previous_secret_hash, secret)
     )
 
 
@@ -205,7 +211,7 @@ def find_active_client(session: Session, client_id: str) -> ApiClient | None:
         select(ApiClient).where(ApiClient.id == client_id, ApiClient.status == "active")
     ).first()
     if client is None:
-        _matches(_dummy_hash, "not the secret")
+        waste_a_verification()
     return client
 
 

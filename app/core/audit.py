@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, String, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -123,3 +123,12 @@ def record_changes(
             after={k: after.get(k) for k in changed},
         )
     return changed
+
+
+def audit_trail(session: Session, target_ids: list[str], partner_id: str | None) -> list[AuditLog]:
+    """What happened to these rows, oldest first (an order's timeline: the order, its
+    deliveries and entitlements). A partner's view shows its own rows only."""
+    stmt = select(AuditLog).where(AuditLog.target_id.in_(target_ids))
+    if partner_id is not None:
+        stmt = stmt.where(AuditLog.partner_id == partner_id)
+    return list(session.scalars(stmt.order_by(AuditLog.occurred_at, AuditLog.id)))

@@ -206,6 +206,12 @@ _ENTRIES = (
         "authentication",
     ),
     ErrorCode(
+        "sign_in_locked", 429, "Too many sign-in attempts",
+        "Staff sign-in for this email or address failed too often; it is refused for a while.",
+        "Wait for `Retry-After` seconds, then sign in with the right password or code.",
+        "authentication",
+    ),
+    ErrorCode(
         "partner_required", 403, "Partner client required",
         "The operation acts for a partner, and this token is the platform's.",
         "Call it with a partner client's token.",

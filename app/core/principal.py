@@ -36,10 +36,12 @@ PERMISSIONS: dict[str, str] = {
     "entitlements:reveal": "Reveal a card code to its member (audited).",
     "billing:read": "Read the partner account, usage, invoices.",
     "webhooks:write": "Manage webhook endpoints and replay deliveries.",
+    "staff:manage": "Invite staff, change their roles, disable them.",
     "platform": "Operate the platform: every partner, supply, settlement.",
+    "platform:read": "Read every partner's data (the operator console's support and finance).",
 }
-PARTNER_PERMISSIONS = tuple(p for p in PERMISSIONS if p != "platform")
-PLATFORM_PERMISSIONS = ("platform",)
+PLATFORM_PERMISSIONS = ("platform", "platform:read")
+PARTNER_PERMISSIONS = tuple(p for p in PERMISSIONS if p not in PLATFORM_PERMISSIONS)
 
 _READS = frozenset(
     {"catalog:read", "members:read", "orders:read", "entitlements:read", "billing:read"}
@@ -55,6 +57,8 @@ PARTNER_ROLES: dict[str, frozenset[str]] = {
 }
 PLATFORM_ROLES: dict[str, frozenset[str]] = {
     "operator": frozenset(PLATFORM_PERMISSIONS),
+    "finance": frozenset({"platform:read"}),
+    "support": frozenset({"platform:read"}),
 }
 
 PrincipalKind = Literal["api_client", "staff", "member"]

@@ -29,7 +29,11 @@ class PartnerSuspended(Forbidden):
 # The tenant's own row, as far as the kernel needs it: whether it may act at all, and where
 # its members are. (The partners package owns the model; the kernel cannot import it.)
 _PARTNERS = table(
-    "partners", column("id", String), column("status", String), column("region", String)
+    "partners",
+    column("id", String),
+    column("status", String),
+    column("region", String),
+    column("slug", String),
 )
 ACTIVE = "active"
 
@@ -43,6 +47,10 @@ def is_partner_active(session: Session, partner_id: str) -> bool:
 
 def partner_exists(session: Session, partner_id: str) -> bool:
     return session.scalar(select(_PARTNERS.c.id).where(_PARTNERS.c.id == partner_id)) is not None
+
+
+def partner_id_by_slug(session: Session, slug: str) -> str | None:
+    return session.scalar(select(_PARTNERS.c.id).where(_PARTNERS.c.slug == slug))
 
 
 def partner_region(session: Session, partner_id: str) -> str | None:

@@ -210,13 +210,13 @@ def test_an_unknown_client_id_costs_the_same_secret_check_as_a_wrong_secret(
     client, session, partner_a, monkeypatch
 ):
     checks: list[str] = []
-    real = auth_service._matches
+    real = auth_service.matches_hash
 
     def counting(hashed, secret):  # type: ignore[no-untyped-def]
         checks.append(secret)
         return real(hashed, secret)
 
-    monkeypatch.setattr(auth_service, "_matches", counting)
+    monkeypatch.setattr(auth_service, "matches_hash", counting)
     creds = make_client(session, partner_a)
     wrong = request_token(client, Credentials(creds.client_id, "wrong", creds.partner_id))
     known = len(checks)

@@ -1,0 +1,86 @@
+"""The portal's forms (Flask-WTF: every posted form carries its CSRF token)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from app.orders.models import ORDER_STATUSES
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+    next = HiddenField()
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
+    )
+
+
+class EnrollForm(FlaskForm):
+    secret = HiddenField(validators=[DataRequired(), Length(max=64)])
+    code = StringField(
+        _l("6-digit code shown by the app"),
+        validators=[DataRequired(), Length(min=6, max=6)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class LanguageForm(FlaskForm):
+    locale = HiddenField(validators=[DataRequired()])
+    next = HiddenField()
+
+
+class OrderSearchForm(FlaskForm):
+    """Read from the query string (a search changes nothing: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    order_id = StringField(_l("Order id"), validators=[Optional(), Length(max=40)])
+    member = StringField(_l("Member (external id)"), validators=[Optional(), Length(max=128)])
+    client_reference = StringField(_l("Your reference"), validators=[Optional(), Length(max=64)])
+    status = SelectField(
+        _l("Status"),
+        choices=[SelectChoice("", _l("Any status"))] + [SelectChoice(s) for s in ORDER_STATUSES],
+        validators=[Optional()],
+    )
+    created_from = DateField(_l("From"), validators=[Optional()])
+    created_to = DateField(_l("To (inclusive)"), validators=[Optional()])
+
+
+class MemberSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("External id or phone"), validators=[Optional(), Length(max=128)])
+
+
+class InviteForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=120)])
+    role = SelectField(_l("Role"), validators=[DataRequired()])
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[DataRequired(), Length(min=12, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
