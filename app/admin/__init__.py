@@ -63,7 +63,15 @@ def _error_page(status: int, code: str, title: str, detail: str) -> Response:
 
 
 def init_admin(app: Flask) -> None:
-    from app.admin import account, console, platform, team  # noqa: F401 - views register on bp
+    from app.admin import (  # noqa: F401 - the views register on bp
+        account,
+        audit,
+        console,
+        developers,
+        members,
+        platform,
+        team,
+    )
 
     app.register_blueprint(bp)
     register_html_errors(app, bp.name, _error_page)

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from app.accounts.service import account_for
 from app.admin import bp
 from app.admin.charts import bar_chart
-from app.admin.forms import MemberSearchForm, OrderSearchForm
+from app.admin.forms import AdjustPointsForm, MemberSearchForm, OrderSearchForm
 from app.auth.web import STAFF
 from app.core.audit import audit_trail
 from app.core.db import utcnow
@@ -66,7 +66,7 @@ def dashboard() -> str:
     )
 
 
-def _day_start(value: Any, zone: ZoneInfo, days: int = 0) -> datetime | None:
+def day_start(value: Any, zone: ZoneInfo, days: int = 0) -> datetime | None:
     if value is None:
         return None
     return datetime.combine(value + timedelta(days=days), time(), zone)
@@ -86,8 +86,8 @@ def order_list() -> Response | str:
         "member": form.member.data or None,
         "client_reference": form.client_reference.data or None,
         "status": form.status.data or None,
-        "created_from": _day_start(form.created_from.data, zone),
-        "created_to": _day_start(form.created_to.data, zone, days=1),
+        "created_from": day_start(form.created_from.data, zone),
+        "created_to": day_start(form.created_to.data, zone, days=1),
     }
     page = orders.list_orders(session, partner.id, PAGE, request.args.get("cursor"), filters)
     template = "admin/_orders_table.html" if request.headers.get("HX-Request") else None
@@ -143,4 +143,5 @@ def member_detail(external_id: str) -> str:
         ledger=members.ledger(session, partner_id, member, PAGE, request.args.get("cursor")),
         entitlements=entitlements.list_entitlements(session, partner_id, member, PAGE, None),
         orders=orders.list_orders(session, partner_id, 10, None, {"member": member.external_id}),
+        adjust_form=AdjustPointsForm(),
     )

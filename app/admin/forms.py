@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    URLField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from app.orders.models import ORDER_STATUSES
 
@@ -84,3 +94,33 @@ class PasswordForm(FlaskForm):
 
 class ResetRequestForm(FlaskForm):
     email = EmailField(_l("Email"), validators=[DataRequired(), Email(), Length(max=254)])
+
+
+class AuditSearchForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    action = StringField(
+        _l("Action (or a prefix ending in a dot)"), validators=[Optional(), Length(max=80)]
+    )
+    actor_id = StringField(_l("Actor id"), validators=[Optional(), Length(max=80)])
+    target_id = StringField(_l("Target id"), validators=[Optional(), Length(max=80)])
+    occurred_from = DateField(_l("From"), validators=[Optional()])
+    occurred_to = DateField(_l("To (inclusive)"), validators=[Optional()])
+
+
+class AdjustPointsForm(FlaskForm):
+    delta = IntegerField(
+        _l("Points (negative to deduct)"),
+        validators=[DataRequired(), NumberRange(min=-1_000_000_000, max=1_000_000_000)],
+    )
+    reason = StringField(_l("Reason"), validators=[DataRequired(), Length(max=200)])
+
+
+class NewClientForm(FlaskForm):
+    name = StringField(_l("Client name"), validators=[DataRequired(), Length(max=120)])
+    sandbox = BooleanField(_l("Sandbox (test mode) client"))
+
+
+class NewEndpointForm(FlaskForm):
+    url = URLField(_l("HTTPS URL"), validators=[DataRequired(), Length(max=500)])

@@ -138,6 +138,7 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
         "webhooks_list_deliveries", "GET", f"/api/v1/webhook-endpoints/{endpoint}/deliveries"
     )
     call("webhooks_replay_event", "POST", f"/api/v1/events/{log['data'][0]['event_id']}/replay")
+    call("partner_list_audit_events", "GET", "/api/v1/audit-events?action=order.&limit=2")
     call("billing_get_own_account", "GET", "/api/v1/account")
     call("billing_list_own_entries", "GET", "/api/v1/account/entries?limit=2")
     invoices = call("billing_list_own_invoices", "GET", "/api/v1/invoices?limit=1")

@@ -5,6 +5,9 @@ Values passed here must already be safe to store: callers pass masked codes and 
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, PublicIdMixin, utcnow
+from app.core.pagination import Page, paginate
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")
 
@@ -132,3 +136,75 @@ def audit_trail(session: Session, target_ids: list[str], partner_id: str | None)
     if partner_id is not None:
         stmt = stmt.where(AuditLog.partner_id == partner_id)
     return list(session.scalars(stmt.order_by(AuditLog.occurred_at, AuditLog.id)))
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None  # an action, or a prefix ending in "." ("order.")
+    actor_id: str | None = None
+    target_id: str | None = None
+    occurred_from: datetime | None = None
+    occurred_to: datetime | None = None  # exclusive
+
+
+def audit_query(partner_id: str, where: AuditFilter) -> Any:
+    """The partner's audit rows matching `where` (newest first when paged by id)."""
+    stmt = select(AuditLog).where(AuditLog.partner_id == partner_id)
+    if where.action:
+        stmt = stmt.where(
+            AuditLog.action.startswith(where.action, autoescape=True)
+            if where.action.endswith(".")
+            else AuditLog.action == where.action
+        )
+    if where.actor_id:
+        stmt = stmt.where(AuditLog.actor_id == where.actor_id)
+    if where.target_id:
+        stmt = stmt.where(AuditLog.target_id == where.target_id)
+    if where.occurred_from:
+        stmt = stmt.where(AuditLog.occurred_at >= where.occurred_from)
+    if where.occurred_to:
+        stmt = stmt.where(AuditLog.occurred_at < where.occurred_to)
+    return stmt
+
+
+def list_audit(
+    session: Session, partner_id: str, where: AuditFilter, limit: int, cursor: str | None
+) -> Page[AuditLog]:
+    return paginate(session, audit_query(partner_id, where), AuditLog.id, limit, cursor)
+
+
+def audit_rows(session: Session, partner_id: str, where: AuditFilter, most: int) -> list[AuditLog]:
+    """Up to `most` rows, newest first (an export)."""
+    stmt = audit_query(partner_id, where).order_by(AuditLog.id.desc()).limit(most)
+    return list(session.scalars(stmt))
+
+
+AUDIT_CSV_COLUMNS = (
+    "id", "occurred_at", "actor_kind", "actor_id", "action", "target_type", "target_id",
+    "before", "after", "ip", "request_id",
+)  # fmt: skip
+
+
+def audit_csv(rows: list[AuditLog]) -> str:
+    """Excel-friendly: a byte-order mark, one row per action, before/after as JSON."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_CSV_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                row.id,
+                row.occurred_at.isoformat(),
+                row.actor_kind,
+                row.actor_id,
+                row.action,
+                row.target_type,
+                row.target_id,
+                json.dumps(row.before, ensure_ascii=False) if row.before is not None else "",
+                json.dumps(row.after, ensure_ascii=False) if row.after is not None else "",
+                row.ip or "",
+                row.request_id or "",
+            ]
+        )
+    return out.getvalue()

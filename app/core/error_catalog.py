@@ -366,6 +366,18 @@ _ENTRIES = (
         "operator",
     ),
     ErrorCode(
+        "self_approval", 409, "Approval by someone else",
+        "Under maker–checker, the staff member who asked for a change cannot approve it.",
+        "Ask another staff member with the same permission to approve it.",
+        "members",
+    ),
+    ErrorCode(
+        "adjustment_decided", 409, "Adjustment decided already",
+        "The points adjustment was applied or rejected already; it is never applied twice.",
+        "Read the member's ledger; ask for a new adjustment if one is still needed.",
+        "members",
+    ),
+    ErrorCode(
         "sandbox_of_sandbox", 409, "A sandbox has no sandbox",
         "Sandboxes are provisioned for live partners; this partner is a sandbox already.",
         "Provision the sandbox of the live partner it is the twin of (`sandbox_of_id`).",

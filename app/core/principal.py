@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, str] = {
     "billing:read": "Read the partner account, usage, invoices.",
     "webhooks:write": "Manage webhook endpoints and replay deliveries.",
     "staff:manage": "Invite staff, change their roles, disable them.",
+    "developers:manage": "Create, rotate and revoke API clients, sandbox clients included.",
+    "audit:read": "Read the audit log: every staff and API action, with before and after.",
     "platform": "Operate the platform: every partner, supply, settlement.",
     "platform:read": "Read every partner's data (the operator console's support and finance).",
 }
@@ -52,7 +54,7 @@ PARTNER_ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PARTNER_PERMISSIONS),
     "operations": _READS | {"members:write", "orders:write", "webhooks:write"},
     "support": _READS | {"orders:write", "entitlements:reveal"},
-    "finance": frozenset({"billing:read", "orders:read", "members:read"}),
+    "finance": frozenset({"billing:read", "orders:read", "members:read", "audit:read"}),
     "viewer": _READS,
 }
 PLATFORM_ROLES: dict[str, frozenset[str]] = {

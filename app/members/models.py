@@ -71,3 +71,25 @@ class PointsEntry(PublicIdMixin, PartnerOwnedMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_points_entries_member_id_id", "member_id", "id"),)
+
+
+ADJUSTMENT_STATUSES = ("pending", "applied", "rejected")
+
+
+class PointsAdjustment(PublicIdMixin, PartnerOwnedMixin, Base):
+    """A staff member's grant or deduction of a member's points (maker); above the partner's
+    threshold it waits for a second staff member's approval (checker) before it moves any
+    points."""
+
+    __tablename__ = "points_adjustments"
+    id_prefix = "adj"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"), index=True)
+    delta: Mapped[int] = mapped_column(Integer)  # + grant, - deduction
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(80))
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+    decided_at: Mapped[datetime | None]
+    entry_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -40,6 +40,8 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # a sandbox partner is the test-mode twin of the live partner named here: its own clients,
     # members, orders and account (test money), sandbox products only, never invoiced
     sandbox_of_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), unique=True)
+    # a staff adjustment of more points than this waits for a second staff member's approval
+    adjustment_approval_points: Mapped[int] = mapped_column(Integer, default=10_000)
 
     # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")

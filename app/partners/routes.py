@@ -8,6 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from app.auth import service as auth_service
+from app.core.audit import list_audit
 from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.idempotency import idempotent
@@ -18,6 +19,8 @@ from app.core.tenancy import current_partner_id
 from app.extensions import db
 from app.partners import listings, quotas, service
 from app.partners.schemas import (
+    AuditEventSchema,
+    AuditQuerySchema,
     ClientCreateSchema,
     ClientSchema,
     IssuedClientSchema,
@@ -63,6 +66,22 @@ def get_usage() -> Any:
     """
     session = db.session()
     return quotas.usage(session, service.get_partner(session, current_partner_id()), utcnow())
+
+
+@blp.route("/audit-events")
+@requires("audit:read")
+@blp.arguments(AuditQuerySchema(), location="query")
+@blp.response(200, page_schema(AuditEventSchema))
+def list_audit_events(args: dict[str, Any]) -> Any:
+    """List audit events.
+
+    Every change made by this partner's API clients and staff, or by the platform on its data,
+    newest first: who (actor), what (action, target), before and after. For your SIEM: poll
+    with `from` set to the last `occurred_at` you stored.
+    """
+    return list_audit(
+        db.session(), current_partner_id(), args["where"], args["limit"], args["cursor"]
+    )
 
 
 @platform_blp.route("")

@@ -6,7 +6,9 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from app.auth.models import CLIENT_KINDS, PARTNER_SCOPES
+from app.core.audit import AuditFilter
 from app.core.money import LEDGER_MAX_MINOR, MoneySchema, StrictInteger
+from app.core.openapi import Computed
 from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch, LocalizedText, validate_timezone
 from app.partners.listings import CATALOG_SORTS, ListingTerms
@@ -257,3 +259,58 @@ class ListingFileSchema(Schema):
     max_per_order = StrictInteger(load_default=5, validate=validate.Range(min=1, max=100))
     is_visible = fields.Boolean(load_default=True)
     sort_order = StrictInteger(load_default=100)
+
+
+class AuditActorSchema(Schema):
+    kind = fields.String(
+        required=True, metadata={"description": "client | staff | member | cli | system"}
+    )
+    id = fields.String(required=True)
+
+
+class AuditTargetSchema(Schema):
+    type = fields.String(required=True)
+    id = fields.String(required=True)
+
+
+class AuditEventSchema(Schema):
+    id = fields.String(required=True)
+    occurred_at = fields.DateTime(required=True)
+    actor = Computed(
+        lambda row: {"kind": row.actor_kind, "id": row.actor_id},
+        AuditActorSchema,
+        required=True,
+    )
+    action = fields.String(required=True, metadata={"example": "order.created"})
+    target = Computed(
+        lambda row: {"type": row.target_type, "id": row.target_id},
+        AuditTargetSchema,
+        required=True,
+    )
+    before = fields.Dict(allow_none=True, required=True)
+    after = fields.Dict(allow_none=True, required=True)
+    ip = fields.String(allow_none=True, required=True)
+    request_id = fields.String(allow_none=True, required=True)
+
+
+class AuditQuerySchema(PageArgsSchema):
+    action = fields.String(
+        load_default=None,
+        validate=validate.Length(max=80),
+        metadata={"description": 'an action ("order.created"), or a prefix ending in "."'},
+    )
+    actor_id = fields.String(load_default=None, validate=validate.Length(max=80))
+    target_id = fields.String(load_default=None, validate=validate.Length(max=80))
+    from_ = fields.AwareDateTime(load_default=None, data_key="from")
+    to = fields.AwareDateTime(load_default=None, metadata={"description": "exclusive"})
+
+    @post_load
+    def make_filter(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        where = AuditFilter(
+            data.pop("action"),
+            data.pop("actor_id"),
+            data.pop("target_id"),
+            data.pop("from_"),
+            data.pop("to"),
+        )
+        return {**data, "where": where}

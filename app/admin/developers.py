@@ -1,0 +1,125 @@
+"""Developers: the partner's API clients (and sandbox clients) and webhook endpoints. A new
+or rotated secret is shown once, on the answer that made it; nothing stores it readable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
+
+from app.admin import bp
+from app.admin.forms import ActionForm, NewClientForm, NewEndpointForm
+from app.auth import service as clients
+from app.auth.models import ApiClient
+from app.auth.web import STAFF
+from app.core.errors import NotFound
+from app.core.http import request_actor
+from app.core.principal import requires
+from app.core.tenancy import current_partner_id
+from app.core.vault import current_vault
+from app.extensions import db
+from app.partners.service import get_partner
+from app.sandbox import service as sandbox
+from app.webhooks import endpoints
+from app.webhooks.outbox import send_test
+
+ROTATION_GRACE = timedelta(hours=24)
+
+
+def _client(session: Session, client_id: str) -> ApiClient:
+    """A client of this partner or of its sandbox twin (anyone else's: 404)."""
+    partner = get_partner(session, current_partner_id())
+    twin = sandbox.twin_of(session, partner)
+    for owner in (partner.id, twin.id if twin else None):
+        if owner is None:
+            continue
+        try:
+            return clients.get_partner_client(session, owner, client_id)
+        except NotFound:
+            continue
+    raise NotFound("API client not found.")
+
+
+@bp.route("/developers")
+@requires("developers:manage", via=STAFF)
+def developers() -> str:
+    session = db.session()
+    partner = get_partner(session, current_partner_id())
+    twin = sandbox.twin_of(session, partner)
+    return render_template(
+        "admin/developers.html",
+        live_clients=clients.list_partner_clients(session, partner.id),
+        sandbox_clients=clients.list_partner_clients(session, twin.id) if twin else [],
+        endpoints=endpoints.list_endpoints(session, partner.id, 50, None).data,
+        client_form=NewClientForm(),
+        endpoint_form=NewEndpointForm(),
+        action=ActionForm(),
+    )
+
+
+@bp.route("/developers/clients", methods=["POST"])
+@requires("developers:manage", via=STAFF)
+def create_api_client() -> Response | str:
+    form = NewClientForm()
+    if not form.validate_on_submit():
+        flash(_("Give the client a name."), "error")
+        return redirect(url_for("admin.developers"))
+    session = db.session()
+    owner = get_partner(session, current_partner_id())
+    if form.sandbox.data:
+        owner = sandbox.provision(session, request_actor(), current_vault(), owner)
+    issued = clients.create_client(
+        session, request_actor(), kind="partner", partner_id=owner.id, name=form.name.data or ""
+    )
+    return render_template("admin/secret.html", client=issued.client, secret=issued.secret)
+
+
+@bp.route("/developers/clients/<client_id>/rotate", methods=["POST"])
+@requires("developers:manage", via=STAFF)
+def rotate_api_client(client_id: str) -> str:
+    session = db.session()
+    issued = clients.rotate_client_secret(
+        session, request_actor(), _client(session, client_id), ROTATION_GRACE
+    )
+    return render_template("admin/secret.html", client=issued.client, secret=issued.secret)
+
+
+@bp.route("/developers/clients/<client_id>/revoke", methods=["POST"])
+@requires("developers:manage", via=STAFF)
+def revoke_api_client(client_id: str) -> Response:
+    session = db.session()
+    clients.revoke_client(session, request_actor(), _client(session, client_id))
+    flash(_("The client was revoked; its tokens stop working now."), "ok")
+    return redirect(url_for("admin.developers"))
+
+
+@bp.route("/developers/webhooks", methods=["POST"])
+@requires("webhooks:write", via=STAFF)
+def create_webhook_endpoint() -> Response | str:
+    form = NewEndpointForm()
+    if not form.validate_on_submit():
+        flash(_("Give an https URL."), "error")
+        return redirect(url_for("admin.developers"))
+    issued = endpoints.create_endpoint(
+        db.session(),
+        request_actor(),
+        current_vault(),
+        current_partner_id(),
+        form.url.data or "",
+        [],
+        allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+    )
+    return render_template("admin/secret.html", endpoint=issued.endpoint, secret=issued.secret)
+
+
+@bp.route("/developers/webhooks/<endpoint_id>/test", methods=["POST"])
+@requires("webhooks:write", via=STAFF)
+def test_webhook_endpoint(endpoint_id: str) -> Response:
+    session = db.session()
+    endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
+    send_test(session, request_actor(), endpoint)
+    flash(_("A signed ping is on its way to %(url)s.", url=endpoint.url), "ok")
+    return redirect(url_for("admin.developers"))

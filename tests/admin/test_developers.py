@@ -1,0 +1,98 @@
+"""Developers page: API clients (secret shown once; rotation with grace; revocation), sandbox
+clients on the partner's twin, webhook endpoints with a test ping."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from app.auth.models import ApiClient
+from app.partners.models import Partner
+from app.webhooks.models import Event
+from tests.admin.conftest import make_staff, post_form, sign_in
+from tests.factories import Credentials, make_client, request_token
+
+
+def _issued(html: str) -> tuple[str, str]:
+    client_id = re.search(r'data-testid="client-id">([^<]+)<', html)
+    secret = re.search(r'data-testid="secret">([^<]+)<', html)
+    assert client_id and secret, html
+    return client_id.group(1), secret.group(1)
+
+
+def test_an_owner_creates_rotates_and_revokes_an_api_client(session, client, browser_of, partner_a):
+    owner = make_staff(session, partner_a.id, "owner")
+    portal = browser_of()
+    sign_in(portal, owner)
+    made = post_form(portal, "/admin/developers", {"name": "erp"}, "/admin/developers/clients")
+    client_id, secret = _issued(made.get_data(as_text=True))
+    assert made.headers["Cache-Control"] == "no-store"
+    creds = Credentials(client_id, secret, partner_a.id)
+    assert request_token(client, creds).status_code == 200
+    assert secret not in portal.get("/admin/developers").get_data(as_text=True)  # shown once
+
+    rotated = post_form(
+        portal, "/admin/developers", {}, f"/admin/developers/clients/{client_id}/rotate"
+    )
+    _, new_secret = _issued(rotated.get_data(as_text=True))
+    assert (
+        request_token(client, Credentials(client_id, new_secret, partner_a.id)).status_code == 200
+    )
+    assert request_token(client, creds).status_code == 200  # the old one, during its grace
+
+    post_form(portal, "/admin/developers", {}, f"/admin/developers/clients/{client_id}/revoke")
+    assert (
+        request_token(client, Credentials(client_id, new_secret, partner_a.id)).status_code == 401
+    )
+
+
+def test_a_sandbox_client_acts_for_the_twin(session, client, browser_of, partner_a):
+    owner = make_staff(session, partner_a.id, "admin")
+    portal = browser_of()
+    sign_in(portal, owner)
+    made = post_form(
+        portal, "/admin/developers", {"name": "test", "sandbox": "y"}, "/admin/developers/clients"
+    )
+    client_id, secret = _issued(made.get_data(as_text=True))
+    twin = session.scalars(select(Partner).where(Partner.sandbox_of_id == partner_a.id)).one()
+    assert session.get_one(ApiClient, client_id).partner_id == twin.id
+    token = request_token(client, Credentials(client_id, secret, twin.id)).get_json()[
+        "access_token"
+    ]
+    profile = client.get("/api/v1/partner", headers={"Authorization": f"Bearer {token}"})
+    assert profile.get_json()["sandbox_of_id"] == partner_a.id
+    page = portal.get("/admin/developers").get_data(as_text=True)
+    assert client_id in page.split('data-testid="sandbox-clients"')[1]
+
+
+def test_clients_of_another_partner_are_out_of_reach(session, browser_of, partner_a, partner_b):
+    foreign = make_client(session, partner_b)
+    owner = make_staff(session, partner_a.id, "owner")
+    viewer = make_staff(session, partner_a.id, "viewer")
+    portal = browser_of()
+    sign_in(portal, owner)
+    path = f"/admin/developers/clients/{foreign.client_id}/revoke"
+    assert post_form(portal, "/admin/developers", {}, path).status_code == 404
+    session.expire_all()
+    assert session.get_one(ApiClient, foreign.client_id).status == "active"
+    looker = browser_of()
+    sign_in(looker, viewer)
+    assert looker.get("/admin/developers").status_code == 403
+
+
+def test_a_webhook_endpoint_is_added_and_pinged(app, session, browser_of, partner_a, monkeypatch):
+    monkeypatch.setitem(app.config, "WEBHOOK_ALLOW_PRIVATE_TARGETS", True)
+    owner = make_staff(session, partner_a.id, "owner")
+    portal = browser_of()
+    sign_in(portal, owner)
+    made = post_form(
+        portal,
+        "/admin/developers",
+        {"url": "http://127.0.0.1:9/quanyi"},
+        "/admin/developers/webhooks",
+    )
+    assert made.status_code == 200 and 'data-testid="secret"' in made.get_data(as_text=True)
+    endpoint_id = re.search(r"<code>(whe_[0-9a-z]+)</code>", made.get_data(as_text=True)).group(1)
+    post_form(portal, "/admin/developers", {}, f"/admin/developers/webhooks/{endpoint_id}/test")
+    assert session.scalars(select(Event).where(Event.type == "ping")).first() is not None
