@@ -67,6 +67,7 @@ lint: install
 ## bench: the hot paths on gunicorn + PostgreSQL + Redis (TEST_DATABASE_URL / TEST_REDIS_URL)
 bench: install
 	$(BIN)/python bench/harness.py
+	$(BIN)/python bench/portal_bench.py
 
 ## bench-quick: the same scenarios, shorter (under 2 minutes)
 bench-quick: install

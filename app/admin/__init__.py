@@ -68,6 +68,7 @@ def init_admin(app: Flask) -> None:
         audit,
         console,
         developers,
+        grants,
         members,
         platform,
         team,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -124,3 +125,10 @@ class NewClientForm(FlaskForm):
 
 class NewEndpointForm(FlaskForm):
     url = URLField(_l("HTTPS URL"), validators=[DataRequired(), Length(max=500)])
+
+
+class GrantFileForm(FlaskForm):
+    file = FileField(
+        _l("CSV file: external_id,amount,expires_at,reason"),
+        validators=[FileRequired()],
+    )

@@ -378,6 +378,12 @@ _ENTRIES = (
         "members",
     ),
     ErrorCode(
+        "grant_batch_not_ready", 409, "Grant batch not ready",
+        "The bulk grant is invalid, applied, queued or rejected: it cannot be applied now.",
+        "Read the batch's status; upload a fixed file for an invalid one.",
+        "members",
+    ),
+    ErrorCode(
         "sandbox_of_sandbox", 409, "A sandbox has no sandbox",
         "Sandboxes are provisioned for live partners; this partner is a sandbox already.",
         "Provision the sandbox of the live partner it is the twin of (`sandbox_of_id`).",

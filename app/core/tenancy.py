@@ -34,6 +34,7 @@ _PARTNERS = table(
     column("status", String),
     column("region", String),
     column("slug", String),
+    column("timezone", String),
 )
 ACTIVE = "active"
 
@@ -51,6 +52,11 @@ def partner_exists(session: Session, partner_id: str) -> bool:
 
 def partner_id_by_slug(session: Session, slug: str) -> str | None:
     return session.scalar(select(_PARTNERS.c.id).where(_PARTNERS.c.slug == slug))
+
+
+def partner_timezone(session: Session, partner_id: str) -> str:
+    """The partner's own timezone: days and months are counted in it."""
+    return str(session.scalar(select(_PARTNERS.c.timezone).where(_PARTNERS.c.id == partner_id)))
 
 
 def partner_region(session: Session, partner_id: str) -> str | None:

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.audit import JSONType
@@ -93,3 +101,40 @@ class PointsAdjustment(PublicIdMixin, PartnerOwnedMixin, Base):
     decided_at: Mapped[datetime | None]
     entry_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+GRANT_BATCH_STATUSES = (
+    "invalid",  # some rows are wrong: nothing can be applied; upload a fixed file
+    "awaiting_approval",  # above the partner's threshold: a second staff member approves
+    "ready",  # valid, not yet applied
+    "queued",  # the apply job is on its way
+    "applied",  # every row granted, in one transaction
+    "failed",  # the apply job found a problem: nothing was granted
+    "rejected",
+)
+
+
+class PointsGrantBatch(PublicIdMixin, PartnerOwnedMixin, Base):
+    """A CSV of points grants (`external_id,amount,expires_at,reason`), validated whole before
+    anything moves, applied all or nothing by a job, once per file (its SHA-256 is unique per
+    partner: the same file uploaded again is this batch again)."""
+
+    __tablename__ = "points_grant_batches"
+    id_prefix = "pgb"
+
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    row_count: Mapped[int] = mapped_column(Integer)
+    total_points: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    applied_rows: Mapped[int] = mapped_column(Integer, default=0)
+    failure: Mapped[str | None] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(80))
+    approved_by: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    applied_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("partner_id", "file_sha256"),)

@@ -42,6 +42,8 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     sandbox_of_id: Mapped[str | None] = mapped_column(ForeignKey("partners.id"), unique=True)
     # a staff adjustment of more points than this waits for a second staff member's approval
     adjustment_approval_points: Mapped[int] = mapped_column(Integer, default=10_000)
+    # a bulk grant file of more points than this in all waits for a second staff approval
+    bulk_grant_approval_points: Mapped[int] = mapped_column(BigInteger, default=1_000_000)
 
     # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")

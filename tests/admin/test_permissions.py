@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.models import StaffSession
+from app.core.db import utcnow
 from app.core.principal import PARTNER_ROLES, PLATFORM_PERMISSIONS, PLATFORM_ROLES
+from app.members import grants
 from tests.admin.conftest import make_staff, sign_in
-from tests.factories import fund, make_member, place, sellable_card_key_listing
+from tests.factories import TEST_ACTOR, fund, make_member, place, sellable_card_key_listing
 
 # pages that handle a half-signed-in browser themselves (password done, factor pending)
 SIGN_IN_FLOW = {
@@ -37,7 +39,18 @@ def shop(session, partner_a):
     fund(session, partner_a)
     member = make_member(session, partner_a, "m-1", points=10_000, phone="13912345678")
     order = place(session, partner_a, member, sellable_card_key_listing(session, partner_a))
-    return {"order_id": order.id, "external_id": member.external_id}
+    batch, _ = grants.upload(
+        session,
+        TEST_ACTOR,
+        partner_a.id,
+        "grants.csv",
+        b"m-1,5,,welcome\n",
+        timezone=partner_a.timezone,
+        approval_threshold=1_000,
+        now=utcnow(),
+    )
+    session.commit()
+    return {"order_id": order.id, "external_id": member.external_id, "batch_id": batch.id}
 
 
 def _path(rule, ids: dict[str, str]) -> str:
@@ -109,7 +122,9 @@ def test_staff_of_another_partner_sees_none_of_its_rows(
     portal = browser_of()
     sign_in(portal, owner_b)
     for rule in _admin_rules(app):
-        if "GET" not in rule.methods or not {"order_id", "external_id"} & set(rule.arguments):
+        if "GET" not in rule.methods or not {"order_id", "external_id", "batch_id"} & set(
+            rule.arguments
+        ):
             continue
         answer = portal.get(_path(rule, shop))
         assert answer.status_code == 404, rule.rule

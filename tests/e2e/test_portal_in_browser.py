@@ -121,3 +121,54 @@ def test_operator_signs_in_and_finds_any_partners_order(served, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "platform_console.png", full_page=True)
     page.close()
+
+
+def _grant_file(rows: list[tuple[str, str, str, str]]) -> bytes:
+    lines = ["external_id,amount,expires_at,reason", *(",".join(row) for row in rows)]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_bulk_grant_of_5000_rows_with_a_bad_row_then_fixed_applies_once(served, browser):
+    """An employer's yearly allowance: one bad row blocks the whole file (the error shown, no
+    points moved); the fixed file applies once, its progress bar reaching the end."""
+    port, env = served
+    base = f"http://127.0.0.1:{port}"
+    client_id, secret = issue_credentials(env, "northstar", "grants-e2e")
+    token = httpx.post(
+        f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    for n in range(50):
+        httpx.put(f"{base}/api/v1/members/staff-{n}", headers=headers, json={"tier": "staff"})
+    rows = [(f"staff-{n % 50}", "100", "2027-12-31", "2027 allowance") for n in range(5_000)]
+    bad = list(rows)
+    bad[2999] = ("staff-1", "-5", "2027-12-31", "2027 allowance")  # line 3001
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    _sign_in(page, base, "owner@northstar.demo")
+    page.goto(base + "/admin/grants")
+    page.set_input_files(
+        'input[type="file"]',
+        files=[{"name": "allowance.csv", "mimeType": "text/csv", "buffer": _grant_file(bad)}],
+    )
+    page.get_by_role("button", name="上传并校验").click()
+    page.locator('[data-testid="grant-errors"]').wait_for()
+    assert "3001" in page.locator('[data-testid="grant-errors"]').inner_text()
+    assert page.locator('[data-testid="apply"]').count() == 0
+
+    page.goto(base + "/admin/grants")
+    page.set_input_files(
+        'input[type="file"]',
+        files=[
+            {"name": "allowance-fixed.csv", "mimeType": "text/csv", "buffer": _grant_file(rows)}
+        ],
+    )
+    page.get_by_role("button", name="上传并校验").click()
+    page.locator('[data-testid="apply"]').click()
+    page.locator('[data-testid="batch-status"]', has_text="applied").wait_for(timeout=60_000)
+    assert page.locator('[data-testid="grant-progress"]').get_attribute("value") == "5000"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "bulk_grant_northstar.png", full_page=True)
+    page.close()
+    member = httpx.get(f"{base}/api/v1/members/staff-7", headers=headers).json()
+    assert member["points_balance"] == 100 * 100  # 5,000 rows over 50 members, once
