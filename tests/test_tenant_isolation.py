@@ -17,9 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.billing import invoices
+from app.core.db import utcnow
 from app.entitlements.models import Entitlement
 from app.members.models import Member
-from app.orders.models import Order
+from app.orders import aftersales
+from app.orders.models import Case, Order
 from app.partners.models import Listing, Partner
 from app.webhooks.endpoints import create_endpoint
 from app.webhooks.models import Event, WebhookEndpoint
@@ -86,6 +88,19 @@ def _b_event(session: Session, partner: Partner) -> str:
     return session.scalars(select(Event.id).where(Event.partner_id == partner.id)).first()
 
 
+def _b_case(session: Session, partner: Partner) -> str:
+    """An open after-sales case on B's delivered unit."""
+    order = session.get_one(Order, _b_order(session, partner))
+    existing = session.scalars(select(Case.id).where(Case.partner_id == partner.id)).first()
+    if existing:
+        return existing
+    case = aftersales.open_case(
+        session, TEST_ACTOR, partner.id, order.id, order.deliveries[0].id, "other", "walk", utcnow()
+    )
+    session.commit()
+    return case.id
+
+
 def _b_invoice(session: Session, partner: Partner) -> str:
     """B's issued invoice (partners never see drafts, so a draft would prove nothing)."""
     invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner, "2026-01")
@@ -103,11 +118,13 @@ OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
     "order_id": _b_order,
     "entitlement_id": _b_entitlement,
     "invoice_id": _b_invoice,
+    "case_id": _b_case,
 }
 BODIES: dict[str, dict] = {
     "members.move_points": {"type": "grant", "amount": 10, "reason": "walk"},
     "members.upsert_member": {"display_name": "walker"},
     "orders.cancel_order": {},
+    "orders.open_case": {"delivery_id": "dlv_x", "kind": "other", "description": "walk"},
     "entitlements.reveal_entitlement": {},
     "webhooks.rotate_secret": {},
     "webhooks.test_endpoint": {},

@@ -66,6 +66,7 @@ def init_admin(app: Flask) -> None:
     from app.admin import (  # noqa: F401 - the views register on bp
         account,
         audit,
+        cases,
         console,
         developers,
         grants,

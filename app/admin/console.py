@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from app.accounts.service import account_for
 from app.admin import bp
 from app.admin.charts import bar_chart
-from app.admin.forms import AdjustPointsForm, MemberSearchForm, OrderSearchForm
+from app.admin.forms import AdjustPointsForm, MemberSearchForm, OpenCaseForm, OrderSearchForm
 from app.auth.web import STAFF
 from app.core.audit import audit_trail
 from app.core.db import utcnow
@@ -105,6 +105,7 @@ def order_detail(order_id: str) -> str:
         "admin/order.html",
         order=order,
         timeline=audit_trail(session, ids, partner_id),
+        case_form=OpenCaseForm(),
     )
 
 

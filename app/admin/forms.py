@@ -132,3 +132,25 @@ class GrantFileForm(FlaskForm):
         _l("CSV file: external_id,amount,expires_at,reason"),
         validators=[FileRequired()],
     )
+
+
+class OpenCaseForm(FlaskForm):
+    delivery_id = HiddenField(validators=[DataRequired(), Length(max=40)])
+    kind = SelectField(
+        _l("Problem"),
+        choices=[
+            SelectChoice("code_not_working", _l("The code does not work")),
+            SelectChoice("recharge_not_received", _l("The recharge never arrived")),
+            SelectChoice("other", _l("Something else")),
+        ],
+    )
+    description = StringField(
+        _l("What the member says"), validators=[DataRequired(), Length(max=1000)]
+    )
+
+
+class ResolveCaseForm(FlaskForm):
+    resolution = HiddenField(validators=[DataRequired()])  # the button pressed
+    note = StringField(
+        _l("Note (the reason, for the record)"), validators=[DataRequired(), Length(max=1000)]
+    )

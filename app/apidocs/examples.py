@@ -138,6 +138,19 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
         "webhooks_list_deliveries", "GET", f"/api/v1/webhook-endpoints/{endpoint}/deliveries"
     )
     call("webhooks_replay_event", "POST", f"/api/v1/events/{log['data'][0]['event_id']}/replay")
+    case = call(
+        "orders_open_case",
+        "POST",
+        f"/api/v1/orders/{order['id']}/cases",
+        {
+            "delivery_id": order["deliveries"][0]["id"],
+            "kind": "code_not_working",
+            "description": "会员反馈卡密无法兑换 / the member says the code is refused",
+        },
+        key="example-case-1",
+    )
+    call("orders_list_cases", "GET", "/api/v1/cases?status=open&limit=2")
+    call("orders_get_case", "GET", f"/api/v1/cases/{case['id']}")
     call("partner_list_audit_events", "GET", "/api/v1/audit-events?action=order.&limit=2")
     call("billing_get_own_account", "GET", "/api/v1/account")
     call("billing_list_own_entries", "GET", "/api/v1/account/entries?limit=2")

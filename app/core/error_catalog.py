@@ -384,6 +384,36 @@ _ENTRIES = (
         "members",
     ),
     ErrorCode(
+        "unit_not_delivered", 409, "Unit not delivered",
+        "After-sales cases are about delivered units; this one is pending, failed or cancelled.",
+        "Wait for the delivery, or cancel the order's unsent units.",
+        "orders",
+    ),
+    ErrorCode(
+        "case_already_open", 409, "A case is open for this unit",
+        "The unit has an open after-sales case; its id is in `case_id`.",
+        "Follow that case instead of opening another.",
+        "orders",
+    ),
+    ErrorCode(
+        "case_closed", 409, "Case resolved already",
+        "The case was resolved; it is not resolved twice.",
+        "Open a new case if the problem is a new one.",
+        "orders",
+    ),
+    ErrorCode(
+        "unit_already_remedied", 409, "Unit already reissued or refunded",
+        "Another case already reissued or refunded this unit (`case_id`); a unit is remedied once.",
+        "Resolve this case as rejected, with a note pointing to the other case.",
+        "orders",
+    ),
+    ErrorCode(
+        "reissue_not_possible", 409, "Reissue not possible",
+        "Only a card key can be reissued from a case; this unit was a recharge or a link.",
+        "Refund the unit instead.",
+        "orders",
+    ),
+    ErrorCode(
         "sandbox_of_sandbox", 409, "A sandbox has no sandbox",
         "Sandboxes are provisioned for live partners; this partner is a sandbox already.",
         "Provision the sandbox of the live partner it is the twin of (`sandbox_of_id`).",

@@ -87,3 +87,35 @@ class OrderItem(PublicIdMixin, PartnerOwnedMixin, Base):
     # declared so that one flush writes an item before its deliveries (the unit of work orders
     # tables only along relationships); checkout fills delivery.item_id, not this list
     deliveries: Mapped[list[Delivery]] = relationship(order_by="Delivery.id")
+
+
+CASE_KINDS = ("code_not_working", "recharge_not_received", "other")
+CASE_RESOLUTIONS = ("reissued", "refunded", "rejected")
+
+
+class Case(PublicIdMixin, PartnerOwnedMixin, Base):
+    """After-sales (售后): a problem reported with one delivered unit, its evidence, its due
+    times and how support resolved it. A unit is remedied (reissued or refunded) at most once,
+    whatever the number of cases opened about it."""
+
+    __tablename__ = "cases"
+    id_prefix = "cas"
+
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    delivery_id: Mapped[str] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    entitlement_id: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    description: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(String(16))
+    resolution_note: Mapped[str | None] = mapped_column(String(1000))
+    opened_by: Mapped[str] = mapped_column(String(120))  # "<actor kind>:<actor id>"
+    opened_at: Mapped[datetime]
+    first_response_due_at: Mapped[datetime]
+    resolution_due_at: Mapped[datetime]
+    first_responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    replacement_entitlement_id: Mapped[str | None] = mapped_column(String(40))
+    refunded_points: Mapped[int] = mapped_column(Integer, default=0)
+    refunded_wholesale_minor: Mapped[int] = mapped_column(BigInteger, default=0)

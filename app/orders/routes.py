@@ -18,11 +18,19 @@ from app.core.tenancy import current_partner_id
 from app.core.vault import current_vault
 from app.extensions import db
 from app.members.service import find_member
-from app.orders import checkout
+from app.orders import aftersales, checkout
 from app.orders import service as orders
 from app.orders.catalog import catalog_entries
 from app.orders.pricing import PricingContext
-from app.orders.schemas import OrderCreateSchema, OrderQuerySchema, OrderSchema, OrderSummarySchema
+from app.orders.schemas import (
+    CaseCreateSchema,
+    CaseQuerySchema,
+    CaseSchema,
+    OrderCreateSchema,
+    OrderQuerySchema,
+    OrderSchema,
+    OrderSummarySchema,
+)
 from app.partners import listings
 from app.partners.schemas import (
     CatalogDetailQuerySchema,
@@ -188,3 +196,54 @@ def cancel_order(order_id: str) -> Any:
     wholesale price to the partner account. Delivered units stay.
     """
     return orders.cancel_order(db.session(), request_actor(), current_partner_id(), order_id)
+
+
+@blp.route("/orders/<order_id>/cases", methods=["POST"])
+@requires("orders:write")
+@idempotent
+@blp.arguments(CaseCreateSchema())
+@blp.response(201, CaseSchema)
+@raises(aftersales.UnitNotDelivered, aftersales.CaseAlreadyOpen)
+def open_case(data: dict[str, Any], order_id: str) -> Any:
+    """Report a problem with a delivered unit (after-sales).
+
+    For your own support system: a member says a code does not work, or a recharge never
+    arrived. Our support resolves the case by reissuing the unit, refunding it, or rejecting
+    it; `case.opened` and `case.resolved` events follow it. Due times: first response within
+    4 hours, resolution within 48.
+    """
+    return aftersales.open_case(
+        db.session(),
+        request_actor(),
+        current_partner_id(),
+        order_id,
+        data["delivery_id"],
+        data["kind"],
+        data["description"],
+        utcnow(),
+    )
+
+
+@blp.route("/cases")
+@requires("orders:read")
+@blp.arguments(CaseQuerySchema(), location="query")
+@blp.response(200, page_schema(CaseSchema))
+def list_cases(args: dict[str, Any]) -> Any:
+    """List after-sales cases.
+
+    This partner's cases, newest first (`status=open` for those still waiting).
+    """
+    return aftersales.list_cases(
+        db.session(), current_partner_id(), args["status"], args["limit"], args["cursor"]
+    )
+
+
+@blp.route("/cases/<case_id>")
+@requires("orders:read")
+@blp.response(200, CaseSchema)
+def get_case(case_id: str) -> Any:
+    """Read an after-sales case.
+
+    Its status, due times and resolution (with the replacement entitlement of a reissue).
+    """
+    return aftersales.get_case(db.session(), current_partner_id(), case_id)

@@ -11,7 +11,7 @@ from app.core.validation import FullMatch, Metadata
 from app.entitlements.schemas import EntitlementSchema
 from app.fulfillment.models import DELIVERY_STATUSES
 from app.orders.checkout import OrderLine, Payment, PlaceOrder, Total
-from app.orders.models import ORDER_STATUSES
+from app.orders.models import CASE_KINDS, CASE_RESOLUTIONS, ORDER_STATUSES
 from app.orders.risk import MemberContext
 from app.supply.models import FULFILLMENT_TYPES
 
@@ -167,3 +167,37 @@ class OrderQuerySchema(PageArgsSchema):
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATUSES))
     created_from = fields.AwareDateTime(load_default=None)
     created_to = fields.AwareDateTime(load_default=None)
+
+
+class CaseCreateSchema(Schema):
+    delivery_id = fields.String(
+        required=True,
+        validate=validate.Length(max=40),
+        metadata={"description": "the delivered unit (a delivery of this order) the case is about"},
+    )
+    kind = fields.String(required=True, validate=validate.OneOf(CASE_KINDS))
+    description = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class CaseSchema(Schema):
+    id = fields.String(required=True)
+    order_id = fields.String(required=True)
+    delivery_id = fields.String(required=True)
+    entitlement_id = fields.String(required=True, allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(CASE_KINDS))
+    description = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("open", "resolved")))
+    resolution = fields.String(
+        required=True, allow_none=True, validate=validate.OneOf(CASE_RESOLUTIONS)
+    )
+    resolution_note = fields.String(required=True, allow_none=True)
+    opened_at = fields.DateTime(required=True)
+    first_response_due_at = fields.DateTime(required=True)
+    resolution_due_at = fields.DateTime(required=True)
+    first_responded_at = fields.DateTime(required=True, allow_none=True)
+    resolved_at = fields.DateTime(required=True, allow_none=True)
+    replacement_entitlement_id = fields.String(required=True, allow_none=True)
+
+
+class CaseQuerySchema(PageArgsSchema):
+    status = fields.String(load_default=None, validate=validate.OneOf(("open", "resolved")))

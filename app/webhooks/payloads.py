@@ -54,6 +54,17 @@ class EntitlementRevokedEvent(Schema):
     reason = _text("code_reported_invalid (the supplier says the code does not work), …")
 
 
+class CaseEvent(Schema):
+    case_id = _text()
+    order_id = _text()
+    delivery_id = _text("the unit the case is about")
+    kind = _text("code_not_working | recharge_not_received | other")
+    status = _text("open | resolved")
+    resolution = fields.String(
+        required=True, allow_none=True, metadata={"description": "reissued | refunded | rejected"}
+    )
+
+
 class BalanceLowEvent(Schema):
     available = fields.Nested(SignedMoneySchema, required=True)
     threshold = fields.Nested(SignedMoneySchema, required=True)
@@ -104,6 +115,8 @@ PAYLOADS: dict[str, tuple[type[Schema], str]] = {
     "entitlement.created": (EntitlementCreatedEvent, "partner"),
     "entitlement.expired": (EntitlementExpiredEvent, "partner"),
     "entitlement.revoked": (EntitlementRevokedEvent, "partner"),
+    "case.opened": (CaseEvent, "partner"),
+    "case.resolved": (CaseEvent, "partner"),
     "partner.balance_low": (BalanceLowEvent, "partner"),
     "invoice.issued": (InvoiceIssuedEvent, "partner"),
     "delivery.double_delivery": (DoubleDeliveryEvent, "platform"),

@@ -11,6 +11,7 @@ from app.auth.models import StaffSession
 from app.core.db import utcnow
 from app.core.principal import PARTNER_ROLES, PLATFORM_PERMISSIONS, PLATFORM_ROLES
 from app.members import grants
+from app.orders import aftersales
 from tests.admin.conftest import make_staff, sign_in
 from tests.factories import TEST_ACTOR, fund, make_member, place, sellable_card_key_listing
 
@@ -49,8 +50,16 @@ def shop(session, partner_a):
         approval_threshold=1_000,
         now=utcnow(),
     )
+    case = aftersales.open_case(
+        session, TEST_ACTOR, partner_a.id, order.id, order.deliveries[0].id, "other", "x", utcnow()
+    )
     session.commit()
-    return {"order_id": order.id, "external_id": member.external_id, "batch_id": batch.id}
+    return {
+        "order_id": order.id,
+        "external_id": member.external_id,
+        "batch_id": batch.id,
+        "case_id": case.id,
+    }
 
 
 def _path(rule, ids: dict[str, str]) -> str:
@@ -122,9 +131,12 @@ def test_staff_of_another_partner_sees_none_of_its_rows(
     portal = browser_of()
     sign_in(portal, owner_b)
     for rule in _admin_rules(app):
-        if "GET" not in rule.methods or not {"order_id", "external_id", "batch_id"} & set(
-            rule.arguments
-        ):
+        if "GET" not in rule.methods or not {
+            "order_id",
+            "external_id",
+            "batch_id",
+            "case_id",
+        } & set(rule.arguments):
             continue
         answer = portal.get(_path(rule, shop))
         assert answer.status_code == 404, rule.rule

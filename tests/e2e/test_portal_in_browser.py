@@ -172,3 +172,26 @@ def test_bulk_grant_of_5000_rows_with_a_bad_row_then_fixed_applies_once(served, 
     page.close()
     member = httpx.get(f"{base}/api/v1/members/staff-7", headers=headers).json()
     assert member["points_balance"] == 100 * 100  # 5,000 rows over 50 members, once
+
+
+def test_support_resolves_an_after_sales_case_by_reissue(served, browser):
+    port, env = served
+    base = f"http://127.0.0.1:{port}"
+    order_id = _order_for(port, env, "telelink")
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    _sign_in(page, base, "owner@telelink.demo")
+    page.goto(f"{base}/admin/orders/{order_id}")
+    page.locator('[data-testid="open-case"] summary').click()
+    page.get_by_label("会员反馈").fill("兑换时提示卡密无效")
+    page.get_by_role("button", name="创建工单").click()
+    page.wait_for_url("**/admin/cases/cas_*")
+    assert "card_key" in page.locator('[data-testid="evidence"]').inner_text()
+    page.get_by_label("备注（处理原因，留档）").fill("供应商确认卡密失效")
+    page.locator('[data-testid="reissue"]').click()
+    page.locator('[data-testid="case-status"]', has_text="reissued").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "case_telelink.png", full_page=True)
+    page.goto(f"{base}/admin/orders/{order_id}")
+    entitlements = page.locator('[data-testid="entitlements"]').inner_text()
+    assert "revoked" in entitlements and "active" in entitlements
+    page.close()

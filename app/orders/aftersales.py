@@ -1,0 +1,275 @@
+"""After-sales (售后): a member or staff reports a problem with a delivered unit ("the code does
+not work", "the recharge never arrived"); support looks at the evidence and resolves the case
+by reissuing the unit (a new code, the old one revoked, the supplier claim recorded for
+settlement), refunding it (points back to the member's lots, wholesale credited to the
+partner), or rejecting it — each step audited and announced (`case.opened`, `case.resolved`).
+
+A unit is remedied at most once: resolving locks the case, then its delivery, and refuses a
+remedy when another case of the same unit was reissued or refunded (two supporters clicking
+at once are serialized by the delivery's row lock). Locks: case → delivery → codes → member →
+lots → quota counters → partner account, the checkout's order after the first two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.core.audit import Actor, AuditLog, record_audit
+from app.core.errors import Conflict, NotFound
+from app.core.pagination import Page, paginate
+from app.core.tenancy import get_owned, scoped
+from app.entitlements import service as entitlements
+from app.entitlements.models import Entitlement
+from app.fulfillment.models import Delivery
+from app.fulfillment.service import create_deliveries, hand_over_code
+from app.orders.models import Case, Order
+from app.orders.service import get_order, refund_units
+from app.supply.models import Product
+from app.supply.stock import allocate_codes
+from app.supply.suppliers import code_provenance
+from app.webhooks.outbox import record_event
+
+FIRST_RESPONSE_WITHIN = timedelta(hours=4)
+RESOLUTION_WITHIN = timedelta(hours=48)
+REMEDIES = ("reissued", "refunded")
+
+
+class UnitNotDelivered(Conflict):
+    code = "unit_not_delivered"
+
+
+class CaseAlreadyOpen(Conflict):
+    code = "case_already_open"
+
+
+class CaseClosed(Conflict):
+    code = "case_closed"
+
+
+class UnitAlreadyRemedied(Conflict):
+    code = "unit_already_remedied"
+
+
+class ReissueNotPossible(Conflict):
+    code = "reissue_not_possible"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    delivery: Delivery
+    entitlement: Entitlement | None
+    reveals: list[AuditLog]  # every reveal of the code: who, when, from where
+    remedied_by: Case | None  # another case that already reissued or refunded the unit
+
+
+def open_case(
+    session: Session,
+    actor: Actor,
+    partner_id: str,
+    order_id: str,
+    delivery_id: str,
+    kind: str,
+    description: str,
+    now: datetime,
+) -> Case:
+    order = get_order(session, partner_id, order_id)
+    delivery = _delivery_of(order, delivery_id)
+    if delivery.status != "delivered":
+        raise UnitNotDelivered(f"This unit is {delivery.status}: only a delivered unit has a case.")
+    existing = session.scalars(
+        scoped(Case, partner_id).where(Case.delivery_id == delivery.id, Case.status == "open")
+    ).first()
+    if existing is not None:
+        raise CaseAlreadyOpen("This unit has an open case already.", case_id=existing.id)
+    entitlement = next((e for e in order.entitlements if e.delivery_id == delivery.id), None)
+    case = Case(
+        partner_id=partner_id,
+        order_id=order.id,
+        delivery_id=delivery.id,
+        entitlement_id=entitlement.id if entitlement else None,
+        kind=kind,
+        description=description,
+        status="open",
+        opened_by=f"{actor.kind}:{actor.id}",
+        opened_at=now,
+        first_response_due_at=now + FIRST_RESPONSE_WITHIN,
+        resolution_due_at=now + RESOLUTION_WITHIN,
+    )
+    session.add(case)
+    _announce(session, actor, case, "case.opened")
+    return case
+
+
+def _delivery_of(order: Order, delivery_id: str) -> Delivery:
+    delivery = next((d for d in order.deliveries if d.id == delivery_id), None)
+    if delivery is None:
+        raise NotFound("No such unit in this order.")
+    return delivery
+
+
+def get_case(session: Session, partner_id: str, case_id: str, for_update: bool = False) -> Case:
+    return get_owned(
+        session, Case, partner_id, Case.id == case_id, for_update=for_update, label="Case"
+    )
+
+
+def list_cases(
+    session: Session, partner_id: str, status: str | None, limit: int, cursor: str | None
+) -> Page[Case]:
+    stmt = scoped(Case, partner_id)
+    if status:
+        stmt = stmt.where(Case.status == status)
+    return paginate(session, stmt, Case.id, limit, cursor)
+
+
+def evidence(session: Session, case: Case) -> Evidence:
+    delivery = session.get_one(Delivery, case.delivery_id)
+    entitlement = session.get(Entitlement, case.entitlement_id) if case.entitlement_id else None
+    reveals = (
+        list(
+            session.scalars(
+                select(AuditLog)
+                .where(
+                    AuditLog.target_id == case.entitlement_id,
+                    AuditLog.action == "entitlement.revealed",
+                )
+                .order_by(AuditLog.occurred_at)
+            )
+        )
+        if case.entitlement_id
+        else []
+    )
+    return Evidence(delivery, entitlement, reveals, _remedy_of(session, case))
+
+
+def respond(session: Session, actor: Actor, case: Case, now: datetime) -> None:
+    """Support has looked at it (the first-response clock stops)."""
+    if case.first_responded_at is None:
+        case.first_responded_at = now
+
+
+def resolve(
+    session: Session,
+    actor: Actor,
+    partner_id: str,
+    case_id: str,
+    resolution: str,
+    note: str,
+    now: datetime,
+) -> Case:
+    case = get_case(session, partner_id, case_id, for_update=True)
+    if case.status != "open":
+        raise CaseClosed(f"This case is {case.status} already.")
+    delivery = session.scalars(
+        select(Delivery).where(Delivery.id == case.delivery_id).with_for_update()
+    ).one()
+    if resolution in REMEDIES:
+        done = _remedy_of(session, case)
+        if done is not None:
+            raise UnitAlreadyRemedied(
+                f"This unit was {done.resolution} already (case {done.id}).", case_id=done.id
+            )
+    order = get_order(session, partner_id, case.order_id)
+    old = session.get(Entitlement, case.entitlement_id) if case.entitlement_id else None
+    if resolution == "reissued":
+        case.replacement_entitlement_id = _reissue(session, actor, order, delivery, old, now)
+    elif resolution == "refunded":
+        points, wholesale = refund_units(
+            session, order, [(delivery.item_id, delivery.unit)], f"after-sales case {case.id}"
+        )
+        case.refunded_points, case.refunded_wholesale_minor = points, wholesale
+        if old is not None:
+            entitlements.revoke(session, actor, old, order.member, "refunded")
+    case.status, case.resolution, case.resolution_note = "resolved", resolution, note
+    case.resolved_at, case.resolved_by = now, f"{actor.kind}:{actor.id}"
+    case.first_responded_at = case.first_responded_at or now
+    _announce(session, actor, case, "case.resolved")
+    return case
+
+
+def _remedy_of(session: Session, case: Case) -> Case | None:
+    return session.scalars(
+        select(Case).where(
+            Case.delivery_id == case.delivery_id,
+            Case.id != case.id,
+            Case.resolution.in_(REMEDIES),
+        )
+    ).first()
+
+
+def _reissue(
+    session: Session,
+    actor: Actor,
+    order: Order,
+    delivery: Delivery,
+    old: Entitlement | None,
+    now: datetime,
+) -> str:
+    """A new code of the same product, its own delivery and entitlement; the old entitlement
+    revoked. The supplier claim for the bad code is the new delivery's `replaces` trail in the
+    audit log (settlement counts both codes; reconciliation disputes the first)."""
+    if delivery.fulfillment_type != "card_key":
+        raise ReissueNotPossible("Only a card key is reissued here; refund the unit instead.")
+    product = session.get_one(Product, delivery.product_id)
+    (code,) = allocate_codes(session, product, order.partner_id, 1, status="sold")
+    (replacement,) = create_deliveries(
+        session, order.partner_id, order.id, delivery.item_id, product, 1, 1, None
+    )
+    replacement.unit = delivery.unit
+    hand_over_code(replacement, code, now)
+    session.flush()
+    provenance = code_provenance(session, [code.id]).get(code.id, {})
+    issued = entitlements.issue(
+        session,
+        order.member,
+        order.id,
+        replacement.id,
+        product,
+        now,
+        provenance={**provenance, "supplier_order_no": None, "replaces": delivery.id},
+        code=code,
+    )
+    if old is not None:
+        entitlements.revoke(session, actor, old, order.member, "reissued")
+    record_audit(
+        session,
+        actor,
+        "delivery.reissued",
+        "delivery",
+        delivery.id,
+        partner_id=order.partner_id,
+        after={
+            "replacement_delivery_id": replacement.id,
+            "supplier_claim": {"code_id": delivery.code_id, "offer_id": delivery.offer_id},
+        },
+    )
+    return issued.id
+
+
+def case_event(case: Case) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "order_id": case.order_id,
+        "delivery_id": case.delivery_id,
+        "kind": case.kind,
+        "status": case.status,
+        "resolution": case.resolution,
+    }
+
+
+def _announce(session: Session, actor: Actor, case: Case, action: str) -> None:
+    record_audit(
+        session,
+        actor,
+        action,
+        "case",
+        case.id,
+        partner_id=case.partner_id,
+        after={**case_event(case), "note": case.resolution_note},
+    )
+    record_event(session, action, case_event(case), case.partner_id)
