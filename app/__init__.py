@@ -64,6 +64,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.members.routes import blp as members_blp
     from app.orders import outcomes  # noqa: F401 - the order hears of its units' outcomes
     from app.orders.checkout import DEFAULT_POLICIES
+    from app.orders.cli import orders_cli
     from app.orders.routes import blp as orders_blp
     from app.partners.assets import blp as partner_assets_blp
     from app.partners.cli import partners_cli, platform_cli
@@ -151,6 +152,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         platform_cli,
         sandbox_cli,
         staff_cli,
+        orders_cli,
         demo_cli,
         supply_cli,
         vault_cli,
@@ -177,6 +179,7 @@ def _embed(app: Flask) -> None:
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
     from app.members import jobs as member_jobs
+    from app.orders import jobs as order_jobs
     from app.supply import jobs as supply_jobs
     from app.webhooks import jobs as webhook_jobs
 
@@ -197,6 +200,7 @@ def _embed(app: Flask) -> None:
                     webhook_jobs.periodic,
                     every(300, supply_jobs.check_authorizations),
                     every(300, member_jobs.expire_due_points),
+                    every(300, order_jobs.refresh_recent_dashboards),
                     every(3600, entitlement_jobs.expire_due_entitlements),
                     every(3600, billing_jobs.generate_monthly_invoices),
                 ],

@@ -51,8 +51,10 @@ def seconds(value: float | None) -> str:
     if value is None:
         return "–"
     if value < 60:
-        return f"{value:.1f} s"
-    return f"{value / 60:.1f} min"
+        return f"{value:g} s"
+    if value < 3600:
+        return f"{value / 60:g} min"
+    return f"{value / 3600:g} h"
 
 
 def _error_page(status: int, code: str, title: str, detail: str) -> Response:

@@ -23,9 +23,9 @@ from app.core.tenancy import current_partner_id
 from app.core.vault import current_vault
 from app.entitlements import service as entitlements
 from app.extensions import db
-from app.fulfillment.service import delivery_summary
 from app.members import service as members
 from app.members.errors import MemberNotFound
+from app.orders import reports
 from app.orders import service as orders
 from app.partners import quotas
 from app.partners.service import get_partner
@@ -48,21 +48,20 @@ def dashboard() -> str:
     period = request.args.get("period", "7d")
     days = PERIODS.get(period, 7)
     zone = ZoneInfo(partner.timezone)
-    today = datetime.combine(utcnow().astimezone(zone).date(), time(), zone)
-    since = today - timedelta(days=days - 1)
-    summary = orders.order_summary(session, partner.id, since, partner.timezone)
-    deliveries = delivery_summary(session, partner.id, since)
-    account = account_for(session, partner.id)
+    today = utcnow().astimezone(zone).date()
+    first = today - timedelta(days=days - 1)
+    figures = reports.dashboard(session, partner.id, partner.timezone, first, today)
+    since = datetime.combine(first, time(), zone)
     return render_template(
         "admin/dashboard.html",
         partner=partner,
         period=period,
         periods=PERIODS,
-        summary=summary,
-        deliveries=deliveries,
-        account=account,
+        dash=figures,
+        failed=reports.failed_recently(session, partner.id, since),
+        account=account_for(session, partner.id),
         usage=quotas.usage(session, partner, utcnow()),
-        chart=bar_chart(summary.per_day, since.date(), today.date()),
+        chart=bar_chart(figures.per_day, first, today),
     )
 
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import pyotp
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.auth import lockout
@@ -307,6 +307,29 @@ def set_totp_secret(vault: Vault, staff: StaffUser, secret: str, now: datetime) 
     sealed = vault.seal(secret, _TOTP_CONTEXT + staff.id)
     staff.totp_key_id, staff.totp_blob = sealed.key_id, sealed.blob
     staff.totp_enabled_at = now
+
+
+def reseal_totp(session: Session, vault: Vault, limit: int = 500) -> int:
+    """Re-seal up to `limit` TOTP secrets not sealed by the current key (key rotation)."""
+    staff = session.scalars(
+        select(StaffUser)
+        .where(StaffUser.totp_key_id.is_not(None), StaffUser.totp_key_id != vault.current_key_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for member in staff:
+        assert member.totp_enabled_at is not None
+        set_totp_secret(vault, member, _totp_secret(vault, member), member.totp_enabled_at)
+    return len(staff)
+
+
+def totp_key_usage(session: Session) -> dict[str, int]:
+    rows = session.execute(
+        select(StaffUser.totp_key_id, func.count())
+        .where(StaffUser.totp_key_id.is_not(None))
+        .group_by(StaffUser.totp_key_id)
+    )
+    return {str(key_id): int(count) for key_id, count in rows}
 
 
 def _new_recovery_code() -> str:

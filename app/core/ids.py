@@ -57,3 +57,10 @@ def created_at_of(public_id: str) -> datetime:
     for char in public_id.partition("_")[2][:10]:
         millis = millis * 32 + _ALPHABET.index(char)
     return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+def id_floor(prefix: str, moment: datetime) -> str:
+    """The smallest id `new_id(prefix)` could make at `moment`: with an index on (…, id), rows
+    made from `moment` on are `id >= id_floor(prefix, moment)` (ids are time-ordered)."""
+    millis = int(moment.timestamp() * 1000)
+    return f"{prefix}_{_encode(millis, 10)}{'0' * 16}"

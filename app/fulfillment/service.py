@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from blinker import NamedSignal, Namespace
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.core.audit import SYSTEM, record_audit
 from app.core.queue import enqueue_after_commit
-from app.core.tenancy import is_partner_active, scoped
+from app.core.tenancy import is_partner_active
 from app.core.vault import Vault
 from app.fulfillment.models import FINAL_STATUSES, Delivery
 from app.fulfillment.suppliers.base import (
@@ -558,64 +558,3 @@ def record_supplier_balance(
             },
         )
     supplier.is_balance_low = low
-
-
-@dataclass(frozen=True)
-class DeliverySummary:
-    """A partner's deliveries since a moment: what the dashboard shows."""
-
-    delivered: int
-    failed: int
-    in_flight: int
-    p50_seconds: float | None
-    p95_seconds: float | None
-    failed_recently: list[Delivery]  # the newest failures, for someone to look at
-
-    @property
-    def success_rate(self) -> float | None:
-        done = self.delivered + self.failed
-        return self.delivered / done if done else None
-
-
-def delivery_summary(
-    session: Session, partner_id: str, since: datetime, failures_shown: int = 10
-) -> DeliverySummary:
-    recent = scoped(Delivery, partner_id).where(Delivery.created_at >= since)
-    counts = dict(
-        session.execute(
-            select(Delivery.status, func.count())
-            .where(Delivery.partner_id == partner_id, Delivery.created_at >= since)
-            .group_by(Delivery.status)
-        ).all()
-    )
-    latencies = sorted(
-        max(0.0, (delivered_at - created_at).total_seconds())  # a card key: same transaction
-        for created_at, delivered_at in session.execute(
-            select(Delivery.created_at, Delivery.delivered_at).where(
-                Delivery.partner_id == partner_id,
-                Delivery.created_at >= since,
-                Delivery.status == "delivered",
-                Delivery.delivered_at.is_not(None),
-            )
-        )
-        if delivered_at is not None
-    )
-    failed = session.scalars(
-        recent.where(Delivery.status == "failed").order_by(Delivery.id.desc()).limit(failures_shown)
-    ).all()
-    return DeliverySummary(
-        delivered=int(counts.get("delivered", 0)),
-        failed=int(counts.get("failed", 0)),
-        in_flight=int(counts.get("pending", 0)) + int(counts.get("submitted", 0)),
-        p50_seconds=_percentile(latencies, 50),
-        p95_seconds=_percentile(latencies, 95),
-        failed_recently=list(failed),
-    )
-
-
-def _percentile(ordered: list[float], pct: int) -> float | None:
-    """Nearest-rank percentile of an ascending list."""
-    if not ordered:
-        return None
-    rank = max(1, -(-pct * len(ordered) // 100))
-    return ordered[rank - 1]

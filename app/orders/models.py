@@ -119,3 +119,28 @@ class Case(PublicIdMixin, PartnerOwnedMixin, Base):
     replacement_entitlement_id: Mapped[str | None] = mapped_column(String(40))
     refunded_points: Mapped[int] = mapped_column(Integer, default=0)
     refunded_wholesale_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+LATENCY_BUCKETS_SECONDS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600)  # and above the last
+
+
+class OrderDayStat(Base):
+    """A partner's orders and deliveries of one day (in its timezone), kept by a job so the
+    dashboard reads a row per day, whatever the history (app/orders/reports.py)."""
+
+    __tablename__ = "order_day_stats"
+
+    partner_id: Mapped[str] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    cash_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    wholesale_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    # delivered units by delivery time: one count per LATENCY_BUCKETS_SECONDS bound, and above
+    latency_buckets: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    # {product_id: units} of the day's redeemed orders
+    product_units: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    refreshed_at: Mapped[datetime]

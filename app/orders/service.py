@@ -6,12 +6,9 @@ Refunds lock in the order written in app/orders/checkout.py, from the member on.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.accounts.service import refund_order
@@ -23,10 +20,9 @@ from app.core.tenancy import get_owned, scoped
 from app.fulfillment.models import Delivery
 from app.members.models import Member, PointsEntry
 from app.members.service import lock_member, refund_points
-from app.orders.models import Order, OrderItem
+from app.orders.models import Order
 from app.orders.state import transition
 from app.partners import quotas
-from app.supply.models import Product
 from app.supply.stock import release_capacity
 
 
@@ -136,69 +132,3 @@ def list_orders(
     if filters.get("created_to"):
         stmt = stmt.where(Order.created_at < filters["created_to"])
     return paginate(session, stmt, Order.id, limit, cursor)
-
-
-@dataclass(frozen=True)
-class OrderSummary:
-    """A partner's orders since a moment: what the dashboard shows."""
-
-    orders: int
-    points: int
-    cash_minor: int
-    wholesale_minor: int
-    per_day: list[tuple[date, int]]  # orders per day in the partner's timezone, oldest first
-    top_products: list[tuple[str, int]]  # (product name, units), most units first
-
-
-NOT_REDEEMED = ("failed", "cancelled")
-
-
-def order_summary(
-    session: Session, partner_id: str, since: datetime, timezone: str, top: int = 5
-) -> OrderSummary:
-    """Orders placed since `since`; value counts orders that were not failed or cancelled."""
-    placed = scoped(Order, partner_id).where(Order.created_at >= since)
-    redeemed = placed.where(Order.status.not_in(NOT_REDEEMED)).subquery()
-    orders = session.scalar(select(func.count()).select_from(placed.subquery())) or 0
-    points, cash, wholesale = session.execute(
-        select(
-            func.coalesce(func.sum(redeemed.c.points_total), 0),
-            func.coalesce(func.sum(redeemed.c.cash_total_minor), 0),
-            func.coalesce(func.sum(redeemed.c.wholesale_total_minor), 0),
-        )
-    ).one()
-    zone = ZoneInfo(timezone)
-    days: Counter[date] = Counter(
-        moment.astimezone(zone).date()
-        for moment in session.scalars(
-            select(Order.created_at).where(
-                Order.partner_id == partner_id, Order.created_at >= since
-            )
-        )
-    )
-    units = func.sum(OrderItem.quantity).label("units")
-    top_rows = session.execute(
-        select(OrderItem.product_id, units)
-        .join(Order, Order.id == OrderItem.order_id)
-        .where(
-            OrderItem.partner_id == partner_id,
-            Order.created_at >= since,
-            Order.status.not_in(NOT_REDEEMED),
-        )
-        .group_by(OrderItem.product_id)
-        .order_by(units.desc(), OrderItem.product_id)
-        .limit(top)
-    ).all()
-    names = dict(
-        session.execute(
-            select(Product.id, Product.name).where(Product.id.in_([r[0] for r in top_rows]))
-        ).all()
-    )
-    return OrderSummary(
-        orders=int(orders),
-        points=int(points),
-        cash_minor=int(cash),
-        wholesale_minor=int(wholesale),
-        per_day=sorted(days.items()),
-        top_products=[(names.get(product_id, product_id), int(n)) for product_id, n in top_rows],
-    )

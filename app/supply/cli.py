@@ -8,6 +8,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from app.auth import staff
 from app.core.audit import Actor
 from app.core.vault import current_vault
 from app.extensions import db
@@ -50,24 +51,27 @@ def check_authorizations() -> None:
 
 
 def _key_usage(session: Session) -> dict[str, int]:
-    """Sealed rows per key id: codes, supplier credentials and members' phones."""
+    """Sealed rows per key id: codes, supplier credentials, members' phones, staff TOTP."""
     usage = imports.key_usage(session)
-    for key_id, count in phone_key_usage(session).items():
-        usage[key_id] = usage.get(key_id, 0) + count
+    for counted in (phone_key_usage(session), staff.totp_key_usage(session)):
+        for key_id, count in counted.items():
+            usage[key_id] = usage.get(key_id, 0) + count
     return usage
 
 
 @vault_cli.command("rotate-key")
 @click.option("--batch-size", default=500, show_default=True)
 def rotate_key(batch_size: int) -> None:
-    """Re-seal every code, supplier credential and member's phone with the current (first)
-    key, in small committed batches beside live traffic. Afterwards the old key can go."""
+    """Re-seal every code, supplier credential, member's phone and staff TOTP secret with the
+    current (first) key, in small committed batches beside live traffic. Afterwards the old key
+    can go."""
     vault = current_vault()
     total = 0
     while True:
         with db.transaction() as session:
             done = imports.reseal_batch(session, vault, batch_size)
             done += reseal_phones(session, vault, batch_size)
+            done += staff.reseal_totp(session, vault, batch_size)
         total += done
         if done == 0:
             break

@@ -8,11 +8,13 @@ import os
 import pytest
 from sqlalchemy import select
 
+from app.auth.models import StaffUser
 from app.core.vault import Vault, VaultError, parse_keys, vault_from_config
 from app.members.models import Member
 from app.members.service import member_phone
 from app.supply import imports
 from app.supply.models import Code, Supplier
+from tests.admin.conftest import make_staff
 from tests.factories import make_member, make_partner, make_product, make_supplier, stock_codes
 
 
@@ -24,7 +26,9 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     product = make_product(session)
     stock_codes(session, product, 7, password="PIN-7788")
     make_supplier(session, "Sealed Supplier", credentials={"secret": "s3cr3t-value"})
-    member = make_member(session, make_partner(session, "vault-partner"), "v1", phone="13912345678")
+    partner = make_partner(session, "vault-partner")
+    member = make_member(session, partner, "v1", phone="13912345678")
+    owner = make_staff(session, partner.id, "owner")  # its TOTP secret is sealed too
     old_spec = app.config["VAULT_KEYS"]
     old_vault = vault_from_config(app)
     plain_before = {c.id: imports.reveal_code(old_vault, c) for c in session.scalars(select(Code))}
@@ -34,8 +38,8 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
     monkeypatch.delitem(app.extensions, "quanyi_vault", raising=False)
     result = app.test_cli_runner().invoke(args=["vault", "rotate-key", "--batch-size", "3"])
     assert result.exit_code == 0, result.output
-    # 7 codes, 2 suppliers' credentials (the product's own supplier's too) and a phone
-    assert "keys in use: {'k-new': 10}" in result.output
+    # 7 codes, 2 suppliers' credentials (the product's own supplier's too), a phone, a TOTP
+    assert "keys in use: {'k-new': 11}" in result.output
 
     monkeypatch.setitem(app.config, "VAULT_KEYS", new_spec)  # the old key removed
     new_only = vault_from_config(app)
@@ -48,6 +52,9 @@ def test_rotate_key_command_reseals_everything_and_the_old_key_can_go(app, sessi
 
     assert supplier_credentials(new_only, supplier) == {"secret": "s3cr3t-value"}
     assert member_phone(new_only, session.get_one(Member, member.id)) == "13912345678"
+    staff = session.get_one(StaffUser, owner.id)
+    secret = new_only.open(staff.totp_key_id, staff.totp_blob, "staff-totp:" + staff.id)
+    assert secret == owner.totp_secret
     app.extensions.pop("quanyi_vault", None)
 
 
