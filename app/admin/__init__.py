@@ -73,6 +73,7 @@ def init_admin(app: Flask) -> None:
         developers,
         grants,
         members,
+        operator,
         platform,
         team,
     )

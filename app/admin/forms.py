@@ -154,3 +154,8 @@ class ResolveCaseForm(FlaskForm):
     note = StringField(
         _l("Note (the reason, for the record)"), validators=[DataRequired(), Length(max=1000)]
     )
+
+
+class CodeBatchForm(FlaskForm):
+    offer_id = SelectField(_l("Product and offer"), validators=[DataRequired()])
+    file = FileField(_l("CSV file: code[,password][,expires_at]"), validators=[FileRequired()])

@@ -228,3 +228,16 @@ def recharge_account_error(kind: str, value: str | None) -> str | None:
     if not value or not re.fullmatch(pattern, value):
         return f"Expected {expected}."
     return None
+
+
+def card_key_offers(session: Session) -> list[tuple[str, str, str]]:
+    """(offer id, product name, supplier name) of every live card-key offer: what a code batch
+    can be bought under."""
+    rows = session.execute(
+        select(Offer.id, Product.name, Supplier.name)
+        .join(Product, Product.id == Offer.product_id)
+        .join(Supplier, Supplier.id == Offer.supplier_id)
+        .where(Product.fulfillment_type == "card_key", Product.sandbox_behaviour.is_(None))
+        .order_by(Product.name, Supplier.name)
+    )
+    return [(offer, product, supplier) for offer, product, supplier in rows]
