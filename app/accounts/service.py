@@ -11,6 +11,8 @@ from app.core.audit import Actor, record_audit
 from app.core.db import dialect_insert, utcnow
 from app.core.errors import DomainError, ValidationFailed
 from app.core.money import PLATFORM_CURRENCY
+from app.core.pagination import Page, paginate
+from app.core.tenancy import scoped
 from app.webhooks.outbox import record_event
 
 
@@ -309,3 +311,13 @@ def set_credit_limit(
         after={"credit_limit_minor": credit_limit_minor},
     )
     return account
+
+
+def list_entries(
+    session: Session, partner_id: str, kind: str | None, limit: int, cursor: str | None
+) -> Page[AccountEntry]:
+    """The account's ledger, newest first (balance = the sum of every entry)."""
+    stmt = scoped(AccountEntry, partner_id)
+    if kind:
+        stmt = stmt.where(AccountEntry.kind == kind)
+    return paginate(session, stmt, AccountEntry.id, limit, cursor)

@@ -1,5 +1,6 @@
-"""The support console's after-sales: cases opened from an order's unit, their evidence (the
-delivery, every reveal of the code) and their resolution by reissue, refund or rejection."""
+"""The support console's actions on an order: after-sales cases opened from one of its units
+(evidence: the delivery, every reveal of the code; resolved by reissue, refund or rejection),
+and cancelling the units not yet delivered."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.extensions import db
 from app.orders import aftersales
+from app.orders import service as orders
 from app.orders.models import CASE_RESOLUTIONS
 
 
@@ -83,3 +85,12 @@ def resolve_case(case_id: str) -> Response:
     )
     flash(_("The case is resolved."), "ok")
     return redirect(url_for("admin.case_detail", case_id=case_id))
+
+
+@bp.route("/orders/<order_id>/cancel", methods=["POST"])
+@requires("orders:write", via=STAFF)
+def cancel_unsent_units(order_id: str) -> Response:
+    """The order's units not yet delivered are cancelled and refunded (delivered ones stay)."""
+    orders.cancel_order(db.session(), request_actor(), current_partner_id(), order_id)
+    flash(_("The unsent units are cancelled and refunded."), "ok")
+    return redirect(url_for("admin.order_detail", order_id=order_id))

@@ -159,3 +159,10 @@ class ResolveCaseForm(FlaskForm):
 class CodeBatchForm(FlaskForm):
     offer_id = SelectField(_l("Product and offer"), validators=[DataRequired()])
     file = FileField(_l("CSV file: code[,password][,expires_at]"), validators=[FileRequired()])
+
+
+class ThresholdForm(FlaskForm):
+    threshold = IntegerField(
+        _l("Alert when the available balance falls below (yuan; empty: no alert)"),
+        validators=[Optional(), NumberRange(min=0, max=10_000_000_000)],
+    )

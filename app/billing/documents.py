@@ -40,6 +40,7 @@ from svglib.svglib import svg2rlg
 from app.billing.invoices import vat_label
 from app.billing.models import Invoice
 from app.config import Issuer
+from app.partners.assets import partner_logo
 from app.partners.models import Partner
 
 log = logging.getLogger("quanyi.billing")
@@ -261,3 +262,14 @@ def _set_font(node: Drawing | Group, font: str) -> None:
 
 def _escape(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def invoice_file(
+    invoice: Invoice, partner: Partner, fmt: str, issuer: Any, font: Path
+) -> tuple[bytes | str, str, str]:
+    """The invoice as a file people open: (body, media type, file name) for `fmt` csv or pdf."""
+    filename = f"{invoice.number}.{fmt}"
+    if fmt == "csv":
+        return invoice_csv(invoice), "text/csv", filename  # Flask adds the one charset (utf-8)
+    letterhead = Letterhead(issuer=issuer, font=font, logo=partner_logo(partner))
+    return invoice_pdf(invoice, partner, letterhead), "application/pdf", filename

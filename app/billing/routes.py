@@ -14,7 +14,7 @@ from app.accounts import service as accounts
 from app.accounts.models import AccountEntry
 from app.accounts.schemas import BillingPlanSchema
 from app.billing import invoices, margins, reconciliation, settlement, statements
-from app.billing.documents import Letterhead, invoice_csv, invoice_pdf
+from app.billing.documents import invoice_file
 from app.billing.models import Invoice
 from app.billing.schemas import (
     AccountEntrySchema,
@@ -45,11 +45,10 @@ from app.billing.schemas import (
 from app.core.http import accepts_multipart, max_body_bytes, request_actor
 from app.core.idempotency import idempotent
 from app.core.openapi import raises
-from app.core.pagination import Page, PageArgsSchema, page_schema, paginate
+from app.core.pagination import Page, PageArgsSchema, page_schema
 from app.core.principal import requires
-from app.core.tenancy import current_partner_id, scoped
+from app.core.tenancy import current_partner_id
 from app.extensions import db
-from app.partners.assets import partner_logo
 from app.partners.models import Partner
 from app.partners.service import get_partner
 from app.supply.suppliers import get_supplier
@@ -92,29 +91,23 @@ def _document(session: Any, invoice: Invoice, fmt: str | None) -> Any:
     )
     if fmt == "json":
         return invoice
-    filename = f"{invoice.number}.{fmt}"
-    if fmt == "csv":
-        body: bytes | str = invoice_csv(invoice)
-        mimetype = "text/csv"  # Flask adds the one charset (utf-8)
-    else:
-        partner = session.get_one(Partner, invoice.partner_id)
-        letterhead = Letterhead(
-            issuer=current_app.config["INVOICE_ISSUER"],
-            font=Path(current_app.config["PDF_FONT"]),
-            logo=partner_logo(partner),
-        )
-        body = invoice_pdf(invoice, partner, letterhead)
-        mimetype = "application/pdf"
+    partner = session.get_one(Partner, invoice.partner_id)
+    body, mimetype, filename = invoice_file(
+        invoice,
+        partner,
+        fmt,
+        current_app.config["INVOICE_ISSUER"],
+        Path(current_app.config["PDF_FONT"]),
+    )
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
 def _entries(partner_id: str, args: dict[str, Any]) -> Page[AccountEntry]:
-    stmt = scoped(AccountEntry, partner_id)
-    if args["kind"]:
-        stmt = stmt.where(AccountEntry.kind == args["kind"])
-    return paginate(db.session(), stmt, AccountEntry.id, args["limit"], args["cursor"])
+    return accounts.list_entries(
+        db.session(), partner_id, args["kind"], args["limit"], args["cursor"]
+    )
 
 
 # --- the partner --------------------------------------------------------------------------

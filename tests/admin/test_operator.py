@@ -54,3 +54,23 @@ def test_platform_finance_reads_supply_and_margins_but_cannot_import(session, br
         content_type="multipart/form-data",
     )
     assert refused.status_code == 403
+
+
+def test_finance_staff_read_the_ledger_and_download_an_invoice(session, browser_of, partner_a):
+    from app.billing import invoices
+    from tests.factories import TEST_ACTOR, fund
+
+    fund(session, partner_a)
+    invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner_a, "2026-01")
+    invoices.issue_invoice(session, TEST_ACTOR, invoice.id)
+    session.commit()
+    finance = make_staff(session, partner_a.id, "finance")
+    portal = browser_of()
+    sign_in(portal, finance)
+    page = portal.get("/admin/finance").get_data(as_text=True)
+    assert invoice.number in page and "test funds" in page
+    pdf = portal.get(f"/admin/finance/invoices/{invoice.id}.pdf")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    # finance reads; the alert threshold is for those who manage the account's staff
+    refused = portal.post("/admin/finance/threshold", data={"csrf_token": csrf_of(page)})
+    assert refused.status_code == 403

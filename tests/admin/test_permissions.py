@@ -4,10 +4,13 @@ The routes are read from the app, so a new route is covered without touching thi
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
 from app.auth.models import StaffSession
+from app.billing import invoices
 from app.core.db import utcnow
 from app.core.principal import PARTNER_ROLES, PLATFORM_PERMISSIONS, PLATFORM_ROLES
 from app.members import grants
@@ -53,8 +56,12 @@ def shop(session, partner_a):
     case = aftersales.open_case(
         session, TEST_ACTOR, partner_a.id, order.id, order.deliveries[0].id, "other", "x", utcnow()
     )
+    invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner_a, "2026-01")
+    invoices.issue_invoice(session, TEST_ACTOR, invoice.id)
     session.commit()
     return {
+        "invoice_id": invoice.id,
+        "fmt": "csv",
         "order_id": order.id,
         "external_id": member.external_id,
         "batch_id": batch.id,
@@ -64,8 +71,8 @@ def shop(session, partner_a):
 
 def _path(rule, ids: dict[str, str]) -> str:
     path = rule.rule
-    for name in rule.arguments:
-        path = path.replace(f"<{name}>", ids[name])
+    for name in rule.arguments:  # <name> or <converter(...):name>
+        path = re.sub(rf"<(?:[^<>:]+:)?{name}>", ids[name], path)
     return path
 
 
