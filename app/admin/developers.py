@@ -4,8 +4,9 @@ or rotated secret is shown once, on the answer that made it; nothing stores it r
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -24,7 +25,7 @@ from app.extensions import db
 from app.partners.service import get_partner
 from app.sandbox import service as sandbox
 from app.webhooks import endpoints
-from app.webhooks.outbox import send_test
+from app.webhooks.outbox import replay_event, send_test
 
 ROTATION_GRACE = timedelta(hours=24)
 
@@ -123,3 +124,24 @@ def test_webhook_endpoint(endpoint_id: str) -> Response:
     send_test(session, request_actor(), endpoint)
     flash(_("A signed ping is on its way to %(url)s.", url=endpoint.url), "ok")
     return redirect(url_for("admin.developers"))
+
+
+@bp.route("/developers/webhooks/<endpoint_id>")
+@requires("webhooks:write", via=STAFF)
+def webhook_deliveries(endpoint_id: str) -> str:
+    """The endpoint's delivery log: each event sent, its attempts and last answer."""
+    session = db.session()
+    endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
+    page = endpoints.list_deliveries(session, endpoint, 50, request.args.get("cursor"))
+    return render_template(
+        "admin/deliveries.html", endpoint=endpoint, page=page, action=ActionForm()
+    )
+
+
+@bp.route("/developers/events/<event_id>/replay", methods=["POST"])
+@requires("webhooks:write", via=STAFF)
+def replay_webhook_event(event_id: str) -> Response:
+    sent = replay_event(db.session(), request_actor(), current_partner_id(), event_id)
+    flash(_("The event is sent again to %(n)s endpoint(s).", n=sent), "ok")
+    came_from = urlsplit(request.referrer or "").path  # back to the page, never off the site
+    return redirect(came_from if came_from.startswith("/admin/") else url_for("admin.developers"))

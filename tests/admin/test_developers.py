@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.auth.models import ApiClient
 from app.partners.models import Partner
-from app.webhooks.models import Event
+from app.webhooks.models import Event, WebhookDelivery
 from tests.admin.conftest import make_staff, post_form, sign_in
 from tests.factories import Credentials, make_client, request_token
 
@@ -95,4 +95,22 @@ def test_a_webhook_endpoint_is_added_and_pinged(app, session, browser_of, partne
     assert made.status_code == 200 and 'data-testid="secret"' in made.get_data(as_text=True)
     endpoint_id = re.search(r"<code>(whe_[0-9a-z]+)</code>", made.get_data(as_text=True)).group(1)
     post_form(portal, "/admin/developers", {}, f"/admin/developers/webhooks/{endpoint_id}/test")
-    assert session.scalars(select(Event).where(Event.type == "ping")).first() is not None
+    ping = session.scalars(select(Event).where(Event.type == "ping")).one()
+    log = portal.get(f"/admin/developers/webhooks/{endpoint_id}").get_data(as_text=True)
+    assert ping.id in log
+    again = post_form(
+        portal,
+        f"/admin/developers/webhooks/{endpoint_id}",
+        {},
+        f"/admin/developers/events/{ping.id}/replay",
+    )
+    assert again.status_code == 302
+    session.expire_all()
+    assert (
+        session.scalar(
+            select(func.count())
+            .select_from(WebhookDelivery)
+            .where(WebhookDelivery.event_id == ping.id)
+        )
+        == 2
+    )  # the test send and its replay

@@ -15,8 +15,16 @@ from app.core.db import utcnow
 from app.core.principal import PARTNER_ROLES, PLATFORM_PERMISSIONS, PLATFORM_ROLES
 from app.members import grants
 from app.orders import aftersales
+from app.webhooks.endpoints import create_endpoint
 from tests.admin.conftest import make_staff, sign_in
-from tests.factories import TEST_ACTOR, fund, make_member, place, sellable_card_key_listing
+from tests.factories import (
+    TEST_ACTOR,
+    fund,
+    make_member,
+    place,
+    sellable_card_key_listing,
+    vault_for_tests,
+)
 
 # pages that handle a half-signed-in browser themselves (password done, factor pending)
 SIGN_IN_FLOW = {
@@ -56,11 +64,16 @@ def shop(session, partner_a):
     case = aftersales.open_case(
         session, TEST_ACTOR, partner_a.id, order.id, order.deliveries[0].id, "other", "x", utcnow()
     )
+    endpoint = create_endpoint(
+        session, TEST_ACTOR, vault_for_tests(), partner_a.id, "http://127.0.0.1:9/h", [],
+        allow_private=True,
+    ).endpoint  # fmt: skip
     invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner_a, "2026-01")
     invoices.issue_invoice(session, TEST_ACTOR, invoice.id)
     session.commit()
     return {
         "invoice_id": invoice.id,
+        "endpoint_id": endpoint.id,
         "fmt": "csv",
         "order_id": order.id,
         "external_id": member.external_id,
