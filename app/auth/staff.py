@@ -58,6 +58,11 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _lockout_identity(email: str) -> str:
+    """Failed passwords and failed codes count together, per account (app/auth/lockout.py)."""
+    return f"staff:{normalize_email(email)}"
+
+
 def roles_for(partner_id: str | None) -> dict[str, frozenset[str]]:
     return PLATFORM_ROLES if partner_id is None else PARTNER_ROLES
 
@@ -149,7 +154,7 @@ def sign_in(
     the email is a staff member's: the caller commits it). The session is verified at once
     only for staff who need no second factor and have none; others give theirs next (or enrol
     first). Past the lockout threshold, per email and per address, nothing is checked."""
-    identity = f"staff:{normalize_email(email)}"
+    identity = _lockout_identity(email)
     retry_after = lockout.locked_for(conn, identity, ip)
     if retry_after is not None:
         raise SignInLocked("Too many failed attempts; try again later.", retry_after=retry_after)
@@ -216,7 +221,7 @@ def verify_second_factor(
     """A TOTP code (never the same one twice) or an unused recovery code (then used up)
     verifies the session. Failures count toward the lockout like wrong passwords."""
     staff = staff_session.staff
-    identity = f"staff:{staff.email}"
+    identity = _lockout_identity(staff.email)
     if lockout.locked_for(conn, identity, ip) is not None:
         raise SignInLocked("Too many failed attempts; try again later.")
     code = code.strip().replace(" ", "")
@@ -372,15 +377,22 @@ def sign_out(
     _audit(session, staff, ip, "staff.signed_out", {"session_id": session_id})
 
 
-def sign_out_everywhere(
-    session: Session, staff: StaffUser, *, ip: str | None, now: datetime
-) -> int:
+def end_sessions(session: Session, staff: StaffUser, now: datetime) -> int:
+    """End every live session of the account (sign out everywhere, a password set by link, a
+    disabled account); returns how many."""
     ended = session.execute(
         update(StaffSession)
         .where(StaffSession.staff_id == staff.id, StaffSession.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     count: int = ended.rowcount  # type: ignore[attr-defined]
+    return count
+
+
+def sign_out_everywhere(
+    session: Session, staff: StaffUser, *, ip: str | None, now: datetime
+) -> int:
+    count = end_sessions(session, staff, now)
     _audit(session, staff, ip, "staff.signed_out_everywhere", {"sessions": count})
     return count
 
@@ -474,11 +486,7 @@ def set_password_with_token(
     staff.password_hash = hash_secret(password)
     if staff.status == "invited":
         staff.status = "active"
-    session.execute(
-        update(StaffSession)
-        .where(StaffSession.staff_id == staff.id, StaffSession.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    end_sessions(session, staff, now)
     _audit(session, staff, ip, f"staff.{token.purpose}_used", {})
     return staff
 
@@ -526,11 +534,7 @@ def set_status(
     before = staff.status
     staff.status = status
     if status == "disabled":
-        session.execute(
-            update(StaffSession)
-            .where(StaffSession.staff_id == staff.id, StaffSession.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        end_sessions(session, staff, now)
     record_audit(
         session,
         actor,
