@@ -142,7 +142,9 @@ def upload(
         file_sha256=digest,
         filename=filename[:255] or "grants.csv",
         content=raw,
-        row_count=len(parsed.rows) + len([e for e in errors if e["line"]]),
+        # the valid rows and the rows that did not parse (an unknown member's row is both a
+        # parsed row and an error: counted once)
+        row_count=len(parsed.rows) + sum(1 for e in parsed.errors if e["line"]),
         total_points=total,
         status=status,
         errors=errors[:ERRORS_KEPT],
@@ -158,23 +160,31 @@ def upload(
 def _unknown_members(
     session: Session, partner_id: str, rows: list[GrantRow]
 ) -> list[dict[str, Any]]:
-    wanted = {row.external_id for row in rows}
-    known: set[str] = set()
-    ids = sorted(wanted)
-    for start in range(0, len(ids), 1_000):
-        chunk = ids[start : start + 1_000]
-        known.update(
-            session.scalars(
-                select(Member.external_id).where(
-                    Member.partner_id == partner_id, Member.external_id.in_(chunk)
-                )
-            )
-        )
+    known = _members(session, partner_id, rows, lock=False)
     return [
         {"line": row.line, "message": f"no member {row.external_id!r}"}
         for row in rows
         if row.external_id not in known
     ]
+
+
+def _members(
+    session: Session, partner_id: str, rows: list[GrantRow], *, lock: bool
+) -> dict[str, Member]:
+    """The rows' members by external id, read a thousand at a time; `lock`: each chunk locked
+    in id order and re-read (balances change under the lock)."""
+    ids = sorted({row.external_id for row in rows})
+    found: dict[str, Member] = {}
+    for start in range(0, len(ids), 1_000):
+        stmt = select(Member).where(
+            Member.partner_id == partner_id, Member.external_id.in_(ids[start : start + 1_000])
+        )
+        if lock:
+            stmt = (
+                stmt.order_by(Member.id).with_for_update().execution_options(populate_existing=True)
+            )
+        found.update((member.external_id, member) for member in session.scalars(stmt))
+    return found
 
 
 def get_batch(
@@ -239,20 +249,7 @@ def apply(session: Session, batch_id: str, conn: redis.Redis, now: datetime) -> 
     if batch is None or batch.status != "queued":
         return False
     parsed = parse(batch.content, partner_timezone(session, batch.partner_id))
-    members: dict[str, Member] = {}
-    ids = sorted({row.external_id for row in parsed.rows})
-    for start in range(0, len(ids), 1_000):
-        for member in session.scalars(
-            select(Member)
-            .where(
-                Member.partner_id == batch.partner_id,
-                Member.external_id.in_(ids[start : start + 1_000]),
-            )
-            .order_by(Member.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ):
-            members[member.external_id] = member
+    members = _members(session, batch.partner_id, parsed.rows, lock=True)
     for done, row in enumerate(parsed.rows, start=1):
         grant_points(
             session,

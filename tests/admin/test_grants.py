@@ -109,6 +109,8 @@ def test_unknown_members_are_errors_not_new_members(session, browser_of, partner
     page = portal.get(location).get_data(as_text=True)
     assert "no member &#39;typo-7&#39;" in page
     assert session.scalar(select(func.count()).select_from(Member)) == 1
+    batch = session.scalars(select(PointsGrantBatch)).one()
+    assert (batch.row_count, batch.error_count, batch.status) == (2, 1, "invalid")
 
 
 def test_a_file_above_the_threshold_waits_for_another_staff_member(
