@@ -27,18 +27,15 @@ from pathlib import Path
 from typing import Any
 
 import fakeredis
-from alembic import command
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
 from app.auth import staff as staff_service  # noqa: E402
 from app.auth.web import session_policy  # noqa: E402
 from app.config import normalize_database_url  # noqa: E402
 from app.core.audit import Actor  # noqa: E402
-from app.core.cli import alembic_config  # noqa: E402
 from app.core.db import utcnow  # noqa: E402
 from app.core.ids import id_floor, new_id  # noqa: E402
 from app.core.money import Money  # noqa: E402
@@ -48,22 +45,10 @@ from app.members.models import Member, PointsEntry  # noqa: E402
 from app.orders import reports  # noqa: E402
 from app.orders.models import Order  # noqa: E402
 from app.partners.service import create_partner  # noqa: E402
+from bench.own_schema import app_on_schema, drop_schema  # noqa: E402
 
 ACTOR = Actor("cli", "bench")
 SCHEMA = "bench_portal"
-
-
-def _setup_app(url: str):  # type: ignore[no-untyped-def]
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    admin.dispose()
-    scoped = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{SCHEMA}"
-    app = create_app({"DATABASE_URL": scoped, "REDIS_URL": None, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        command.upgrade(alembic_config(scoped), "head")
-    return app
 
 
 def _partner(session, slug: str = "bench-employer"):  # type: ignore[no-untyped-def]
@@ -231,7 +216,7 @@ def main() -> None:
     )
     rows = int(os.environ.get("BENCH_GRANT_ROWS", "100000"))
     members = int(os.environ.get("BENCH_GRANT_MEMBERS", "10000"))
-    app = _setup_app(url)
+    app = app_on_schema(url, SCHEMA)
     raw = _file(rows, members)
     result: dict[str, Any] = {"rows": rows, "members": members}
     with app.app_context():
@@ -304,9 +289,7 @@ def main() -> None:
         json.dumps(result, indent=2)
     )
     print(json.dumps(result, indent=2))
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    drop_schema(url, SCHEMA)
 
 
 if __name__ == "__main__":

@@ -17,48 +17,45 @@ import platform
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import create_app  # noqa: E402
 from app.config import normalize_database_url  # noqa: E402
 from app.core.audit import Actor  # noqa: E402
-from app.core.cli import alembic_config  # noqa: E402
 from app.core.money import Money  # noqa: E402
 from app.core.vault import current_vault  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.partners.service import create_partner  # noqa: E402
 from app.supply import imports, products, suppliers  # noqa: E402
-
-__SUPPLY_MODULES__-1
+from app.supply import stock as supply_stock  # noqa: E402
 from app.supply.models import Offer  # noqa: E402
+from bench.own_schema import app_on_schema, drop_schema  # noqa: E402
 
 ACTOR = Actor("cli", "bench")
 SCHEMA = "bench_supply"
 
 
-def _setup_app(url: str):  # type: ignore[no-untyped-def]
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
-        conn.execute(text(f"CREATE SCHEMA {SCHEMA}"))
-    admin.dispose()
-    scoped = url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{SCHEMA}"
-    app = create_app({"DATABASE_URL": scoped, "REDIS_URL": None, "LOG_LEVEL": "WARNING"})
-    with app.app_context():
-        command.upgrade(alembic_config(scoped), "head")
-    return app
-
-
 def _product(session, name: str):  # type: ignore[no-untyped-def]
     supplier = suppliers.create_supplier(session, ACTOR, current_vault(), {"name": f"S {name}"})
+    suppliers.create_authorization(  # codes are imported only under a valid authorization
+        session,
+        ACTOR,
+        supplier,
+        {
+            "brand": "Bench",
+            "grantor": "Bench",
+            "valid_from": date(2000, 1, 1),
+            "valid_until": date(2099, 12, 31),
+            "contract_ref": "BENCH",
+            "region": suppliers.GLOBAL_REGION,
+        },
+    )
     product = products.create_product(
         session,
         ACTOR,
@@ -136,7 +133,7 @@ def bench_allocation(session, stock: int, rounds: int = 300) -> dict[str, float]
     timings = []
     for _ in range(rounds):
         started = time.perf_counter()
-        stock.allocate_codes(session, product, partner.id, 1)
+        supply_stock.allocate_codes(session, product, partner.id, 1)
         session.commit()
         timings.append((time.perf_counter() - started) * 1000)
     timings.sort()
@@ -153,7 +150,7 @@ def main() -> None:
     )
     import_n = int(os.environ.get("BENCH_IMPORT_CODES", "100000"))
     big = int(os.environ.get("BENCH_BIG_STOCK", "1000000"))
-    app = _setup_app(url)
+    app = app_on_schema(url, SCHEMA)
     with app.app_context():
         session = db.session()
         session.execute(text("CREATE EXTENSION IF NOT EXISTS pgcrypto"))
@@ -162,7 +159,7 @@ def main() -> None:
         small = bench_allocation(session, 10_000)
         large = bench_allocation(session, big)
         db.session.remove()
-    assert db.engine is not None  # bound by _setup_app
+    assert db.engine is not None  # bound by app_on_schema
     db.engine.dispose()
     result: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -180,9 +177,7 @@ def main() -> None:
         json.dumps(result, indent=2)
     )
     print(json.dumps(result, indent=2))
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    drop_schema(url, SCHEMA)
 
 
 if __name__ == "__main__":
