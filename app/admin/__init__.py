@@ -73,6 +73,7 @@ def init_admin(app: Flask) -> None:
         developers,
         finance,
         grants,
+        listings,
         members,
         operator,
         platform,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import segno
 from flask import (
@@ -208,4 +209,20 @@ def choose_language() -> Response:
 
 @bp.context_processor
 def _layout_forms() -> dict[str, Any]:
-    return {"language_form": LanguageForm(), "sign_out_form": ActionForm(), "locales": LOCALES}
+    return {
+        "language_form": LanguageForm(),
+        "sign_out_form": ActionForm(),
+        "locales": LOCALES,
+        "return_to": _return_to(),
+    }
+
+
+def _return_to() -> str:
+    """Where switching language comes back to: this page, or for the answer to a form post
+    (a preview, a refused save) the page of the form, which a GET can show."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc == request.host:
+        return _safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+    return url_for("admin.home")

@@ -8,7 +8,12 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
+    DateTimeLocalField,
+    DecimalField,
     EmailField,
+    FieldList,
+    Form,
+    FormField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -17,7 +22,14 @@ from wtforms import (
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
 from app.orders.models import ORDER_STATUSES
 
@@ -165,4 +177,40 @@ class ThresholdForm(FlaskForm):
     threshold = IntegerField(
         _l("Alert when the available balance falls below (yuan; empty: no alert)"),
         validators=[Optional(), NumberRange(min=0, max=10_000_000_000)],
+    )
+
+
+class TierPriceForm(Form):
+    """One member tier's price (a sub-form: the listing form carries the CSRF token)."""
+
+    tier = StringField(_l("Tier"), validators=[Optional(), Length(max=40)])
+    points = IntegerField(_l("Points"), validators=[Optional(), NumberRange(min=0)])
+    cash = DecimalField(_l("Cash (yuan)"), places=2, validators=[Optional(), NumberRange(min=0)])
+
+
+class ListingForm(FlaskForm):
+    """A partner's member prices and limits for one listing (wholesale is the platform's)."""
+
+    price_points = IntegerField(_l("Points"), validators=[Optional(), NumberRange(min=0)])
+    price_cash = DecimalField(
+        _l("Cash (yuan)"), places=2, validators=[Optional(), NumberRange(min=0)]
+    )
+    tiers = FieldList(FormField(TierPriceForm), min_entries=1, max_entries=12)
+    sale_points = IntegerField(_l("Sale points"), validators=[Optional(), NumberRange(min=0)])
+    sale_cash = DecimalField(
+        _l("Sale cash (yuan)"), places=2, validators=[Optional(), NumberRange(min=0)]
+    )
+    sale_starts_at = DateTimeLocalField(_l("Sale starts"), validators=[Optional()])
+    sale_ends_at = DateTimeLocalField(_l("Sale ends"), validators=[Optional()])
+    max_per_order = IntegerField(
+        _l("Units per order"), validators=[InputRequired(), NumberRange(min=1, max=100)]
+    )
+    member_monthly_units = IntegerField(
+        _l("Units per member a month (empty: no cap)"),
+        validators=[Optional(), NumberRange(min=1, max=1_000_000)],
+    )
+    is_visible = BooleanField(_l("Visible to members"))
+    sort_order = IntegerField(
+        _l("Position (lower first)"),
+        validators=[InputRequired(), NumberRange(min=0, max=1_000_000)],
     )

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, str] = {
     "entitlements:reveal": "Reveal a card code to its member (audited).",
     "billing:read": "Read the partner account, usage, invoices.",
     "webhooks:write": "Manage webhook endpoints and replay deliveries.",
+    "listings:write": "Set member prices, sale windows, visibility and limits of listings.",
     "staff:manage": "Invite staff, change their roles, disable them.",
     "developers:manage": "Create, rotate and revoke API clients, sandbox clients included.",
     "audit:read": "Read the audit log: every staff and API action, with before and after.",
@@ -52,7 +53,7 @@ _READS = frozenset(
 PARTNER_ROLES: dict[str, frozenset[str]] = {
     "owner": frozenset(PARTNER_PERMISSIONS),
     "admin": frozenset(PARTNER_PERMISSIONS),
-    "operations": _READS | {"members:write", "orders:write", "webhooks:write"},
+    "operations": _READS | {"members:write", "orders:write", "webhooks:write", "listings:write"},
     "support": _READS | {"orders:write", "entitlements:reveal"},
     "finance": frozenset({"billing:read", "orders:read", "members:read", "audit:read"}),
     "viewer": _READS,

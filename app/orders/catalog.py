@@ -54,6 +54,7 @@ def catalog_entries(
             },
             "wholesale_price": Money(listing.wholesale_minor, listing.currency),
             "max_per_order": listing.max_per_order,
+            "member_monthly_units": listing.member_monthly_units,
             "available": available,
             "in_stock": available is None or available > 0,
         }

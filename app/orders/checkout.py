@@ -237,6 +237,7 @@ def place_order(
             {line.listing.id: line.quantity for line in priced.lines},
             priced.wholesale_minor,
             now,
+            {line.listing.id: line.listing.member_monthly_units for line in priced.lines},
         )
         reserve_direct_capacity(session, priced)
         session.add(order)  # complete: inserted once, never updated in this transaction

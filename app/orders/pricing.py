@@ -138,3 +138,31 @@ def quote(
     for adjuster in adjusters:
         result = adjuster.adjust(result, context)
     return result
+
+
+@dataclass(frozen=True)
+class TierPreview:
+    """What a member of one tier (None: no tier) pays for a unit now, and during the listing's
+    sale while one is set and not over."""
+
+    tier: str | None
+    now: Price
+    on_sale: Price | None
+
+
+def preview(listing: Listing, partner_id: str, now: datetime) -> list[TierPreview]:
+    """The listing's member prices by tier, through the same stages checkout runs."""
+    sale_moment = None
+    has_sale = listing.sale_points is not None or listing.sale_cash_minor is not None
+    if has_sale and (listing.sale_ends_at is None or now < listing.sale_ends_at):
+        sale_moment = max(now, listing.sale_starts_at or now)
+    rows = []
+    for tier in [None, *sorted(listing.tier_prices or {})]:
+        price_now = unit_price(listing, PricingContext(partner_id, tier, now))
+        on_sale = (
+            unit_price(listing, PricingContext(partner_id, tier, sale_moment))
+            if sale_moment is not None
+            else None
+        )
+        rows.append(TierPreview(tier, price_now, on_sale))
+    return rows

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, record_audit, record_changes
@@ -33,6 +34,7 @@ class ListingTerms(Changes):
     sale_starts_at: datetime | None = None
     sale_ends_at: datetime | None = None
     max_per_order: int = 5
+    member_monthly_units: int | None = None
     is_visible: bool = True
     sort_order: int = 100
 
@@ -89,11 +91,67 @@ def create_listing(
     return listing
 
 
-def update_listing(
-    session: Session, actor: Actor, listing: Listing, terms: ListingTerms
-) -> list[str]:
-    before = listing.snapshot()
+def price_floor_minor(partner: Partner, listing: Listing) -> int:
+    """The least a member price of this listing may be worth when partner staff set it."""
+    return -(-listing.wholesale_minor * partner.price_floor_bp // 10_000)
+
+
+def _check_floor(partner: Partner, listing: Listing) -> None:
+    """Every member price of the listing — list, each tier, the sale — is worth at least the
+    floor: points at the partner's rate, plus cash (compared exactly, in integers)."""
+    stages = {
+        "price_points": (listing.price_points, listing.price_cash_minor),
+        **{
+            f"tier_prices.{tier}": (int(p.get("points", 0)), int(p.get("cash", 0)))
+            for tier, p in (listing.tier_prices or {}).items()
+        },
+    }
+    if listing.sale_points is not None or listing.sale_cash_minor is not None:
+        stages["sale_points"] = (listing.sale_points or 0, listing.sale_cash_minor or 0)
+    rate_points, rate_value = partner.points_rate_points, partner.points_rate_value_minor
+    floor = price_floor_minor(partner, listing)
+    low = {
+        field: [f"Worth less than the floor of {floor} fen (wholesale {listing.wholesale_minor})."]
+        for field, (points, cash) in stages.items()
+        if (points * rate_value + cash * rate_points) * 10_000
+        < listing.wholesale_minor * partner.price_floor_bp * rate_points
+    }
+    if low:
+        raise ValidationFailed(low)
+
+
+def _change(listing: Listing, terms: ListingTerms, bounded_by: Partner | None) -> None:
+    if bounded_by is not None and "wholesale_minor" in terms.given:
+        raise ValidationFailed({"wholesale_minor": ["The platform sets the wholesale price."]})
     _apply(listing, terms)
+    if bounded_by is not None:
+        _check_floor(bounded_by, listing)
+
+
+def draft_listing(listing: Listing, terms: ListingTerms, bounded_by: Partner) -> Listing:
+    """The listing as `terms` would change it, checked as an update would be but never saved
+    (not in the session): what the portal's price preview shows before staff commit."""
+    values = {
+        attr.key: copy.deepcopy(getattr(listing, attr.key))
+        for attr in inspect(Listing).column_attrs
+    }
+    draft = Listing(**values)
+    _change(draft, terms, bounded_by)
+    return draft
+
+
+def update_listing(
+    session: Session,
+    actor: Actor,
+    listing: Listing,
+    terms: ListingTerms,
+    bounded_by: Partner | None = None,
+) -> list[str]:
+    """Change a listing. `bounded_by` (the listing's partner) applies the platform's bounds on
+    what partner staff set: the wholesale price is the platform's, member prices keep above
+    the partner's price floor."""
+    before = listing.snapshot()
+    _change(listing, terms, bounded_by)
     after = listing.snapshot()
     changed = record_changes(
         session,
@@ -136,10 +194,19 @@ def _sellable() -> list[Any]:
     ]
 
 
+# the order members see listings in: by position (then newest first)
+BY_POSITION = SortKey(Listing.sort_order, lambda li: li.sort_order)
+
+
 def list_listings(
-    session: Session, partner_id: str, limit: int, cursor: str | None
+    session: Session,
+    partner_id: str,
+    limit: int,
+    cursor: str | None,
+    sort: SortKey | None = None,
 ) -> Page[Listing]:
-    return paginate(session, scoped(Listing, partner_id), Listing.id, limit, cursor)
+    """All the partner's listings, hidden ones too (newest first, or by `sort`)."""
+    return paginate(session, scoped(Listing, partner_id), Listing.id, limit, cursor, sort)
 
 
 # how the catalog may be ordered (`newest`, the default, is id order, newest first)

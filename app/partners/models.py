@@ -44,6 +44,10 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     adjustment_approval_points: Mapped[int] = mapped_column(Integer, default=10_000)
     # a bulk grant file of more points than this in all waits for a second staff approval
     bulk_grant_approval_points: Mapped[int] = mapped_column(BigInteger, default=1_000_000)
+    # the platform's bound on the prices partner staff set: every member price of a listing
+    # (list, tier, sale; points at the partner's rate plus cash) is worth at least this share
+    # of its wholesale price, in basis points — a typo can not give stock away
+    price_floor_bp: Mapped[int] = mapped_column(Integer, default=8000)
 
     # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")
@@ -77,6 +81,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "timezone": self.timezone,
             "region": self.region,
             "sandbox_of_id": self.sandbox_of_id,
+            "price_floor_bp": self.price_floor_bp,
         }
 
 
@@ -99,6 +104,8 @@ class Listing(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     sale_starts_at: Mapped[datetime | None]
     sale_ends_at: Mapped[datetime | None]
     max_per_order: Mapped[int] = mapped_column(Integer, default=5)
+    # units one member may buy a month (with the partner-wide quota, the lower cap counts)
+    member_monthly_units: Mapped[int | None] = mapped_column(Integer)
     is_visible: Mapped[bool] = mapped_column(Boolean, default=True)
     sort_order: Mapped[int] = mapped_column(Integer, default=100)
 
@@ -122,6 +129,7 @@ class Listing(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
                 "ends_at": self.sale_ends_at.isoformat() if self.sale_ends_at else None,
             },
             "max_per_order": self.max_per_order,
+            "member_monthly_units": self.member_monthly_units,
             "is_visible": self.is_visible,
             "sort_order": self.sort_order,
         }

@@ -8,6 +8,7 @@ days and months in the partner's timezone. Counters exist only for limits that a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,8 +108,11 @@ def consume(
     units_by_listing: dict[str, int],
     spend_minor: int,
     now: datetime,
+    member_monthly_caps: Mapping[str, int | None] | None = None,
 ) -> dict[str, Any]:
-    """Count one order against every limit that is set, or raise QuotaExceeded. Returns the
+    """Count one order against every limit that is set, or raise QuotaExceeded.
+    `member_monthly_caps` are the listings' own caps on a member's units a month: with the
+    partner-wide one, the lower counts (one counter either way). Returns the
     counters it counted (for the order to keep): `spend` (key or None) and, per listing, the
     unit counters' keys. Counters are bumped in key order, the order `release` follows too."""
     day, month = periods(limits.timezone, now)
@@ -146,7 +150,10 @@ def consume(
             (
                 f"member:{member_id}:listing:{listing_id}:{month}",
                 units,
-                limits.member_listing_monthly_units,
+                _lower(
+                    limits.member_listing_monthly_units,
+                    (member_monthly_caps or {}).get(listing_id),
+                ),
                 "units per member per listing per month",
             ),
         ]
@@ -158,6 +165,11 @@ def consume(
         if _bump(session, limits.partner_id, key, amount) > cap:
             raise QuotaExceeded(f"This order would exceed the {label} ({cap}).", limit=label)
     return usage
+
+
+def _lower(*caps: int | None) -> int | None:
+    set_caps = [cap for cap in caps if cap is not None]
+    return min(set_caps) if set_caps else None
 
 
 def release(

@@ -51,6 +51,14 @@ class PartnerSchema(Schema):
         validate=validate.Length(min=1, max=60),
         metadata={"description": "where its members are; authorizations are checked against it"},
     )
+    price_floor_bp = StrictInteger(
+        load_default=8000,
+        validate=validate.Range(min=0, max=100_000),
+        metadata={
+            "description": "the lowest member price partner staff may set, as basis points of"
+            " the listing's wholesale price (points valued at the partner's rate, plus cash)"
+        },
+    )
     sandbox_of_id = fields.String(
         dump_only=True,
         allow_none=True,
@@ -127,6 +135,12 @@ class ListingSchema(Schema):
     sale_starts_at = fields.AwareDateTime(allow_none=True, load_default=None)
     sale_ends_at = fields.AwareDateTime(allow_none=True, load_default=None)
     max_per_order = StrictInteger(load_default=5, validate=validate.Range(min=1, max=100))
+    member_monthly_units = StrictInteger(
+        allow_none=True,
+        load_default=None,
+        validate=validate.Range(min=1),
+        metadata={"description": "units one member may buy a month; null: no listing cap"},
+    )
     is_visible = fields.Boolean(load_default=True)
     sort_order = StrictInteger(load_default=100)
     created_at = fields.DateTime(dump_only=True)
@@ -219,6 +233,9 @@ class CatalogEntrySchema(Schema):
     price = fields.Nested(CatalogPriceSchema)
     wholesale_price = fields.Nested(MoneySchema)
     max_per_order = fields.Integer()
+    member_monthly_units = fields.Integer(
+        allow_none=True, metadata={"description": "units one member may buy a month; null: any"}
+    )
     available = fields.Integer(
         allow_none=True,
         metadata={"description": "null: unlimited; exact below 1000, reads 1000 at or above it"},
@@ -257,6 +274,7 @@ class ListingFileSchema(Schema):
         keys=fields.String(), values=fields.Nested(PriceSchema), load_default=dict
     )
     max_per_order = StrictInteger(load_default=5, validate=validate.Range(min=1, max=100))
+    member_monthly_units = StrictInteger(load_default=None, validate=validate.Range(min=1))
     is_visible = fields.Boolean(load_default=True)
     sort_order = StrictInteger(load_default=100)
 

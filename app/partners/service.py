@@ -19,7 +19,7 @@ from app.partners.models import Partner
 
 
 def _apply(partner: Partner, data: dict[str, Any]) -> None:
-    for name in ("slug", "name", "kind", "status", "timezone", "region"):
+    for name in ("slug", "name", "kind", "status", "timezone", "region", "price_floor_bp"):
         if name in data:
             setattr(partner, name, data[name])
     if "branding" in data:
@@ -156,9 +156,15 @@ def load_partner_file(path: Path) -> dict[str, Any]:
 
 
 def _sync_listings(
-    session: Session, actor: Actor, partner: Partner, path: Path, entries: list[dict[str, Any]]
+    session: Session,
+    actor: Actor,
+    partner: Partner,
+    path: Path,
+    entries: list[dict[str, Any]],
+    update_existing: bool,
 ) -> list[str]:
-    """Create or update the file's listings (never deletes); names what changed."""
+    """Create the file's missing listings and, with `update_existing`, update the others
+    (never deletes); names what changed."""
     from app.partners import listings
     from app.supply.models import Product
 
@@ -180,14 +186,20 @@ def _sync_listings(
             )
             changed.append(f"listing {product.name} created")
             continue
-        if listings.update_listing(session, actor, listing, listings.ListingTerms.of(entry)):
+        if update_existing and listings.update_listing(
+            session, actor, listing, listings.ListingTerms.of(entry)
+        ):
             changed.append(f"listing {product.name} updated")
     return changed
 
 
-def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
+def sync_partners(
+    session: Session, actor: Actor, root: Path, update_listings: bool = True
+) -> SyncReport:
     """Create or update every partner (and its listings) under `root`; never deletes. An
-    invalid file is reported and nothing of it is written; the valid ones still apply."""
+    invalid file is reported and nothing of it is written; the valid ones still apply.
+    Without `update_listings` existing listings are left as they are: the demo seed runs at
+    every `make run`, and prices partner staff set in the portal stay theirs."""
     report = SyncReport()
     for path in sorted(root.glob("*/partner.yaml")):
         try:
@@ -206,7 +218,7 @@ def sync_partners(session: Session, actor: Actor, root: Path) -> SyncReport:
                 changed = []
             else:
                 changed = update_partner(session, actor, partner, data)
-            changed += _sync_listings(session, actor, partner, path, entries)
+            changed += _sync_listings(session, actor, partner, path, entries, update_listings)
             if plan is not None:
                 _, plan_changed = set_plan(session, actor, partner.id, plan)
                 changed += [f"billing_plan.{name}" for name in plan_changed if not created]

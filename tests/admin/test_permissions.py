@@ -50,7 +50,8 @@ def _admin_rules(app):
 def shop(session, partner_a):
     fund(session, partner_a)
     member = make_member(session, partner_a, "m-1", points=10_000, phone="13912345678")
-    order = place(session, partner_a, member, sellable_card_key_listing(session, partner_a))
+    listing = sellable_card_key_listing(session, partner_a)
+    order = place(session, partner_a, member, listing)
     batch, _ = grants.upload(
         session,
         TEST_ACTOR,
@@ -79,6 +80,7 @@ def shop(session, partner_a):
         "external_id": member.external_id,
         "batch_id": batch.id,
         "case_id": case.id,
+        "listing_id": listing.id,
     }
 
 
@@ -156,6 +158,7 @@ def test_staff_of_another_partner_sees_none_of_its_rows(
             "external_id",
             "batch_id",
             "case_id",
+            "listing_id",
         } & set(rule.arguments):
             continue
         answer = portal.get(_path(rule, shop))

@@ -108,8 +108,15 @@ def test_partner_owner_signs_in_finds_an_order_and_switches_language(served, bro
     assert "order.created" in page.locator('[data-testid="timeline"]').inner_text()
     page.screenshot(path=ARTIFACTS / f"order_{partner}.png", full_page=True)
 
-    page.get_by_role("button", name="English").click()
-    page.locator("h2", has_text="Deliveries").wait_for()
+    page.get_by_role("link", name="上架商品").click()
+    page.locator('[data-testid="listings"] a').first.click()
+    page.get_by_label("排序（小者在前）").fill("7")
+    page.get_by_role("button", name="预览会员价").click()
+    page.locator("h2", has_text="未保存").wait_for()  # previewed, not saved
+    page.screenshot(path=ARTIFACTS / f"listing_{partner}.png", full_page=True)
+
+    page.get_by_role("button", name="English").click()  # back on the listing's own page
+    page.locator("h2", has_text="Member price preview").wait_for()
     page.get_by_role("link", name="Orders").first.click()
     page.locator("h1", has_text="Orders").wait_for()
     assert blocked == []  # nothing the page needs is refused by its CSP

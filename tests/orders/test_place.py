@@ -352,6 +352,25 @@ def test_quota_member_daily_orders(api_a, platform, session, shop, partner_a):
     assert usage["monthly_spend"]["used_minor"] == 0  # no spend cap set: not counted
 
 
+def test_a_listings_member_monthly_cap_and_the_partners_the_lower_counts(
+    api_a, platform, session, shop, partner_a
+):
+    listing_url = f"/api/v1/platform/partners/{partner_a.id}/listings/{shop.id}"
+    platform.patch(listing_url, json={"member_monthly_units": 2})
+    platform.put(
+        f"/api/v1/platform/partners/{partner_a.id}/quota", json={"member_listing_monthly_units": 3}
+    )
+    assert _order(api_a, shop.id, key="c1", quantity=2, points=2000).status_code == 201
+    refused = _order(api_a, shop.id, key="c2")
+    assert refused.status_code == 422 and refused.get_json()["code"] == "quota_exceeded"
+    assert _order(api_a, shop.id, member="m2", key="c3").status_code == 404  # no such member
+    platform.patch(listing_url, json={"member_monthly_units": None})  # the partner's 3 counts
+    assert _order(api_a, shop.id, key="c4").status_code == 201
+    assert _order(api_a, shop.id, key="c5").get_json()["code"] == "quota_exceeded"
+    entry = api_a.get(f"/api/v1/catalog/{shop.id}").get_json()
+    assert entry["member_monthly_units"] is None
+
+
 def test_monthly_spend_cap(api_a, platform, session, shop, partner_a):
     platform.put(
         f"/api/v1/platform/partners/{partner_a.id}/quota", json={"monthly_spend_cap_minor": 5000}
