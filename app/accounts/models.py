@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
 from app.core.money import PLATFORM_CURRENCY, Money
 from app.core.tenancy import PartnerOwnedMixin
@@ -29,6 +30,9 @@ class PartnerAccount(TimestampMixin, Base):
     # `partner.balance_low` fires once when the available amount falls below this
     low_balance_threshold_minor: Mapped[int | None] = mapped_column(BigInteger)
     is_balance_low: Mapped[bool] = mapped_column(default=False)
+    # who is mailed when the balance falls low (at most once per 24 hours, app/accounts/alerts.py)
+    low_balance_recipients: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    low_balance_alerted_at: Mapped[datetime | None]
 
     @property
     def balance(self) -> Money:
@@ -57,6 +61,33 @@ class AccountEntry(PublicIdMixin, PartnerOwnedMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_account_entries_partner_id_id", "partner_id", "id"),)
+
+
+TOP_UP_STATUSES = ("requested", "credited", "rejected")
+
+
+class TopUpRequest(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    """A partner's notice that it sent money (a bank transfer, with its reference): the
+    platform's finance credits the account once the money is seen, or rejects the request."""
+
+    __tablename__ = "top_up_requests"
+    id_prefix = "tpr"
+
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
+    payment_reference: Mapped[str] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_by: Mapped[str] = mapped_column(String(120))
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+    entry_id: Mapped[str | None] = mapped_column(String(40))  # the top-up entry, once credited
+
+    __table_args__ = (
+        Index("ix_top_up_requests_partner_id_id", "partner_id", "id"),
+        Index("ix_top_up_requests_status", "status"),
+    )
 
 
 class BillingPlan(TimestampMixin, Base):

@@ -12,6 +12,7 @@ from app.core.db import dialect_insert, utcnow
 from app.core.errors import DomainError, ValidationFailed
 from app.core.money import PLATFORM_CURRENCY
 from app.core.pagination import Page, paginate
+from app.core.queue import enqueue_after_commit
 from app.core.tenancy import scoped
 from app.webhooks.outbox import record_event
 
@@ -171,9 +172,11 @@ def _announce_if_low(
     already_low: bool,
     currency: str,
 ) -> bool:
-    """`partner.balance_low` once per crossing; True when it was announced now."""
+    """`partner.balance_low` once per crossing, and the alert mail (at most once a day: the
+    job decides); True when it was announced now."""
     if threshold is None or available >= threshold or already_low:
         return False
+    enqueue_after_commit(session, "app.accounts.jobs.alert_low_balance", partner_id)
     record_event(
         session,
         "partner.balance_low",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -19,6 +21,7 @@ from wtforms import (
     PasswordField,
     SelectField,
     StringField,
+    TextAreaField,
     URLField,
 )
 from wtforms.fields.choices import SelectChoice
@@ -178,6 +181,26 @@ class ThresholdForm(FlaskForm):
         _l("Alert when the available balance falls below (yuan; empty: no alert)"),
         validators=[Optional(), NumberRange(min=0, max=10_000_000_000)],
     )
+    recipients = TextAreaField(
+        _l("Mail the alert to (one address per line; at most one mail a day)"),
+        validators=[Optional(), Length(max=2_600)],
+    )
+
+
+class TopUpRequestForm(FlaskForm):
+    amount = DecimalField(
+        _l("Amount sent (yuan)"),
+        places=2,
+        validators=[DataRequired(), NumberRange(min=Decimal("0.01"), max=10_000_000_000)],
+    )
+    payment_reference = StringField(
+        _l("Transfer reference (from your bank)"), validators=[DataRequired(), Length(max=80)]
+    )
+    note = StringField(_l("Note"), validators=[Optional(), Length(max=500)])
+
+
+class DecisionForm(FlaskForm):
+    note = StringField(_l("Note (for the record)"), validators=[Optional(), Length(max=500)])
 
 
 class TierPriceForm(Form):

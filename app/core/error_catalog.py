@@ -420,6 +420,12 @@ _ENTRIES = (
         "operator",
     ),
     ErrorCode(
+        "top_up_already_decided", 409, "The top-up request was decided already",
+        "A top-up request is credited or rejected once; another operator decided this one.",
+        "Reload the request to see its decision.",
+        "operator",
+    ),
+    ErrorCode(
         "sandbox_not_billed", 409, "Sandbox partners are not billed",
         "A sandbox partner's orders are test data: they never appear on an invoice.",
         "Invoice the live partner instead.",

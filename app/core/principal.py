@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, str] = {
     "entitlements:read": "Read members' entitlements (masked).",
     "entitlements:reveal": "Reveal a card code to its member (audited).",
     "billing:read": "Read the partner account, usage, invoices.",
+    "billing:manage": "Request top-ups of the partner account; set its low-balance alert.",
     "webhooks:write": "Manage webhook endpoints and replay deliveries.",
     "listings:write": "Set member prices, sale windows, visibility and limits of listings.",
     "staff:manage": "Invite staff, change their roles, disable them.",
@@ -55,7 +56,9 @@ PARTNER_ROLES: dict[str, frozenset[str]] = {
     "admin": frozenset(PARTNER_PERMISSIONS),
     "operations": _READS | {"members:write", "orders:write", "webhooks:write", "listings:write"},
     "support": _READS | {"orders:write", "entitlements:reveal"},
-    "finance": frozenset({"billing:read", "orders:read", "members:read", "audit:read"}),
+    "finance": frozenset(
+        {"billing:read", "billing:manage", "orders:read", "members:read", "audit:read"}
+    ),
     "viewer": _READS,
 }
 PLATFORM_ROLES: dict[str, frozenset[str]] = {

@@ -34,6 +34,7 @@ _PARTNERS = table(
     column("status", String),
     column("region", String),
     column("slug", String),
+    column("name", String),
     column("timezone", String),
 )
 ACTIVE = "active"
@@ -52,6 +53,10 @@ def partner_exists(session: Session, partner_id: str) -> bool:
 
 def partner_id_by_slug(session: Session, slug: str) -> str | None:
     return session.scalar(select(_PARTNERS.c.id).where(_PARTNERS.c.slug == slug))
+
+
+def partner_name(session: Session, partner_id: str) -> str:
+    return str(session.scalar(select(_PARTNERS.c.name).where(_PARTNERS.c.id == partner_id)))
 
 
 def partner_timezone(session: Session, partner_id: str) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -14,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import staff as staff_service
 from app.core.db import utcnow
+from app.core.queue import drain
 from app.core.vault import current_vault
 from tests.factories import TEST_ACTOR
 
@@ -98,3 +102,15 @@ def browser_of(app):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def portal(browser_of):  # type: ignore[no-untyped-def]
     return browser_of()
+
+
+@pytest.fixture
+def mailbox(app, tmp_path, monkeypatch, empty_queues):
+    """The development mailer writes into a folder of the test's own."""
+    monkeypatch.setitem(app.config, "MAIL_DIR", str(tmp_path))
+
+    def read() -> list[Message]:
+        drain(app)
+        return [message_from_bytes(p.read_bytes()) for p in sorted(Path(tmp_path).glob("*.eml"))]
+
+    return read

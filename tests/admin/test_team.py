@@ -4,31 +4,15 @@ disabling a team member ends their sessions."""
 from __future__ import annotations
 
 import re
-from email import message_from_bytes
 from email.message import Message
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
 from app.auth.models import StaffUser
 from app.core.mail import OutgoingMail
-from app.core.queue import drain
 from tests.admin.conftest import Staff, make_staff, post_form, sign_in
 
 NEW_PASSWORD = "a brand new passphrase"
-
-
-@pytest.fixture
-def mailbox(app, tmp_path, monkeypatch, empty_queues):
-    """The development mailer writes into a folder of the test's own."""
-    monkeypatch.setitem(app.config, "MAIL_DIR", str(tmp_path))
-
-    def read() -> list[Message]:
-        drain(app)
-        return [message_from_bytes(p.read_bytes()) for p in sorted(Path(tmp_path).glob("*.eml"))]
-
-    return read
 
 
 def _link(message: Message) -> str:
