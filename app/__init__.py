@@ -40,6 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.auth import service as auth_service
     from app.auth.cli import staff_cli
     from app.auth.oauth import init_oauth
+    from app.auth.request_log import init_request_log
     from app.auth.routes import blp as oauth_blp
     from app.auth.web import init_staff_auth
     from app.billing.cli import billing_cli
@@ -90,6 +91,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.after_request(retry_after_only_when_retrying)
     limiter.init_app(app)
     init_oauth(app)
+    init_request_log(app)
     # the pluggable parts of checkout and the catalog (price adjusters, risk check)
     app.extensions.setdefault("quanyi_checkout", DEFAULT_POLICIES)
 

@@ -1,5 +1,6 @@
-"""Developers: the partner's API clients (and sandbox clients) and webhook endpoints. A new
-or rotated secret is shown once, on the answer that made it; nothing stores it readable."""
+"""Developers: the partner's API clients (and sandbox clients), webhook endpoints and the API
+request log of the last 7 days. A new or rotated secret is shown once, on the answer that
+made it; nothing stores it readable."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from app.admin import bp
+from app.admin.console import PAGE
 from app.admin.forms import ActionForm, NewClientForm, NewEndpointForm
+from app.auth import request_log
 from app.auth import service as clients
 from app.auth.models import ApiClient
 from app.auth.web import STAFF
@@ -124,6 +127,39 @@ def test_webhook_endpoint(endpoint_id: str) -> Response:
     send_test(session, request_actor(), endpoint)
     flash(_("A signed ping is on its way to %(url)s.", url=endpoint.url), "ok")
     return redirect(url_for("admin.developers"))
+
+
+@bp.route("/developers/webhooks/<endpoint_id>/rotate", methods=["POST"])
+@requires("webhooks:write", via=STAFF)
+def rotate_webhook_secret(endpoint_id: str) -> str:
+    """A new signing secret, shown once; the old one keeps signing alongside for 24 hours."""
+    session = db.session()
+    endpoint = endpoints.get_endpoint(session, current_partner_id(), endpoint_id)
+    issued = endpoints.rotate_endpoint_secret(session, request_actor(), current_vault(), endpoint)
+    return render_template("admin/secret.html", endpoint=issued.endpoint, secret=issued.secret)
+
+
+@bp.route("/developers/requests")
+@requires("developers:manage", via=STAFF)
+def api_requests() -> str:
+    """The partner's API requests of the last 7 days: status, error code, latency; no bodies."""
+    errors_only = request.args.get("errors") == "1"
+    client_id = (request.args.get("client") or "").strip() or None
+    rows, cursor = request_log.recent(
+        current_app,
+        current_partner_id(),
+        PAGE,
+        request.args.get("cursor"),
+        errors_only=errors_only,
+        client_id=client_id,
+    )
+    return render_template(
+        "admin/api_requests.html",
+        rows=rows,
+        cursor=cursor,
+        errors_only=errors_only,
+        client_id=client_id or "",
+    )
 
 
 @bp.route("/developers/webhooks/<endpoint_id>")

@@ -114,3 +114,71 @@ def test_a_webhook_endpoint_is_added_and_pinged(app, session, browser_of, partne
         )
         == 2
     )  # the test send and its replay
+
+
+def test_rotating_a_webhook_secret_shows_the_new_one_once_and_keeps_the_old_a_day(
+    app, session, browser_of, partner_a, monkeypatch
+):
+    from app.core.vault import current_vault
+    from app.webhooks.endpoints import create_endpoint
+    from app.webhooks.models import WebhookEndpoint
+    from tests.factories import TEST_ACTOR
+
+    first = create_endpoint(
+        session, TEST_ACTOR, current_vault(), partner_a.id, "http://127.0.0.1:9/h", [],
+        allow_private=True,
+    )  # fmt: skip
+    session.commit()
+    operations = make_staff(session, partner_a.id, "operations")
+    portal = browser_of()
+    sign_in(portal, operations)
+    rotate = f"/admin/developers/webhooks/{first.endpoint.id}/rotate"
+    shown = post_form(portal, "/admin/developers", {}, rotate).get_data(as_text=True)
+    secret = re.search(r'data-testid="secret">([^<]+)<', shown).group(1)
+    assert secret != first.secret and secret.startswith("whsec_")
+    assert secret not in portal.get("/admin/developers").get_data(as_text=True)
+    session.expire_all()
+    endpoint = session.get_one(WebhookEndpoint, first.endpoint.id)
+    assert endpoint.previous_secret_expires_at is not None
+    viewer = browser_of()
+    sign_in(viewer, make_staff(session, partner_a.id, "viewer"))
+    assert post_form(viewer, "/admin/", {}, rotate).status_code == 403
+
+
+def test_the_request_log_shows_the_partners_own_requests_without_bodies(
+    app, session, client, browser_of, partner_a, partner_b
+):
+    from app.auth import request_log
+    from tests.factories import ApiUser
+
+    api_a = ApiUser.login(client, make_client(session, partner_a))
+    api_b = ApiUser.login(client, make_client(session, partner_b))
+    assert api_a.get("/api/v1/partner?marker=SECRET-QUERY").status_code == 200
+    assert api_a.get("/api/v1/orders/ord_00000000000000000000000000").status_code == 404
+    refused = api_a.post(
+        "/api/v1/orders",
+        json={"member": "SECRET-BODY", "items": []},
+        headers={"Idempotency-Key": "k"},
+    )
+    assert refused.status_code == 422
+    assert api_b.get("/api/v1/members/only-b").status_code == 404
+
+    owner = make_staff(session, partner_a.id, "owner")
+    portal = browser_of()
+    sign_in(portal, owner)
+    html = portal.get("/admin/developers/requests").get_data(as_text=True)
+    assert "GET /api/v1/partner" in html and "POST /api/v1/orders" in html
+    assert "not_found" in html and "validation_error" in html
+    assert "only-b" not in html  # another partner's requests
+    assert "SECRET-QUERY" not in html and "SECRET-BODY" not in html
+    errors = portal.get("/admin/developers/requests?errors=1").get_data(as_text=True)
+    assert "POST /api/v1/orders" in errors
+    assert "GET /api/v1/partner" not in errors
+
+    first, cursor = request_log.recent(app, partner_a.id, 2)
+    rest, end = request_log.recent(app, partner_a.id, 2, cursor)
+    assert [r.status for r in first + rest] == [422, 404, 200] and end is None
+    assert portal.get("/admin/developers/requests?errors=1&client=cli_x").status_code == 200
+    support = browser_of()
+    sign_in(support, make_staff(session, partner_a.id, "support"))
+    assert support.get("/admin/developers/requests").status_code == 403
