@@ -56,6 +56,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.demo import demo_cli
     from app.entitlements.cli import entitlements_cli
     from app.entitlements.routes import blp as entitlements_blp
+    from app.exports.cli import exports_cli
     from app.extensions import db, limiter
     from app.fulfillment.cli import fulfillment_cli, supplier_sim_command
     from app.fulfillment.routes import blp as callbacks_blp
@@ -149,6 +150,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for group in (
         apidocs_cli,
         db_cli,
+        exports_cli,
         idempotency_cli,
         partners_cli,
         platform_cli,
@@ -178,6 +180,7 @@ def _embed(app: Flask) -> None:
     from app.billing import jobs as billing_jobs
     from app.core.queue import every, start_embedded_worker
     from app.entitlements import jobs as entitlement_jobs
+    from app.exports import jobs as export_jobs
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
     from app.members import jobs as member_jobs
@@ -203,6 +206,7 @@ def _embed(app: Flask) -> None:
                     every(300, supply_jobs.check_authorizations),
                     every(300, member_jobs.expire_due_points),
                     every(300, order_jobs.refresh_recent_dashboards),
+                    every(300, export_jobs.periodic),
                     every(3600, entitlement_jobs.expire_due_entitlements),
                     every(3600, billing_jobs.generate_monthly_invoices),
                 ],

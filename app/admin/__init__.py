@@ -71,6 +71,7 @@ def init_admin(app: Flask) -> None:
         cases,
         console,
         developers,
+        exports,
         finance,
         grants,
         listings,

@@ -237,3 +237,32 @@ class ListingForm(FlaskForm):
         _l("Position (lower first)"),
         validators=[InputRequired(), NumberRange(min=0, max=1_000_000)],
     )
+
+
+EXPORT_KIND_CHOICES = [
+    SelectChoice("orders", _l("Orders")),
+    SelectChoice("deliveries", _l("Deliveries")),
+    SelectChoice("ledger", _l("Account ledger")),
+    SelectChoice("members", _l("Members (all, with balances)")),
+]
+
+
+class ExportForm(FlaskForm):
+    kind = SelectField(_l("What"), choices=EXPORT_KIND_CHOICES)
+    date_from = DateField(_l("From"), validators=[Optional()])
+    date_to = DateField(_l("To (inclusive)"), validators=[Optional()])
+
+
+class ExportScheduleForm(FlaskForm):
+    kind = SelectField(_l("What"), choices=EXPORT_KIND_CHOICES)
+    frequency = SelectField(
+        _l("How often"),
+        choices=[
+            SelectChoice("daily", _l("Every day (yesterday's rows)")),
+            SelectChoice("weekly", _l("Every Monday (last week's rows)")),
+        ],
+    )
+    recipients = TextAreaField(
+        _l("Mail the link to (one address per line)"),
+        validators=[DataRequired(), Length(max=2_600)],
+    )

@@ -13,6 +13,8 @@ from app.auth.models import StaffSession
 from app.billing import invoices
 from app.core.db import utcnow
 from app.core.principal import PARTNER_ROLES, PLATFORM_PERMISSIONS, PLATFORM_ROLES
+from app.core.queue import drain
+from app.exports import service as exports
 from app.members import grants
 from app.orders import aftersales
 from app.webhooks.endpoints import create_endpoint
@@ -47,7 +49,7 @@ def _admin_rules(app):
 
 
 @pytest.fixture
-def shop(session, partner_a):
+def shop(app, session, partner_a, empty_queues):
     fund(session, partner_a)
     member = make_member(session, partner_a, "m-1", points=10_000, phone="13912345678")
     listing = sellable_card_key_listing(session, partner_a)
@@ -69,6 +71,9 @@ def shop(session, partner_a):
         session, TEST_ACTOR, vault_for_tests(), partner_a.id, "http://127.0.0.1:9/h", [],
         allow_private=True,
     ).endpoint  # fmt: skip
+    export = exports.request_export(session, TEST_ACTOR, partner_a.id, "members", None, None)
+    session.commit()
+    drain(app)
     invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner_a, "2026-01")
     invoices.issue_invoice(session, TEST_ACTOR, invoice.id)
     session.commit()
@@ -81,6 +86,7 @@ def shop(session, partner_a):
         "batch_id": batch.id,
         "case_id": case.id,
         "listing_id": listing.id,
+        "export_id": export.id,
     }
 
 
@@ -159,6 +165,7 @@ def test_staff_of_another_partner_sees_none_of_its_rows(
             "batch_id",
             "case_id",
             "listing_id",
+            "export_id",
         } & set(rule.arguments):
             continue
         answer = portal.get(_path(rule, shop))
