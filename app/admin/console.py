@@ -29,6 +29,7 @@ from app.orders import reports
 from app.orders import service as orders
 from app.partners import quotas
 from app.partners.service import get_partner
+from app.webhooks.outbox import events_of_order
 
 PERIODS = {"today": 1, "7d": 7, "30d": 30}  # days, today included
 PAGE = 25
@@ -104,6 +105,7 @@ def order_detail(order_id: str) -> str:
         "admin/order.html",
         order=order,
         timeline=audit_trail(session, ids, partner_id),
+        events=events_of_order(session, partner_id, order.id),
         case_form=OpenCaseForm(),
     )
 

@@ -90,6 +90,7 @@ def issue(
         "entitlement.created",
         {"entitlement_id": entitlement.id, "order_id": order_id, "member": member.external_id},
         member.partner_id,
+        order_id=order_id,
     )
     if issued.receivers:
         issued.send(entitlement, session=session, product=product)
@@ -124,6 +125,7 @@ def revoke(
             "reason": reason,
         },
         entitlement.partner_id,
+        order_id=entitlement.order_id,
     )
     return True
 
@@ -161,6 +163,7 @@ def expire_entitlements(session: Session, now: datetime) -> int:
                 else None,
             },
             entitlement.partner_id,
+            order_id=entitlement.order_id,
         )
     return len(due)
 

@@ -386,6 +386,7 @@ def fail_delivery(session: Session, delivery: Delivery, reason: str, now: dateti
         "delivery.failed",
         {"delivery_id": delivery.id, "order_id": delivery.order_id, "reason": reason},
         delivery.partner_id,
+        order_id=delivery.order_id,
     )
     record_audit(
         session,

@@ -272,4 +272,4 @@ def _announce(session: Session, actor: Actor, case: Case, action: str) -> None:
         partner_id=case.partner_id,
         after={**case_event(case), "note": case.resolution_note},
     )
-    record_event(session, action, case_event(case), case.partner_id)
+    record_event(session, action, case_event(case), case.partner_id, order_id=case.order_id)

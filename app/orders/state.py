@@ -90,4 +90,4 @@ def transition(
     )
     payload = order_event(order)
     for event in events:
-        record_event(session, event, payload, order.partner_id)
+        record_event(session, event, payload, order.partner_id, order_id=order.id)

@@ -23,10 +23,12 @@ class Event(PublicIdMixin, Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     dispatched_at: Mapped[datetime | None]
+    order_id: Mapped[str | None] = mapped_column(String(40))  # the order it is about, if any
 
     __table_args__ = (
         Index("ix_events_partner_id_id", "partner_id", "id"),
         Index("ix_events_undispatched", "dispatched_at", "id"),
+        Index("ix_events_order_id", "order_id"),
     )
 
 

@@ -25,16 +25,42 @@ DISPATCH = "webhooks-dispatch"  # the coalescing name of the dispatch job
 
 
 def record_event(
-    session: Session, type_: str, data: dict[str, Any], partner_id: str | None = None
+    session: Session,
+    type_: str,
+    data: dict[str, Any],
+    partner_id: str | None = None,
+    order_id: str | None = None,
 ) -> Event:
     """Stage an event in the caller's transaction; it exists only if that transaction commits,
-    and then a dispatch job is enqueued (the periodic dispatch catches any that were missed)."""
+    and then a dispatch job is enqueued (the periodic dispatch catches any that were missed).
+    `order_id` names the order the event is about (the order page lists them)."""
     enqueue_after_commit(
         session, f"{JOBS}.dispatch_events", queue="webhooks", retry=None, coalesce=DISPATCH
     )
-    event = Event(type=type_, data=data, partner_id=partner_id)
+    event = Event(type=type_, data=data, partner_id=partner_id, order_id=order_id)
     session.add(event)
     return event
+
+
+def events_of_order(
+    session: Session, partner_id: str, order_id: str
+) -> list[tuple[Event, list[WebhookDelivery]]]:
+    """The events about one order, oldest first, each with its deliveries to endpoints."""
+    events = list(
+        session.scalars(
+            select(Event)
+            .where(Event.order_id == order_id, Event.partner_id == partner_id)
+            .order_by(Event.id)
+        )
+    )
+    sent: dict[str, list[WebhookDelivery]] = {event.id: [] for event in events}
+    for delivery in session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.event_id.in_(list(sent)))
+        .order_by(WebhookDelivery.id)
+    ):
+        sent[delivery.event_id].append(delivery)
+    return [(event, sent[event.id]) for event in events]
 
 
 def events_of_type(session: Session, type_: str, partner_id: str | None = None) -> list[Event]:
