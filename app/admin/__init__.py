@@ -78,6 +78,7 @@ def init_admin(app: Flask) -> None:
         members,
         operator,
         platform,
+        settings,
         team,
     )
 

@@ -266,3 +266,22 @@ class ExportScheduleForm(FlaskForm):
         _l("Mail the link to (one address per line)"),
         validators=[DataRequired(), Length(max=2_600)],
     )
+
+
+class SettingsForm(FlaskForm):
+    adjustment_approval_points = IntegerField(
+        _l("A points adjustment above this many points waits for a second person"),
+        validators=[InputRequired(), NumberRange(min=0, max=1_000_000_000)],
+    )
+    bulk_grant_approval_points = IntegerField(
+        _l("A bulk grant file above this many points in all waits for a second person"),
+        validators=[InputRequired(), NumberRange(min=0, max=10**12)],
+    )
+    case_first_response_hours = IntegerField(
+        _l("After-sales: first response within (hours)"),
+        validators=[InputRequired(), NumberRange(min=1, max=720)],
+    )
+    case_resolution_hours = IntegerField(
+        _l("After-sales: resolution within (hours)"),
+        validators=[InputRequired(), NumberRange(min=1, max=720)],
+    )

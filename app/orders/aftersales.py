@@ -29,13 +29,12 @@ from app.fulfillment.models import Delivery
 from app.fulfillment.service import create_deliveries, hand_over_code
 from app.orders.models import Case, Order
 from app.orders.service import get_order, refund_units
+from app.partners.models import Partner
 from app.supply.models import Product
 from app.supply.stock import allocate_codes
 from app.supply.suppliers import code_provenance
 from app.webhooks.outbox import record_event
 
-FIRST_RESPONSE_WITHIN = timedelta(hours=4)
-RESOLUTION_WITHIN = timedelta(hours=48)
 REMEDIES = ("reissued", "refunded")
 
 
@@ -87,6 +86,7 @@ def open_case(
     if existing is not None:
         raise CaseAlreadyOpen("This unit has an open case already.", case_id=existing.id)
     entitlement = next((e for e in order.entitlements if e.delivery_id == delivery.id), None)
+    sla = session.get_one(Partner, partner_id)  # the partner's own service levels
     case = Case(
         partner_id=partner_id,
         order_id=order.id,
@@ -97,8 +97,8 @@ def open_case(
         status="open",
         opened_by=f"{actor.kind}:{actor.id}",
         opened_at=now,
-        first_response_due_at=now + FIRST_RESPONSE_WITHIN,
-        resolution_due_at=now + RESOLUTION_WITHIN,
+        first_response_due_at=now + timedelta(hours=sla.case_first_response_hours),
+        resolution_due_at=now + timedelta(hours=sla.case_resolution_hours),
     )
     session.add(case)
     _announce(session, actor, case, "case.opened")

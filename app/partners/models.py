@@ -48,6 +48,9 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # (list, tier, sale; points at the partner's rate plus cash) is worth at least this share
     # of its wholesale price, in basis points — a typo can not give stock away
     price_floor_bp: Mapped[int] = mapped_column(Integer, default=8000)
+    # after-sales service levels: a case is answered within / resolved within (hours)
+    case_first_response_hours: Mapped[int] = mapped_column(Integer, default=4)
+    case_resolution_hours: Mapped[int] = mapped_column(Integer, default=48)
 
     # loaded with the partner (most partners have none); an order reads its caps as columns
     quota: Mapped[PartnerQuota | None] = relationship(lazy="joined")

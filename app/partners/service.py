@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.accounts.plans import set_plan
 from app.core.audit import Actor, record_audit, record_changes
-from app.core.errors import Conflict, DomainError, NotFound
+from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.partners.models import Partner
 
@@ -96,6 +96,49 @@ def update_partner(
         partner_id=partner.id,
     )
     return changed
+
+
+@dataclass(frozen=True)
+class PartnerSettings:
+    """What a partner's own owners and admins set for themselves in the portal."""
+
+    adjustment_approval_points: int
+    bulk_grant_approval_points: int
+    case_first_response_hours: int
+    case_resolution_hours: int
+
+
+MAX_SLA_HOURS = 30 * 24
+
+
+def update_settings(
+    session: Session, actor: Actor, partner: Partner, settings: PartnerSettings
+) -> list[str]:
+    """Maker–checker thresholds and after-sales service levels; returns what changed."""
+    errors: dict[str, list[str]] = {}
+    if settings.adjustment_approval_points < 0:
+        errors["adjustment_approval_points"] = ["Must not be negative."]
+    if settings.bulk_grant_approval_points < 0:
+        errors["bulk_grant_approval_points"] = ["Must not be negative."]
+    if not 1 <= settings.case_first_response_hours <= settings.case_resolution_hours:
+        errors["case_first_response_hours"] = ["At least 1 hour, and no more than resolution."]
+    if settings.case_resolution_hours > MAX_SLA_HOURS:
+        errors["case_resolution_hours"] = [f"At most {MAX_SLA_HOURS} hours."]
+    if errors:
+        raise ValidationFailed(errors)
+    before = {name: getattr(partner, name) for name in vars(settings)}
+    for name, value in vars(settings).items():
+        setattr(partner, name, value)
+    return record_changes(
+        session,
+        actor,
+        "partner.settings_updated",
+        "partner",
+        partner.id,
+        before,
+        dict(vars(settings)),
+        partner_id=partner.id,
+    )
 
 
 # --- declarative sync -----------------------------------------------------------------
