@@ -35,6 +35,7 @@ from wtforms.validators import (
 )
 
 from app.orders.models import ORDER_STATUSES
+from app.partners.models import PARTNER_KINDS
 
 
 class SignInForm(FlaskForm):
@@ -285,3 +286,73 @@ class SettingsForm(FlaskForm):
         _l("After-sales: resolution within (hours)"),
         validators=[InputRequired(), NumberRange(min=1, max=720)],
     )
+
+
+def _yuan_field(label: str, required: bool = True) -> DecimalField:
+    checks = [InputRequired() if required else Optional(), NumberRange(min=0, max=10**10)]
+    return DecimalField(label, places=2, validators=checks)
+
+
+class NewPartnerForm(FlaskForm):
+    slug = StringField(
+        _l("Slug (URL name: a-z, 0-9, -)"), validators=[DataRequired(), Length(max=60)]
+    )
+    name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=[SelectChoice(k) for k in PARTNER_KINDS])
+    display_name = StringField(_l("Mall name"), validators=[DataRequired(), Length(max=120)])
+    primary_color = StringField(_l("Primary colour (#RRGGBB)"), default="#1F5AA6")
+    accent_color = StringField(_l("Accent colour (#RRGGBB)"), default="#F2C14E")
+    points_unit_name = StringField(_l("Points are called"), default="积分")
+    points_per_yuan = IntegerField(
+        _l("Points worth ¥1"), default=100, validators=[InputRequired(), NumberRange(min=1)]
+    )
+    timezone = StringField(_l("Timezone"), default="Asia/Shanghai")
+    region = StringField(_l("Region"), default="CN")
+
+
+class CreditLimitForm(FlaskForm):
+    credit_limit = _yuan_field(_l("Credit limit (yuan)"))
+
+
+class OperatorTopUpForm(FlaskForm):
+    amount = _yuan_field(_l("Amount received (yuan)"))
+    reason = StringField(_l("Reason (the transfer)"), validators=[DataRequired(), Length(max=200)])
+
+
+class QuotaForm(FlaskForm):
+    """Empty: no limit."""
+
+    monthly_spend_cap = _yuan_field(_l("Monthly wholesale spend cap (yuan)"), required=False)
+    listing_daily_units = IntegerField(
+        _l("Units per listing a day"), validators=[Optional(), NumberRange(min=0)]
+    )
+    member_listing_daily_units = IntegerField(
+        _l("Units per member and listing a day"), validators=[Optional(), NumberRange(min=0)]
+    )
+    member_listing_monthly_units = IntegerField(
+        _l("Units per member and listing a month"), validators=[Optional(), NumberRange(min=0)]
+    )
+    member_daily_orders = IntegerField(
+        _l("Orders per member a day"), validators=[Optional(), NumberRange(min=0)]
+    )
+
+
+class PlanForm(FlaskForm):
+    monthly_fee = _yuan_field(_l("Monthly fee (yuan)"))
+    per_order_fee = _yuan_field(_l("Fee per order (yuan)"))
+    wholesale_fee_bp = IntegerField(
+        _l("Fee on wholesale (basis points)"),
+        validators=[InputRequired(), NumberRange(min=0, max=10_000)],
+    )
+    minimum_commitment = _yuan_field(_l("Minimum monthly commitment (yuan)"))
+    vat_rate_bp = IntegerField(
+        _l("VAT (basis points)"), validators=[InputRequired(), NumberRange(min=0, max=10_000)]
+    )
+
+
+class AllocationForm(FlaskForm):
+    product_id = SelectField(_l("Card-key product"), validators=[DataRequired()])
+    quantity = IntegerField(
+        _l("Codes to hold"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)]
+    )
+    is_exclusive = BooleanField(_l("Exclusive (the partner sells only from this allocation)"))

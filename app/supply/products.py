@@ -230,6 +230,21 @@ def recharge_account_error(kind: str, value: str | None) -> str | None:
     return None
 
 
+def card_key_products(session: Session) -> list[Product]:
+    """Live card-key products that are not bundles: what channel stock can be held of."""
+    return list(
+        session.scalars(
+            select(Product)
+            .where(
+                Product.fulfillment_type == "card_key",
+                Product.is_bundle.is_(False),
+                Product.sandbox_behaviour.is_(None),
+            )
+            .order_by(Product.brand, Product.name)
+        )
+    )
+
+
 def card_key_offers(session: Session) -> list[tuple[str, str, str]]:
     """(offer id, product name, supplier name) of every live card-key offer: what a code batch
     can be bought under."""

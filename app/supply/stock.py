@@ -446,6 +446,24 @@ def get_allocation(session: Session, allocation_id: str) -> Allocation:
     return get_or_404(session, Allocation, allocation_id, "Allocation")
 
 
+def partner_allocations(session: Session, partner_id: str) -> list[tuple[Allocation, int]]:
+    """A partner's active allocations, each with its codes still unsold."""
+    allocations = list(
+        session.scalars(
+            select(Allocation)
+            .where(Allocation.partner_id == partner_id, Allocation.status == "active")
+            .order_by(Allocation.id)
+        )
+    )
+    counts = session.execute(
+        select(Code.allocation_id, func.count())
+        .where(Code.allocation_id.in_([a.id for a in allocations]), Code.status == "available")
+        .group_by(Code.allocation_id)
+    )
+    unsold = {allocation_id: count for allocation_id, count in counts}
+    return [(allocation, unsold.get(allocation.id, 0)) for allocation in allocations]
+
+
 def list_allocations(session: Session, product_id: str) -> list[Allocation]:
     return list(
         session.scalars(

@@ -87,6 +87,7 @@ def shop(app, session, partner_a, empty_queues):
         "case_id": case.id,
         "listing_id": listing.id,
         "export_id": export.id,
+        "partner_id": partner_a.id,
     }
 
 
