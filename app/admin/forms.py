@@ -356,3 +356,13 @@ class AllocationForm(FlaskForm):
         _l("Codes to hold"), validators=[InputRequired(), NumberRange(min=1, max=1_000_000)]
     )
     is_exclusive = BooleanField(_l("Exclusive (the partner sells only from this allocation)"))
+
+
+class StatementForm(FlaskForm):
+    supplier_id = SelectField(_l("Supplier"), validators=[DataRequired()])
+    file = FileField(
+        _l("Statement CSV: reference,supplier_order_no,status,amount,completed_at"),
+        validators=[FileRequired()],
+    )
+    first = DateField(_l("From (empty: the statement's own days)"), validators=[Optional()])
+    last = DateField(_l("To (exclusive)"), validators=[Optional()])

@@ -1,6 +1,7 @@
 """The operator console's supply and money pages: suppliers and their authorizations (those
-lapsing within 30 days first), products with stock, code batches (upload, sell-through,
-void), margins of the last 30 days and the invariants report."""
+lapsing within 30 days first) and performance, stock levels with their burn-down, code
+batches (upload, sell-through, void), supplier statement reconciliation, webhook health,
+margins of the last 30 days and the invariants report."""
 
 from __future__ import annotations
 
@@ -11,19 +12,26 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.admin import bp
-from app.admin.forms import ActionForm, CodeBatchForm
+from app.admin.charts import bar_chart
+from app.admin.forms import ActionForm, CodeBatchForm, StatementForm
 from app.auth.web import STAFF
+from app.billing import reconciliation
 from app.billing.margins import margins
+from app.billing.statements import MAX_STATEMENT_BYTES
 from app.core.db import utcnow
 from app.core.http import max_body_bytes, request_actor
 from app.core.principal import requires
 from app.core.vault import current_vault
 from app.extensions import db
+from app.fulfillment import stats
 from app.invariants import ledger_problems
 from app.supply import imports, products, stock, suppliers
 from app.supply.models import Offer
+from app.webhooks.health import endpoint_health
 
 EXPIRING_DAYS = 30
+STATS_DAYS = 7
+BURN_DAYS = 14
 
 
 @bp.route("/platform/supply")
@@ -105,3 +113,103 @@ def money() -> str:
     return render_template(
         "admin/money.html", report=report, problems=ledger_problems(session), group=group
     )
+
+
+@bp.route("/platform/suppliers")
+@requires("platform:read", via=STAFF)
+def supplier_performance() -> str:
+    """Each supplier over the last 7 days: deliveries, failovers away from it, success rate,
+    p50/p95 delivery time, in flight."""
+    session = db.session()
+    since = utcnow() - timedelta(days=STATS_DAYS)
+    by_supplier = stats.all_supplier_stats(session, since)
+    rows = [(s, by_supplier[s.id]) for s in suppliers.list_suppliers(session, 100, None).data]
+    return render_template("admin/suppliers.html", rows=rows, days=STATS_DAYS)
+
+
+@bp.route("/platform/stock")
+@requires("platform:read", via=STAFF)
+def stock_levels() -> str:
+    """Every live product's stock, low ones first, with 14 days of sales and the days the
+    stock lasts at that pace."""
+    session = db.session()
+    today = utcnow().date()
+    first = today - timedelta(days=BURN_DAYS - 1)
+    rows = []
+    for product in products.list_products(session, 200, None).data:
+        summary = stock.stock_summary(session, product)
+        sold = sum(n for _, n in stats.units_per_day(session, product.id, first, today))
+        per_day = sold / BURN_DAYS
+        left = None if summary["unlimited"] or not per_day else summary["available"] / per_day
+        rows.append((product, summary, sold, left))
+    rows.sort(key=lambda r: (not r[0].is_low_stock, r[3] if r[3] is not None else 10**9))
+    return render_template("admin/stock.html", rows=rows, days=BURN_DAYS)
+
+
+@bp.route("/platform/stock/<product_id>")
+@requires("platform:read", via=STAFF)
+def stock_burn_down(product_id: str) -> str:
+    session = db.session()
+    product = products.get_product(session, product_id)
+    today = utcnow().date()
+    first = today - timedelta(days=BURN_DAYS - 1)
+    sold = stats.units_per_day(session, product.id, first, today)
+    return render_template(
+        "admin/burn_down.html",
+        product=product,
+        summary=stock.stock_summary(session, product),
+        chart=bar_chart(sold, first, today),
+        sold=sum(n for _, n in sold),
+        days=BURN_DAYS,
+    )
+
+
+@bp.route("/platform/webhooks")
+@requires("platform:read", via=STAFF)
+def webhook_health() -> str:
+    since = utcnow() - timedelta(hours=24)
+    return render_template("admin/webhook_health.html", rows=endpoint_health(db.session(), since))
+
+
+def _statement_form() -> StatementForm:
+    form = StatementForm()
+    form.supplier_id.choices = [
+        (s.id, s.name) for s in suppliers.list_suppliers(db.session(), 100, None).data
+    ]
+    return form
+
+
+@bp.route("/platform/reconciliations")
+@requires("platform:read", via=STAFF)
+def reconciliations() -> str:
+    page = reconciliation.list_reconciliations(db.session(), None, 50, request.args.get("cursor"))
+    return render_template("admin/reconciliations.html", page=page, form=_statement_form())
+
+
+@bp.route("/platform/reconciliations", methods=["POST"])
+@requires("platform", via=STAFF)
+@max_body_bytes(MAX_STATEMENT_BYTES + 64 * 1024)
+def upload_statement() -> Response:
+    form = _statement_form()
+    if not form.validate_on_submit():
+        flash(_("Choose a supplier and its statement file."), "error")
+        return redirect(url_for("admin.reconciliations"))
+    session = db.session()
+    run = reconciliation.reconcile_statement(
+        session,
+        request_actor(),
+        suppliers.get_supplier(session, form.supplier_id.data or ""),
+        form.file.data.read(),
+        form.first.data,
+        form.last.data,
+        form.file.data.filename,
+    )
+    return redirect(url_for("admin.reconciliation_detail", reconciliation_id=run.id))
+
+
+@bp.route("/platform/reconciliations/<reconciliation_id>")
+@requires("platform:read", via=STAFF)
+def reconciliation_detail(reconciliation_id: str) -> str:
+    run = reconciliation.get_reconciliation(db.session(), reconciliation_id)
+    problems = [item for item in run.items if item.kind != "matched"]
+    return render_template("admin/reconciliation.html", run=run, problems=problems)

@@ -173,7 +173,10 @@ def get_reconciliation(session: Session, reconciliation_id: str) -> Reconciliati
 
 
 def list_reconciliations(
-    session: Session, supplier_id: str, limit: int, cursor: str | None
+    session: Session, supplier_id: str | None, limit: int, cursor: str | None
 ) -> Page[Reconciliation]:
-    stmt = select(Reconciliation).where(Reconciliation.supplier_id == supplier_id)
+    """One supplier's reconciliations (None: every supplier's), newest first."""
+    stmt = select(Reconciliation)
+    if supplier_id is not None:
+        stmt = stmt.where(Reconciliation.supplier_id == supplier_id)
     return paginate(session, stmt, Reconciliation.id, limit, cursor)

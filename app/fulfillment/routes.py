@@ -14,7 +14,7 @@ from app.core.errors import NotFound, Unauthorized
 from app.core.principal import requires
 from app.core.vault import current_vault
 from app.extensions import db
-from app.fulfillment import service
+from app.fulfillment import service, stats
 from app.fulfillment.suppliers import adapter_for
 from app.fulfillment.suppliers.base import InvalidSignature
 from app.supply.models import Supplier
@@ -75,4 +75,4 @@ def supplier_stats(args: dict[str, Any], supplier_id: str) -> Any:
     session = db.session()
     supplier = get_supplier(session, supplier_id)
     since = utcnow() - timedelta(hours=args["window_hours"])
-    return service.supplier_stats(session, supplier.id, since)
+    return stats.supplier_stats(session, supplier.id, since)

@@ -481,45 +481,6 @@ def close_open_submission(
     return outcome
 
 
-def supplier_stats(session: Session, supplier_id: str, since: datetime) -> dict[str, object]:
-    """How a supplier has served us since `since`: outcomes of the deliveries its offers took,
-    how often we failed over away from it, what is in flight, and submit→delivered latency."""
-    offer_ids = set(session.scalars(select(Offer.id).where(Offer.supplier_id == supplier_id)))
-    deliveries = session.scalars(
-        select(Delivery).where(
-            Delivery.created_at >= since, Delivery.fulfillment_type != "card_key"
-        )
-    ).all()
-    mine = [d for d in deliveries if d.offer_id in offer_ids]
-    failovers = sum(1 for d in deliveries for o in (d.tried_offer_ids or []) if o in offer_ids)
-    delivered = [d for d in mine if d.status == "delivered"]
-    latencies = sorted(
-        (d.delivered_at - d.submitted_at).total_seconds() * 1000
-        for d in delivered
-        if d.delivered_at and d.submitted_at
-    )
-
-    def pct(p: float) -> float | None:
-        return (
-            round(latencies[min(len(latencies) - 1, int(len(latencies) * p))], 1)
-            if latencies
-            else None
-        )
-
-    finished = len(delivered) + failovers
-    return {
-        "supplier_id": supplier_id,
-        "since": since,
-        "deliveries": len(mine) + failovers,
-        "delivered": len(delivered),
-        "failovers": failovers,
-        "pending": sum(1 for d in mine if d.status == "submitted"),
-        "success_rate": round(len(delivered) / finished, 4) if finished else None,
-        "latency_ms_p50": pct(0.50),
-        "latency_ms_p95": pct(0.95),
-    }
-
-
 BALANCE_CHECK_EVERY = timedelta(minutes=5)
 
 

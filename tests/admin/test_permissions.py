@@ -5,12 +5,13 @@ The routes are read from the app, so a new route is covered without touching thi
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import select
 
 from app.auth.models import StaffSession
-from app.billing import invoices
+from app.billing import invoices, reconciliation
 from app.core.db import utcnow
 from app.core.principal import PARTNER_ROLES, PLATFORM_PERMISSIONS, PLATFORM_ROLES
 from app.core.queue import drain
@@ -23,6 +24,7 @@ from tests.factories import (
     TEST_ACTOR,
     fund,
     make_member,
+    make_supplier,
     place,
     sellable_card_key_listing,
     vault_for_tests,
@@ -72,6 +74,15 @@ def shop(app, session, partner_a, empty_queues):
         allow_private=True,
     ).endpoint  # fmt: skip
     export = exports.request_export(session, TEST_ACTOR, partner_a.id, "members", None, None)
+    run = reconciliation.reconcile_statement(
+        session,
+        TEST_ACTOR,
+        make_supplier(session, "Upstream M"),
+        b"reference,supplier_order_no,status,amount,completed_at\n"
+        b"dlv_01nosuchdelivery000000000,SO-1,success,20.00,\n",
+        date(2026, 1, 1),
+        date(2026, 1, 2),
+    )
     session.commit()
     drain(app)
     invoice, _ = invoices.generate_invoice(session, TEST_ACTOR, partner_a, "2026-01")
@@ -88,6 +99,8 @@ def shop(app, session, partner_a, empty_queues):
         "listing_id": listing.id,
         "export_id": export.id,
         "partner_id": partner_a.id,
+        "product_id": listing.product_id,
+        "reconciliation_id": run.id,
     }
 
 
