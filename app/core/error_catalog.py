@@ -408,12 +408,6 @@ _ENTRIES = (
         "orders",
     ),
     ErrorCode(
-        "reissue_not_possible", 409, "Reissue not possible",
-        "Only a card key can be reissued from a case; this unit was a recharge or a link.",
-        "Refund the unit instead.",
-        "orders",
-    ),
-    ErrorCode(
         "sandbox_of_sandbox", 409, "A sandbox has no sandbox",
         "Sandboxes are provisioned for live partners; this partner is a sandbox already.",
         "Provision the sandbox of the live partner it is the twin of (`sandbox_of_id`).",

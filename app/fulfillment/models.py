@@ -40,6 +40,9 @@ class Delivery(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     submitted_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # after-sales reissued this unit: the delivery that replaced it (this one stays as it was,
+    # for settlement: the supplier was paid for it; the order's status no longer counts it)
+    replaced_by_id: Mapped[str | None] = mapped_column(String(40))
     # a supplier result that arrived after the delivery was final (kept for reconciliation)
     late_result: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     # submissions we moved away from while their supplier could still act on them

@@ -28,10 +28,10 @@ from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.fulfillment.service import create_deliveries, hand_over_code
 from app.orders.models import Case, Order
-from app.orders.service import get_order, refund_units
+from app.orders.service import close_if_nothing_kept, get_order, refund_units
 from app.partners.models import Partner
 from app.supply.models import Product
-from app.supply.stock import allocate_codes
+from app.supply.stock import allocate_codes, reserve_capacity
 from app.supply.suppliers import code_provenance
 from app.webhooks.outbox import record_event
 
@@ -52,10 +52,6 @@ class CaseClosed(Conflict):
 
 class UnitAlreadyRemedied(Conflict):
     code = "unit_already_remedied"
-
-
-class ReissueNotPossible(Conflict):
-    code = "reissue_not_possible"
 
 
 @dataclass(frozen=True)
@@ -177,7 +173,8 @@ def resolve(
     order = get_order(session, partner_id, case.order_id)
     old = session.get(Entitlement, case.entitlement_id) if case.entitlement_id else None
     if resolution == "reissued":
-        case.replacement_entitlement_id = _reissue(session, actor, order, delivery, old, now)
+        replacement, issued = _reissue(session, actor, order, delivery, old, now)
+        case.replacement_delivery_id, case.replacement_entitlement_id = replacement, issued
     elif resolution == "refunded":
         points, wholesale = refund_units(
             session, order, [(delivery.item_id, delivery.unit)], f"after-sales case {case.id}"
@@ -188,6 +185,9 @@ def resolve(
     case.status, case.resolution, case.resolution_note = "resolved", resolution, note
     case.resolved_at, case.resolved_by = now, f"{actor.kind}:{actor.id}"
     case.first_responded_at = case.first_responded_at or now
+    if resolution == "refunded":
+        session.flush()
+        close_if_nothing_kept(session, actor, order)
     _announce(session, actor, case, "case.resolved")
     return case
 
@@ -209,31 +209,40 @@ def _reissue(
     delivery: Delivery,
     old: Entitlement | None,
     now: datetime,
-) -> str:
-    """A new code of the same product, its own delivery and entitlement; the old entitlement
-    revoked. The supplier claim for the bad code is the new delivery's `replaces` trail in the
-    audit log (settlement counts both codes; reconciliation disputes the first)."""
-    if delivery.fulfillment_type != "card_key":
-        raise ReissueNotPossible("Only a card key is reissued here; refund the unit instead.")
+) -> tuple[str, str | None]:
+    """A new delivery of the same product for the unit, which it replaces; the old entitlement
+    revoked. A card key is handed over at once (a new code and entitlement); a direct recharge
+    or link goes to the supplier again (its capacity taken), its entitlement issued once it is
+    delivered — and if it fails, the unit is refunded as any failed unit is. The supplier claim
+    for the first delivery is in the audit row (settlement counts both; reconciliation disputes
+    the first). Returns the new delivery's id and, for a card key, its entitlement's."""
     product = session.get_one(Product, delivery.product_id)
-    (code,) = allocate_codes(session, product, order.partner_id, 1, status="sold")
+    issued_id = None
+    if delivery.fulfillment_type == "card_key":
+        (code,) = allocate_codes(session, product, order.partner_id, 1, status="sold")
+    else:
+        reserve_capacity(session, product, 1)
     (replacement,) = create_deliveries(
-        session, order.partner_id, order.id, delivery.item_id, product, 1, 1, None
-    )
+        session, order.partner_id, order.id, delivery.item_id, product, 1, 1,
+        delivery.recharge_account,
+    )  # fmt: skip
     replacement.unit = delivery.unit
-    hand_over_code(replacement, code, now)
+    if delivery.fulfillment_type == "card_key":
+        hand_over_code(replacement, code, now)
     session.flush()
-    provenance = code_provenance(session, [code.id]).get(code.id, {})
-    issued = entitlements.issue(
-        session,
-        order.member,
-        order.id,
-        replacement.id,
-        product,
-        now,
-        provenance={**provenance, "supplier_order_no": None, "replaces": delivery.id},
-        code=code,
-    )
+    delivery.replaced_by_id = replacement.id
+    if delivery.fulfillment_type == "card_key":
+        provenance = code_provenance(session, [code.id]).get(code.id, {})
+        issued_id = entitlements.issue(
+            session,
+            order.member,
+            order.id,
+            replacement.id,
+            product,
+            now,
+            provenance={**provenance, "supplier_order_no": None, "replaces": delivery.id},
+            code=code,
+        ).id
     if old is not None:
         entitlements.revoke(session, actor, old, order.member, "reissued")
     record_audit(
@@ -245,10 +254,14 @@ def _reissue(
         partner_id=order.partner_id,
         after={
             "replacement_delivery_id": replacement.id,
-            "supplier_claim": {"code_id": delivery.code_id, "offer_id": delivery.offer_id},
+            "supplier_claim": {
+                "code_id": delivery.code_id,
+                "offer_id": delivery.offer_id,
+                "supplier_order_no": delivery.supplier_order_no,
+            },
         },
     )
-    return issued.id
+    return replacement.id, issued_id
 
 
 def case_event(case: Case) -> dict[str, Any]:

@@ -27,6 +27,7 @@ ORDER_STATUSES = (
     "failed",
     "cancelled",
     "partially_refunded",
+    "refunded",
 )
 
 
@@ -117,6 +118,8 @@ class Case(PublicIdMixin, PartnerOwnedMixin, Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[str | None] = mapped_column(String(120))
     replacement_entitlement_id: Mapped[str | None] = mapped_column(String(40))
+    # a reissue's new delivery (a direct recharge's entitlement comes once it is delivered)
+    replacement_delivery_id: Mapped[str | None] = mapped_column(String(40))
     refunded_points: Mapped[int] = mapped_column(Integer, default=0)
     refunded_wholesale_minor: Mapped[int] = mapped_column(BigInteger, default=0)
 

@@ -16,7 +16,7 @@ from app.entitlements.service import issue
 from app.fulfillment.models import Delivery
 from app.fulfillment.service import unit_delivered, unit_failed
 from app.orders.models import Order
-from app.orders.service import refund_units
+from app.orders.service import SETTLED, close_if_nothing_kept, refund_units
 from app.orders.state import transition
 from app.supply.models import Code, Product
 
@@ -57,6 +57,7 @@ def refund_failed_unit(delivery: Delivery, *, session: Session, now: datetime) -
             Delivery.item_id == delivery.item_id,
             Delivery.unit == delivery.unit,
             Delivery.id != delivery.id,
+            Delivery.replaced_by_id.is_(None),
         )
     ).all()
     if "failed" not in siblings:
@@ -65,10 +66,21 @@ def refund_failed_unit(delivery: Delivery, *, session: Session, now: datetime) -
 
 
 def roll_up(session: Session, order: Order) -> None:
-    """The order's status once none of its deliveries is in flight."""
+    """The order's status once none of its deliveries is in flight (deliveries replaced by an
+    after-sales reissue do not count: their replacements do). An order settled before, whose
+    reissued unit has now settled, becomes `refunded` when the member keeps nothing of it."""
     session.flush()
-    statuses = list(session.scalars(select(Delivery.status).where(Delivery.order_id == order.id)))
+    statuses = list(
+        session.scalars(
+            select(Delivery.status).where(
+                Delivery.order_id == order.id, Delivery.replaced_by_id.is_(None)
+            )
+        )
+    )
     if any(s in ("pending", "submitted") for s in statuses) or order.status == "cancelled":
+        return
+    if order.status in SETTLED:
+        close_if_nothing_kept(session, SYSTEM, order)
         return
     delivered = statuses.count("delivered")
     live = [s for s in statuses if s != "cancelled"]

@@ -24,7 +24,7 @@ from app.fulfillment.models import Delivery
 from app.orders.models import LATENCY_BUCKETS_SECONDS, Order, OrderDayStat, OrderItem
 from app.supply.models import Product
 
-NOT_REDEEMED = ("failed", "cancelled")
+NOT_REDEEMED = ("failed", "cancelled", "refunded")
 BUCKETS = len(LATENCY_BUCKETS_SECONDS) + 1
 
 

@@ -197,6 +197,14 @@ class CaseSchema(Schema):
     first_responded_at = fields.DateTime(required=True, allow_none=True)
     resolved_at = fields.DateTime(required=True, allow_none=True)
     replacement_entitlement_id = fields.String(required=True, allow_none=True)
+    replacement_delivery_id = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "a reissue's new delivery (a direct recharge: in flight until"
+            " the supplier confirms; its entitlement follows)"
+        },
+    )
 
 
 class CaseQuerySchema(PageArgsSchema):

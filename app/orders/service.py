@@ -20,7 +20,7 @@ from app.core.tenancy import get_owned, scoped
 from app.fulfillment.models import Delivery
 from app.members.models import Member, PointsEntry
 from app.members.service import lock_member, refund_points
-from app.orders.models import Order
+from app.orders.models import Case, Order
 from app.orders.state import transition
 from app.partners import quotas
 from app.supply.stock import release_capacity
@@ -50,16 +50,52 @@ def refund_units(
         units_by_listing[items[item_id].listing_id] += n
     quotas.release(session, order.partner_id, order.quota_usage, units_by_listing, wholesale)
     refunded = set(units)
+    # read, not the order's loaded collection: a reissue may have added a delivery since; one
+    # replaced by a reissue used its capacity on a supplier that delivered
     capacity = Counter(
-        d.product_id
-        for d in order.deliveries
-        if (d.item_id, d.unit) in refunded and d.fulfillment_type != "card_key"
+        product_id
+        for product_id, item_id, unit in session.execute(
+            select(Delivery.product_id, Delivery.item_id, Delivery.unit).where(
+                Delivery.order_id == order.id,
+                Delivery.fulfillment_type != "card_key",
+                Delivery.replaced_by_id.is_(None),
+            )
+        )
+        if (item_id, unit) in refunded
     )
     for product_id in sorted(capacity):
         release_capacity(session, product_id, capacity[product_id])
     if wholesale:
         refund_order(session, order.partner_id, wholesale, order.id, f"order {why}")
     return points, wholesale
+
+
+# an order whose units have all settled; after-sales may still take its last unit back
+SETTLED = ("fulfilled", "partially_fulfilled")
+
+
+def units_kept(session: Session, order: Order) -> int:
+    """Units the member still holds: delivered (not replaced by a reissue) and not refunded by
+    after-sales."""
+    refunded_deliveries = set(
+        session.scalars(
+            select(Case.delivery_id).where(Case.order_id == order.id, Case.resolution == "refunded")
+        )
+    )
+    rows = session.execute(
+        select(Delivery.id, Delivery.item_id, Delivery.unit, Delivery.status).where(
+            Delivery.order_id == order.id, Delivery.replaced_by_id.is_(None)
+        )
+    ).all()
+    refunded = {(item, unit) for id_, item, unit, _ in rows if id_ in refunded_deliveries}
+    held = {(item, unit) for _, item, unit, status in rows if status == "delivered"}
+    return len(held - refunded)
+
+
+def close_if_nothing_kept(session: Session, actor: Actor, order: Order) -> None:
+    """A settled order of which after-sales took every unit back becomes `refunded`."""
+    if order.status in (*SETTLED, "partially_refunded") and not units_kept(session, order):
+        transition(session, actor, order, "refunded", action="order.refunded")
 
 
 def cancel_order(session: Session, actor: Actor, partner_id: str, order_id: str) -> Order:

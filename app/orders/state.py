@@ -5,10 +5,14 @@
       │            └──► cancelled | partially_refunded ──► fulfilled | partially_fulfilled | failed
       └──► fulfilled   (card keys only: delivered in the order's own transaction)
 
+    fulfilled | partially_fulfilled | partially_refunded ──► refunded   (after-sales)
+
 `processing`: some unit waits for a supplier. `partially_refunded`: some units were cancelled
 (refunded) while others still wait or were delivered; cancelling again keeps it there.
-`cancelled`: every unit was cancelled. `fulfilled`, `partially_fulfilled`, `failed` and
-`cancelled` are final.
+`cancelled`: every unit was cancelled. `refunded`: after-sales took back the last unit the
+member kept (refunded it, or reissued it and the new delivery failed). `fulfilled`,
+`partially_fulfilled`, `failed`, `cancelled` and `refunded` are final, except that a settled
+order may still become `refunded`.
 
 Each transition writes one audit row and one event, and every `order.*` event carries the same
 payload (`order_event`), whichever path (checkout, fulfillment, cancel) caused it.
@@ -30,12 +34,20 @@ ALLOWED: dict[str | None, frozenset[str]] = {
         {"fulfilled", "partially_fulfilled", "failed", "cancelled", "partially_refunded"}
     ),
     "partially_refunded": frozenset(
-        {"fulfilled", "partially_fulfilled", "failed", "cancelled", "partially_refunded"}
+        {
+            "fulfilled",
+            "partially_fulfilled",
+            "failed",
+            "cancelled",
+            "partially_refunded",
+            "refunded",
+        }
     ),
-    "fulfilled": frozenset(),
-    "partially_fulfilled": frozenset(),
+    "fulfilled": frozenset({"refunded"}),
+    "partially_fulfilled": frozenset({"refunded"}),
     "failed": frozenset(),
     "cancelled": frozenset(),
+    "refunded": frozenset(),
 }
 
 # the event a transition into a status announces
@@ -46,6 +58,7 @@ EVENTS = {
     "failed": "order.failed",
     "cancelled": "order.cancelled",
     "partially_refunded": "order.cancelled",
+    "refunded": "order.refunded",
 }
 
 

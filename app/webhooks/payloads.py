@@ -107,6 +107,7 @@ ORDER_EVENTS = (
     "order.partially_fulfilled",
     "order.failed",
     "order.cancelled",
+    "order.refunded",
 )
 # event type → (schema of its data, who receives it: a partner or the platform)
 PAYLOADS: dict[str, tuple[type[Schema], str]] = {

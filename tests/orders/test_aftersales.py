@@ -174,3 +174,123 @@ def test_two_supporters_remedying_one_unit_at_once_remedy_it_once(
         )
     ).all()
     assert len(revoked) == 1
+
+
+# --- direct recharges reissued, and the order's status after after-sales -----------------
+
+
+@pytest.fixture
+def recharged(session, partner_a, empty_queues):
+    """One direct recharge delivered by supplier S (capacity 10 before the order)."""
+    from app.fulfillment import service as engine
+    from app.fulfillment.suppliers.base import SUCCESS, StatusReport, SubmitResult
+    from tests.factories import make_listing, make_product, make_supplier
+
+    supplier = make_supplier(session, "Upstream T")
+    product = make_product(
+        session, "腾讯视频", fulfillment_type="direct_recharge", supplier=supplier,
+        stock_capacity=10,
+    )  # fmt: skip
+    fund(session, partner_a)
+    listing = make_listing(session, partner_a, product, points=1_000)
+    member = make_member(session, partner_a, "m-1", points=10_000, phone="13912345678")
+    order = place(session, partner_a, member, listing)
+    (delivery,) = order.deliveries
+    now = utcnow()
+    submission = engine.begin_submission(session, delivery.id, now)
+    engine.record_submission(session, submission, SubmitResult("accepted", "SO-1"), now)
+    engine.apply_report(
+        session, delivery.id, supplier.id, StatusReport(delivery.id, SUCCESS, "SO-1"), now
+    )
+    session.commit()
+    session.refresh(order)
+    assert order.status == "fulfilled"
+    return order, supplier, product
+
+
+def _settle(session, delivery_id: str, supplier_id: str, outcome: str) -> None:
+    from app.fulfillment import service as engine
+    from app.fulfillment.suppliers.base import StatusReport, SubmitResult
+
+    now = utcnow()
+    submission = engine.begin_submission(session, delivery_id, now)
+    engine.record_submission(session, submission, SubmitResult("accepted", "SO-2"), now)
+    engine.apply_report(
+        session, delivery_id, supplier_id, StatusReport(delivery_id, outcome, "SO-2"), now
+    )
+    if outcome != "success":
+        assert engine.begin_submission(session, delivery_id, now) is None  # no other offer
+    session.commit()
+
+
+def _capacity(session, product_id: str) -> int:
+    from app.supply.models import Product
+
+    session.expire_all()
+    return session.get_one(Product, product_id).stock_capacity
+
+
+def test_a_direct_recharge_is_reissued_to_the_supplier_and_delivers_again(
+    session, partner_a, recharged
+):
+    from app.fulfillment.models import Delivery
+    from app.fulfillment.suppliers.base import SUCCESS
+
+    order, supplier, product = recharged
+    case = _open(session, partner_a, order)
+    aftersales.resolve(
+        session, SUPPORT, partner_a.id, case.id, "reissued", "not received", utcnow()
+    )
+    session.commit()
+    assert case.replacement_delivery_id and case.replacement_entitlement_id is None
+    replacement = session.get_one(Delivery, case.replacement_delivery_id)
+    assert (replacement.status, replacement.recharge_account) == ("pending", "13912345678")
+    assert _capacity(session, product.id) == 8  # the order's unit, then the reissue's
+    old = session.scalars(select(Entitlement).where(Entitlement.order_id == order.id)).one()
+    assert old.status == "revoked"
+
+    _settle(session, replacement.id, supplier.id, SUCCESS)
+    entitlements = session.scalars(
+        select(Entitlement).where(Entitlement.order_id == order.id).order_by(Entitlement.id)
+    ).all()
+    assert [e.status for e in entitlements] == ["revoked", "active"]
+    assert entitlements[1].delivery_id == replacement.id
+    assert session.get_one(Order, order.id).status == "fulfilled"
+
+
+def test_a_reissue_that_fails_refunds_the_unit_once_and_the_order_is_refunded(
+    session, partner_a, recharged
+):
+    from app.fulfillment.suppliers.base import FAILED
+
+    order, supplier, product = recharged
+    case = _open(session, partner_a, order)
+    aftersales.resolve(session, SUPPORT, partner_a.id, case.id, "reissued", "again", utcnow())
+    session.commit()
+    balance = session.get_one(PartnerAccount, partner_a.id).balance_minor
+    _settle(session, case.replacement_delivery_id, supplier.id, FAILED)
+    session.expire_all()
+    assert (
+        session.scalar(select(Member.points_balance).where(Member.external_id == "m-1")) == 10_000
+    )
+    assert session.get_one(PartnerAccount, partner_a.id).balance_minor > balance  # wholesale back
+    assert _capacity(session, product.id) == 9  # the reissue's capacity returned, only it
+    assert session.get_one(Order, order.id).status == "refunded"
+    refunded = session.scalars(select(Event).where(Event.type == "order.refunded")).all()
+    assert [e.order_id for e in refunded] == [order.id]
+
+
+def test_refunding_the_last_kept_unit_refunds_the_order_one_of_two_does_not(session, partner_a):
+    fund(session, partner_a)
+    member = make_member(session, partner_a, "m-2", points=10_000)
+    listing = sellable_card_key_listing(session, partner_a, codes=5, points=1_000)
+    single = place(session, partner_a, member, listing)
+    double = place(session, partner_a, member, listing, quantity=2)
+    for order, expected in ((single, "refunded"), (double, "fulfilled")):
+        case = aftersales.open_case(
+            session, SUPPORT, partner_a.id, order.id, order.deliveries[0].id, "other", "x",
+            utcnow(),
+        )  # fmt: skip
+        aftersales.resolve(session, SUPPORT, partner_a.id, case.id, "refunded", "ok", utcnow())
+        session.commit()
+        assert session.get_one(Order, order.id).status == expected
