@@ -36,6 +36,7 @@ from wtforms.validators import (
 
 from app.orders.models import ORDER_STATUSES
 from app.partners.models import PARTNER_KINDS
+from app.supply.models import OFFER_STATUSES, PRODUCT_STATUSES
 
 
 class SignInForm(FlaskForm):
@@ -366,3 +367,28 @@ class StatementForm(FlaskForm):
     )
     first = DateField(_l("From (empty: the statement's own days)"), validators=[Optional()])
     last = DateField(_l("To (exclusive)"), validators=[Optional()])
+
+
+class ProductEditForm(FlaskForm):
+    status = SelectField(_l("Status"), choices=[SelectChoice(s) for s in PRODUCT_STATUSES])
+    low_stock_threshold = IntegerField(
+        _l("Low-stock alert below (empty: none)"), validators=[Optional(), NumberRange(min=0)]
+    )
+    stock_capacity = IntegerField(
+        _l("Capacity (direct recharges and links; empty: unlimited)"),
+        validators=[Optional(), NumberRange(min=0)],
+    )
+
+
+class OfferEditForm(FlaskForm):
+    """One per offer on the product page (prefixed with the offer's id)."""
+
+    priority = IntegerField(
+        _l("Priority (lower first)"), validators=[InputRequired(), NumberRange(min=0, max=10_000)]
+    )
+    cost = _yuan_field(_l("Cost (yuan)"))
+    status = SelectField(_l("Status"), choices=[SelectChoice(s) for s in OFFER_STATUSES])
+
+
+class DocumentForm(FlaskForm):
+    file = FileField(_l("Document (PDF, PNG or JPEG, up to 10 MB)"), validators=[FileRequired()])

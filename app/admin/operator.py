@@ -6,19 +6,31 @@ margins of the last 30 days and the invariants report."""
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
+from flask import Response as Page
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from app.admin import bp
 from app.admin.charts import bar_chart
-from app.admin.forms import ActionForm, CodeBatchForm, StatementForm
+from app.admin.forms import (
+    ActionForm,
+    CodeBatchForm,
+    DocumentForm,
+    OfferEditForm,
+    ProductEditForm,
+    StatementForm,
+)
 from app.auth.web import STAFF
 from app.billing import reconciliation
 from app.billing.margins import margins
 from app.billing.statements import MAX_STATEMENT_BYTES
 from app.core.db import utcnow
+from app.core.errors import ValidationFailed
 from app.core.http import max_body_bytes, request_actor
 from app.core.principal import requires
 from app.core.vault import current_vault
@@ -27,6 +39,7 @@ from app.fulfillment import stats
 from app.invariants import ledger_problems
 from app.supply import imports, products, stock, suppliers
 from app.supply.models import Offer
+from app.supply.schemas import OfferUpdateSchema, ProductSchema
 from app.webhooks.health import endpoint_health
 
 EXPIRING_DAYS = 30
@@ -46,6 +59,7 @@ def supply() -> str:
         "admin/supply.html",
         suppliers=suppliers.list_suppliers(session, 100, None).data,
         expiring=expiring,
+        authorizations=suppliers.list_authorizations(session, 100, None).data,
         products=[(p, stock.stock_summary(session, p)) for p in catalog],
     )
 
@@ -146,22 +160,140 @@ def stock_levels() -> str:
     return render_template("admin/stock.html", rows=rows, days=BURN_DAYS)
 
 
-@bp.route("/platform/stock/<product_id>")
+@bp.route("/platform/products/<product_id>")
 @requires("platform:read", via=STAFF)
-def stock_burn_down(product_id: str) -> str:
+def product_detail(product_id: str) -> str:
+    """A product's stock and burn-down (units delivered per day), its settings and offers."""
     session = db.session()
     product = products.get_product(session, product_id)
     today = utcnow().date()
     first = today - timedelta(days=BURN_DAYS - 1)
     sold = stats.units_per_day(session, product.id, first, today)
+    offers = [
+        (offer, OfferEditForm(prefix=offer.id, priority=offer.priority,
+                              cost=Decimal(offer.cost_minor) / 100, status=offer.status))
+        for offer in product.offers
+    ]  # fmt: skip
     return render_template(
-        "admin/burn_down.html",
+        "admin/product.html",
         product=product,
         summary=stock.stock_summary(session, product),
         chart=bar_chart(sold, first, today),
         sold=sum(n for _, n in sold),
         days=BURN_DAYS,
+        form=ProductEditForm(
+            status=product.status,
+            low_stock_threshold=product.low_stock_threshold,
+            stock_capacity=product.stock_capacity,
+        ),
+        offers=offers,
+        suppliers={s.id: s.name for s in suppliers.list_suppliers(session, 100, None).data},
     )
+
+
+def _refused(errors: dict[str, Any], product_id: str) -> Response:
+    flash(_("Nothing was changed: %(problems)s", problems=errors), "error")
+    return redirect(url_for("admin.product_detail", product_id=product_id))
+
+
+@bp.route("/platform/products/<product_id>", methods=["POST"])
+@requires("platform", via=STAFF)
+def update_product(product_id: str) -> Response:
+    form = ProductEditForm()
+    if not form.validate_on_submit():
+        return _refused(form.errors, product_id)
+    session = db.session()
+    product = products.get_product(session, product_id)
+    data = {"status": form.status.data, "low_stock_threshold": form.low_stock_threshold.data}
+    if product.fulfillment_type != "card_key":
+        data["stock_capacity"] = form.stock_capacity.data
+    try:  # the API's own validation of a product change
+        changes = ProductSchema(partial=True).load(data)
+    except ValidationError as invalid:
+        return _refused(invalid.messages_dict, product_id)
+    products.update_product(session, request_actor(), product, changes)
+    flash(_("The product is saved."), "ok")
+    return redirect(url_for("admin.product_detail", product_id=product_id))
+
+
+@bp.route("/platform/products/<product_id>/offers/<offer_id>", methods=["POST"])
+@requires("platform", via=STAFF)
+def update_offer(product_id: str, offer_id: str) -> Response:
+    form = OfferEditForm(prefix=offer_id)
+    if not form.validate_on_submit():
+        return _refused(form.errors, product_id)
+    session = db.session()
+    offer = products.get_offer(session, product_id, offer_id)
+    products.update_offer(
+        session,
+        request_actor(),
+        offer,
+        OfferUpdateSchema(partial=True).load(
+            {
+                "priority": form.priority.data,
+                "status": form.status.data,
+                "cost": {"amount": int((form.cost.data or 0) * 100), "currency": offer.currency},
+            }
+        ),
+    )
+    flash(_("The offer is saved."), "ok")
+    return redirect(url_for("admin.product_detail", product_id=product_id))
+
+
+@bp.route("/platform/authorizations/<authorization_id>")
+@requires("platform:read", via=STAFF)
+def authorization_detail(authorization_id: str) -> str:
+    session = db.session()
+    return render_template(
+        "admin/authorization.html",
+        authorization=suppliers.get_authorization(session, authorization_id),
+        documents=suppliers.authorization_documents(session, authorization_id),
+        form=DocumentForm(),
+    )
+
+
+@bp.route("/platform/authorizations/<authorization_id>/documents", methods=["POST"])
+@requires("platform", via=STAFF)
+@max_body_bytes(suppliers.MAX_DOCUMENT_BYTES + 64 * 1024)
+def attach_authorization_document(authorization_id: str) -> Response:
+    form = DocumentForm()
+    back = redirect(url_for("admin.authorization_detail", authorization_id=authorization_id))
+    if not form.validate_on_submit():
+        flash(_("Choose a file."), "error")
+        return back
+    session = db.session()
+    try:
+        suppliers.attach_document(
+            session,
+            request_actor(),
+            suppliers.get_authorization(session, authorization_id),
+            form.file.data.filename or "",
+            form.file.data.read(),
+        )
+        flash(_("The document is kept with the authorization."), "ok")
+    except ValidationFailed as failed:
+        flash(" ".join(failed.extra["errors"]["file"]), "error")
+    return back
+
+
+@bp.route("/platform/documents/<document_id>")
+@requires("platform:read", via=STAFF)
+def authorization_document(document_id: str) -> Page:
+    document = suppliers.get_document(db.session(), document_id)
+    filename = f"{document.id}-{_ascii(document.filename)}"
+    return Page(
+        document.content,
+        mimetype=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _ascii(name: str) -> str:
+    """A filename safe in a header (the stored one may be Chinese: the id keeps it unique)."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in name)
 
 
 @bp.route("/platform/webhooks")

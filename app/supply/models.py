@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
@@ -98,6 +98,23 @@ class Authorization(PublicIdMixin, TimestampMixin, Base):
 
     def is_valid_on(self, day: date) -> bool:
         return self.revoked_at is None and self.valid_from <= day <= self.valid_until
+
+
+class AuthorizationDocument(PublicIdMixin, Base):
+    """A scan of an authorization's contract or letter (PDF or image), kept with it for audits
+    by brands and regulators."""
+
+    __tablename__ = "authorization_documents"
+    id_prefix = "doc"
+
+    authorization_id: Mapped[str] = mapped_column(ForeignKey("authorizations.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(60))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
+    uploaded_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Product(PublicIdMixin, TimestampMixin, Base):

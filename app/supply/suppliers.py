@@ -3,6 +3,7 @@ region), and what that makes sellable today; where a delivered code came from.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -10,16 +11,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from app.core.audit import Actor, changed_fields, record_audit, record_changes
 from app.core.db import get_or_404, utcnow
-from app.core.errors import ValidationFailed
+from app.core.errors import NotFound, ValidationFailed
 from app.core.pagination import Page, paginate
 from app.core.vault import Vault
 from app.supply.errors import SupplyConflict
 from app.supply.models import (
     Authorization,
+    AuthorizationDocument,
     Code,
     CodeBatch,
     Offer,
@@ -192,6 +194,71 @@ def update_authorization(
     if changed:
         refresh_availability(session, actor)
     return authorization
+
+
+# what an authorization document may be, by the first bytes of the file (not its name)
+DOCUMENT_TYPES = {
+    b"%PDF-": "application/pdf",
+    b"\x89PNG": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+}
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+def attach_document(
+    session: Session, actor: Actor, authorization: Authorization, filename: str, raw: bytes
+) -> AuthorizationDocument:
+    """Keep a scan of the authorization's contract: a PDF, PNG or JPEG of at most 10 MiB."""
+    if not raw or len(raw) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed({"file": ["A file of 1 byte to 10 MiB."]})
+    content_type = next((t for magic, t in DOCUMENT_TYPES.items() if raw.startswith(magic)), None)
+    if content_type is None:
+        raise ValidationFailed({"file": ["A PDF, PNG or JPEG file."]})
+    document = AuthorizationDocument(
+        authorization_id=authorization.id,
+        filename=(filename or "document").replace("\\", "/").rsplit("/", 1)[-1][:255],
+        content_type=content_type,
+        size_bytes=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        content=raw,
+        uploaded_by=f"{actor.kind}:{actor.id}",
+    )
+    session.add(document)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "authorization.document_attached",
+        "authorization",
+        authorization.id,
+        after={
+            "document_id": document.id,
+            "filename": document.filename,
+            "sha256": document.sha256,
+        },
+    )
+    return document
+
+
+def authorization_documents(session: Session, authorization_id: str) -> list[AuthorizationDocument]:
+    return list(
+        session.scalars(
+            select(AuthorizationDocument)
+            .where(AuthorizationDocument.authorization_id == authorization_id)
+            .order_by(AuthorizationDocument.id)
+        )
+    )
+
+
+def get_document(session: Session, document_id: str) -> AuthorizationDocument:
+    document = session.scalars(
+        select(AuthorizationDocument)
+        .where(AuthorizationDocument.id == document_id)
+        .options(undefer(AuthorizationDocument.content))
+    ).first()
+    if document is None:
+        raise NotFound("Document not found.")
+    return document
 
 
 def get_authorization(session: Session, authorization_id: str) -> Authorization:

@@ -46,7 +46,7 @@ def test_low_stock_comes_first_with_its_sales_and_burn_down(session, browser_of,
     assert 'data-testid="low-stock"' in html
     today = utcnow().date()
     assert stats.units_per_day(session, scarce.id, today - timedelta(days=1), today) == [(today, 3)]
-    burn = portal.get(f"/admin/platform/stock/{scarce.id}").get_data(as_text=True)
+    burn = portal.get(f"/admin/platform/products/{scarce.id}").get_data(as_text=True)
     assert 'data-testid="burn-down"' in burn and ">3<" in burn
 
 
@@ -128,3 +128,78 @@ def test_an_operator_uploads_a_statement_and_reviews_its_discrepancies(session, 
         content_type="multipart/form-data",
     )  # fmt: skip
     assert refused.status_code == 403
+
+
+def test_an_operator_edits_a_product_and_its_offer(session, browser_of):
+    from app.supply.models import Offer, Product
+
+    product = make_product(session, "爱奇艺", fulfillment_type="direct_recharge", stock_capacity=50)
+    offer = session.scalars(select(Offer).where(Offer.product_id == product.id)).one()
+    operator = make_staff(session, None, "operator")
+    portal = browser_of()
+    sign_in(portal, operator)
+    page = f"/admin/platform/products/{product.id}"
+    html = portal.get(page).get_data(as_text=True)
+    saved = portal.post(
+        page,
+        data={"csrf_token": csrf_of(html), "status": "inactive", "low_stock_threshold": "7",
+              "stock_capacity": "80"},
+    )  # fmt: skip
+    assert saved.status_code == 302
+    portal.post(
+        f"{page}/offers/{offer.id}",
+        data={"csrf_token": csrf_of(html), f"{offer.id}-priority": "5",
+              f"{offer.id}-cost": "18.50", f"{offer.id}-status": "paused"},
+    )  # fmt: skip
+    session.expire_all()
+    product = session.get_one(Product, product.id)
+    assert (product.status, product.low_stock_threshold, product.stock_capacity) == (
+        "inactive",
+        7,
+        80,
+    )
+    offer = session.get_one(Offer, offer.id)
+    assert (offer.priority, offer.cost_minor, offer.status) == (5, 1850, "paused")
+    finance = browser_of()
+    sign_in(finance, make_staff(session, None, "finance"))
+    html = finance.get(page).get_data(as_text=True)
+    refused = finance.post(page, data={"csrf_token": csrf_of(html), "status": "active"})
+    assert refused.status_code == 403
+
+
+def test_authorization_documents_are_kept_checked_and_served_as_attachments(session, browser_of):
+    from app.core.audit import AuditLog
+    from app.supply.models import Authorization
+
+    make_product(session, "优酷")  # with a valid authorization for its brand
+    authorization = session.scalars(select(Authorization)).first()
+    operator = make_staff(session, None, "operator")
+    portal = browser_of()
+    sign_in(portal, operator)
+    page = f"/admin/platform/authorizations/{authorization.id}"
+    html = portal.get(page).get_data(as_text=True)
+
+    def attach(body: bytes, name: str):
+        return portal.post(
+            f"{page}/documents",
+            data={"csrf_token": csrf_of(html), "file": (io.BytesIO(body), name)},
+            content_type="multipart/form-data",
+        )
+
+    pdf = b"%PDF-1.4\n% contract\n"
+    assert attach(pdf, "授权书.pdf").status_code == 302
+    attach(b"<script>alert(1)</script>", "evil.pdf")  # named .pdf, is not: refused
+    listed = portal.get(page).get_data(as_text=True)
+    assert "授权书.pdf" in listed and "evil.pdf" not in listed
+    document_id = listed.split("/admin/platform/documents/")[1].split('"')[0]
+    served = portal.get(f"/admin/platform/documents/{document_id}")
+    assert served.data == pdf and served.mimetype == "application/pdf"
+    assert served.headers["Content-Disposition"].startswith("attachment;")
+    assert (
+        session.scalars(
+            select(AuditLog).where(AuditLog.action == "authorization.document_attached")
+        )
+        .one()
+        .actor_id
+        == operator.id
+    )

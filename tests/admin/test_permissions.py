@@ -18,6 +18,8 @@ from app.core.queue import drain
 from app.exports import service as exports
 from app.members import grants
 from app.orders import aftersales
+from app.supply.models import Authorization
+from app.supply.suppliers import attach_document
 from app.webhooks.endpoints import create_endpoint
 from tests.admin.conftest import make_staff, sign_in
 from tests.factories import (
@@ -73,6 +75,8 @@ def shop(app, session, partner_a, empty_queues):
         session, TEST_ACTOR, vault_for_tests(), partner_a.id, "http://127.0.0.1:9/h", [],
         allow_private=True,
     ).endpoint  # fmt: skip
+    authorization = session.scalars(select(Authorization)).first()
+    document = attach_document(session, TEST_ACTOR, authorization, "a.pdf", b"%PDF-1.4\n")
     export = exports.request_export(session, TEST_ACTOR, partner_a.id, "members", None, None)
     run = reconciliation.reconcile_statement(
         session,
@@ -101,6 +105,8 @@ def shop(app, session, partner_a, empty_queues):
         "partner_id": partner_a.id,
         "product_id": listing.product_id,
         "reconciliation_id": run.id,
+        "authorization_id": authorization.id,
+        "document_id": document.id,
     }
 
 
