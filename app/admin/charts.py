@@ -31,23 +31,27 @@ def bar_chart(per_day: list[tuple[date, int]], first: date, last: date) -> Chart
     """One bar per day from `first` to `last` (days without orders are empty slots, so the
     time axis is honest)."""
     counts = dict(per_day)
-    if not any(counts.values()):
-        return Chart(WIDTH, HEIGHT, [], 0)
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    peak = max(counts.values())
-    slot = WIDTH / max(len(days), 7)  # a day or two: narrow bars, not a wall
+    return labelled_chart([(day.strftime("%m-%d"), counts.get(day, 0)) for day in days])
+
+
+def labelled_chart(values: list[tuple[str, int]]) -> Chart:
+    """One bar per (label, value), scaled to the highest; no bars when every value is 0."""
+    if not any(value for _, value in values):
+        return Chart(WIDTH, HEIGHT, [], 0)
+    peak = max(value for _, value in values)
+    slot = WIDTH / max(len(values), 7)  # a few values: narrow bars, not a wall
     plot = HEIGHT - LABEL
     bars = []
-    for i, day in enumerate(days):
-        value = counts.get(day, 0)
-        height = plot * value / peak if peak else 0
+    for i, (label, value) in enumerate(values):
+        height = plot * value / peak
         bars.append(
             Bar(
                 x=round(i * slot + slot * 0.1, 1),
                 y=round(plot - height, 1),
                 width=round(slot * 0.8, 1),
                 height=round(height, 1),
-                label=day.strftime("%m-%d"),
+                label=label,
                 value=value,
             )
         )

@@ -12,8 +12,8 @@ from flask import g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.accounts.service import account_for
-from app.admin import bp
-from app.admin.charts import bar_chart
+from app.admin import bp, seconds
+from app.admin.charts import Chart, bar_chart, labelled_chart
 from app.admin.forms import AdjustPointsForm, MemberSearchForm, OpenCaseForm, OrderSearchForm
 from app.auth.web import STAFF
 from app.core.audit import audit_trail
@@ -27,6 +27,7 @@ from app.members import service as members
 from app.members.errors import MemberNotFound
 from app.orders import reports
 from app.orders import service as orders
+from app.orders.models import LATENCY_BUCKETS_SECONDS
 from app.partners import quotas
 from app.partners.service import get_partner
 from app.webhooks.outbox import events_of_order
@@ -52,6 +53,7 @@ def dashboard() -> str:
     today = utcnow().astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     figures = reports.dashboard(session, partner.id, partner.timezone, first, today)
+    account = account_for(session, partner.id)
     since = datetime.combine(first, time(), zone)
     return render_template(
         "admin/dashboard.html",
@@ -60,10 +62,19 @@ def dashboard() -> str:
         periods=PERIODS,
         dash=figures,
         failed=reports.failed_recently(session, partner.id, since),
-        account=account_for(session, partner.id),
+        account=account,
         usage=quotas.usage(session, partner, utcnow()),
         chart=bar_chart(figures.per_day, first, today),
+        latency=_latency_chart(figures.latency_buckets),
+        runway=figures.runway_days(account.available.amount, days),
     )
+
+
+def _latency_chart(buckets: list[int]) -> Chart:
+    """Deliveries per time-to-deliver bucket (≤ 1 s … ≤ 4 h, then more)."""
+    labels = [f"≤ {seconds(bound)}" for bound in LATENCY_BUCKETS_SECONDS]
+    labels.append(f"> {seconds(LATENCY_BUCKETS_SECONDS[-1])}")
+    return labelled_chart(list(zip(labels, buckets, strict=True)))
 
 
 def day_start(value: Any, zone: ZoneInfo, days: int = 0) -> datetime | None:

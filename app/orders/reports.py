@@ -56,6 +56,12 @@ class Dashboard:
     p95_seconds: int | None
     per_day: list[tuple[date, int]]
     top_products: list[tuple[str, int]]
+    latency_buckets: list[int]  # deliveries per LATENCY_BUCKETS_SECONDS bucket, then above
+
+    def runway_days(self, available_minor: int, days: int) -> float | None:
+        """How many days the available balance lasts at this period's wholesale spend."""
+        per_day = self.wholesale_minor / days if days else 0
+        return max(available_minor, 0) / per_day if per_day else None
 
     @property
     def success_rate(self) -> float | None:
@@ -192,6 +198,7 @@ def dashboard(
         p95_seconds=_bucket_percentile(buckets, 95),
         per_day=[(day, f.orders) for day, f in figures],
         top_products=[(names.get(p, p), n) for p, n in leaders],
+        latency_buckets=buckets,
     )
 
 

@@ -94,6 +94,7 @@ def test_partner_owner_signs_in_finds_an_order_and_switches_language(served, bro
 
     page.locator('[data-testid="tiles"]').wait_for()
     assert "概览" in page.content()
+    page.locator('[data-testid="latency-chart"]').wait_for()  # the order just placed
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / f"dashboard_{partner}.png", full_page=True)
 

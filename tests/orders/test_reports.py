@@ -66,3 +66,7 @@ def test_the_dashboard_reads_stored_past_days_and_computes_today(session, partne
     assert dash.per_day[3] == (today - timedelta(days=3), 40) and dash.per_day[-1] == (today, 1)
     assert dash.p95_seconds == 1 and dash.top_products[0] == ("prd_gone", 40)
     assert round(dash.success_rate or 0, 3) == round(39 / 41, 3)
+    assert dash.latency_buckets == [39, 0, 0, 0, 0, 0, 0, 0, 0]
+    # ¥90 + ¥22 spent over 7 days: an available ¥112 lasts 7 days at that pace
+    assert dash.wholesale_minor == 9_000 + 2_200
+    assert dash.runway_days(11_200, 7) == 7 and dash.runway_days(-5, 7) == 0
