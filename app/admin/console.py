@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from app.accounts.service import account_for
@@ -28,7 +29,7 @@ from app.members.errors import MemberNotFound
 from app.orders import reports
 from app.orders import service as orders
 from app.orders.models import LATENCY_BUCKETS_SECONDS
-from app.partners import quotas
+from app.partners import listings, quotas
 from app.partners.service import get_partner
 from app.webhooks.outbox import events_of_order
 
@@ -89,6 +90,10 @@ def order_list() -> Response | str:
     session = db.session()
     partner = get_partner(session, current_partner_id())
     form = OrderSearchForm(request.args)
+    form.product.choices = [("", _("Any product"))] + [
+        (listing.product_id, listing.product.name)
+        for listing in listings.list_listings(session, partner.id, 500, None).data
+    ]
     form.validate()
     if form.order_id.data:
         return redirect(url_for("admin.order_detail", order_id=form.order_id.data.strip()))
@@ -97,6 +102,7 @@ def order_list() -> Response | str:
         "member": form.member.data or None,
         "client_reference": form.client_reference.data or None,
         "status": form.status.data or None,
+        "product": form.product.data or None,
         "created_from": day_start(form.created_from.data, zone),
         "created_to": day_start(form.created_to.data, zone, days=1),
     }

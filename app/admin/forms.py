@@ -85,6 +85,7 @@ class OrderSearchForm(FlaskForm):
         choices=[SelectChoice("", _l("Any status"))] + [SelectChoice(s) for s in ORDER_STATUSES],
         validators=[Optional()],
     )
+    product = SelectField(_l("Product"), validators=[Optional()])
     created_from = DateField(_l("From"), validators=[Optional()])
     created_to = DateField(_l("To (inclusive)"), validators=[Optional()])
 

@@ -165,7 +165,8 @@ def place_order(command: checkout.PlaceOrder) -> Any:
 def list_orders(args: dict[str, Any]) -> Any:
     """List orders.
 
-    This partner's orders, newest first; filter by member, status or creation time.
+    This partner's orders, newest first; filter by member, your reference, status, product
+    or creation time.
     Cursor-paginated.
     """
     return orders.list_orders(

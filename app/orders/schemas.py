@@ -165,6 +165,11 @@ class OrderQuerySchema(PageArgsSchema):
     member = fields.String(load_default=None)
     client_reference = fields.String(load_default=None, validate=validate.Length(max=64))
     status = fields.String(load_default=None, validate=validate.OneOf(ORDER_STATUSES))
+    product = fields.String(
+        load_default=None,
+        validate=validate.Length(max=40),
+        metadata={"description": "orders with an item of this product (its id)"},
+    )
     created_from = fields.AwareDateTime(load_default=None)
     created_to = fields.AwareDateTime(load_default=None)
 

@@ -20,7 +20,7 @@ from app.core.tenancy import get_owned, scoped
 from app.fulfillment.models import Delivery
 from app.members.models import Member, PointsEntry
 from app.members.service import lock_member, refund_points
-from app.orders.models import Case, Order
+from app.orders.models import Case, Order, OrderItem
 from app.orders.state import transition
 from app.partners import quotas
 from app.supply.stock import release_capacity
@@ -163,6 +163,14 @@ def list_orders(
         stmt = stmt.where(Order.client_reference == filters["client_reference"])
     if filters.get("status"):
         stmt = stmt.where(Order.status == filters["status"])
+    if filters.get("product"):
+        stmt = stmt.where(
+            Order.id.in_(
+                select(OrderItem.order_id).where(
+                    OrderItem.partner_id == partner_id, OrderItem.product_id == filters["product"]
+                )
+            )
+        )
     if filters.get("created_from"):
         stmt = stmt.where(Order.created_at >= filters["created_from"])
     if filters.get("created_to"):

@@ -76,3 +76,15 @@ def test_the_order_page_shows_its_events_and_sends_one_again(
         portal, f"/admin/orders/{order.id}", {}, f"/admin/developers/events/{foreign}/replay"
     )
     assert refused.status_code == 404
+
+
+def test_orders_are_found_by_product_in_the_portal(session, browser_of, partner_a):
+    fund(session, partner_a)
+    member = make_member(session, partner_a, "m-1", points=100_000)
+    first = sellable_card_key_listing(session, partner_a)
+    second = sellable_card_key_listing(session, partner_a)
+    one, two = place(session, partner_a, member, first), place(session, partner_a, member, second)
+    portal = browser_of()
+    sign_in(portal, make_staff(session, partner_a.id, "viewer"))
+    html = portal.get(f"/admin/orders?product={second.product_id}").get_data(as_text=True)
+    assert two.id in html and one.id not in html

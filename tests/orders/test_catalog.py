@@ -91,6 +91,10 @@ def test_order_list_filters(api_a, session, partner_a):
     assert [o["id"] for o in api_a.get("/api/v1/orders?member=x1").get_json()["data"]] == [mine.id]
     assert len(api_a.get("/api/v1/orders?status=fulfilled").get_json()["data"]) == 2
     assert api_a.get("/api/v1/orders?status=cancelled").get_json()["data"] == []
+    other = sellable_card_key_listing(session, partner_a, codes=1)
+    theirs = place(session, partner_a, make_member(session, partner_a, "x2"), other)
+    by_product = api_a.get(f"/api/v1/orders?product={other.product_id}").get_json()["data"]
+    assert [o["id"] for o in by_product] == [theirs.id]
     future = (mine.created_at + timedelta(days=1)).isoformat()
     assert (
         api_a.get("/api/v1/orders", query_string={"created_from": future}).get_json()["data"] == []
