@@ -147,8 +147,14 @@ def test_operator_signs_in_and_finds_any_partners_order(served, browser):
             {"name": "e2e.csv", "mimeType": "text/csv", "buffer": b"code\nE2E-0001\nE2E-0002\n"}
         ],
     )
+    sent: list[float] = []  # the upload's progress events, as the page's script reads them
+    page.on("console", lambda m: sent.append(1.0) if m.text == "upload-progress" else None)
+    page.evaluate(
+        "document.addEventListener('htmx:xhr:progress', () => console.log('upload-progress'))"
+    )
     page.get_by_role("button", name="导入").click()
     page.locator(".flash-ok").wait_for()
+    assert sent, "the upload went through htmx, reporting its progress"
     assert page.locator('[data-testid="batches"] tbody tr').count() == before + 1
     assert "E2E-0001" not in page.content()  # codes are never shown
     page.close()
