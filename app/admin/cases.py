@@ -12,6 +12,7 @@ from app.admin import bp
 from app.admin.console import PAGE
 from app.admin.forms import OpenCaseForm, ResolveCaseForm
 from app.auth.web import STAFF
+from app.billing.reconciliation import items_for_delivery
 from app.core.db import utcnow
 from app.core.http import request_actor
 from app.core.principal import requires
@@ -61,6 +62,7 @@ def case_detail(case_id: str) -> str:
         "admin/case.html",
         case=case,
         evidence=aftersales.evidence(session, case),
+        statements=items_for_delivery(session, case.delivery_id),
         form=ResolveCaseForm(),
         resolutions=CASE_RESOLUTIONS,
         now=utcnow(),

@@ -147,7 +147,7 @@ class ReconciliationItem(PublicIdMixin, Base):
     line: Mapped[int | None] = mapped_column(Integer)  # statement line, when the row is theirs
     reference: Mapped[str | None] = mapped_column(String(120))
     supplier_order_no: Mapped[str | None] = mapped_column(String(120))
-    delivery_id: Mapped[str | None] = mapped_column(String(40))
+    delivery_id: Mapped[str | None] = mapped_column(String(40), index=True)
     partner_id: Mapped[str | None] = mapped_column(String(40))
     their_status: Mapped[str | None] = mapped_column(String(16))
     our_status: Mapped[str | None] = mapped_column(String(16))

@@ -168,6 +168,17 @@ def reconcile(
     return run
 
 
+def items_for_delivery(session: Session, delivery_id: str) -> list[ReconciliationItem]:
+    """What supplier statements said of one delivery (after-sales evidence), oldest first."""
+    return list(
+        session.scalars(
+            select(ReconciliationItem)
+            .where(ReconciliationItem.delivery_id == delivery_id)
+            .order_by(ReconciliationItem.id)
+        )
+    )
+
+
 def get_reconciliation(session: Session, reconciliation_id: str) -> Reconciliation:
     return get_or_404(session, Reconciliation, reconciliation_id, "Reconciliation")
 

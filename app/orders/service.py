@@ -17,6 +17,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
+from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.models import Member, PointsEntry
 from app.members.service import lock_member, refund_points
@@ -142,9 +143,28 @@ def get_order(session: Session, partner_id: str, order_id: str) -> Order:
     return get_owned(session, Order, partner_id, Order.id == order_id, label="Order")
 
 
-def find_any_order(session: Session, order_id: str) -> Order | None:
-    """The platform looks an order up by its id, whichever partner's it is."""
-    return session.get(Order, order_id)
+def find_any_order(session: Session, reference: str) -> Order | None:
+    """The platform looks an order up, whichever partner's it is, by any id it is known by:
+    its own, one of its items', deliveries', entitlements' or cases', or (when it is none of
+    ours) a partner's `client_reference`."""
+    reference = reference.strip()
+    owners: dict[str, Any] = {
+        "itm": OrderItem,
+        "dlv": Delivery,
+        "ent": Entitlement,
+        "cas": Case,
+    }
+    prefix = reference.split("_", 1)[0]
+    if prefix == Order.id_prefix:
+        order_id: str | None = reference
+    elif prefix in owners:
+        model = owners[prefix]
+        order_id = session.scalar(select(model.order_id).where(model.id == reference))
+    else:
+        order_id = session.scalar(
+            select(Order.id).where(Order.client_reference == reference).limit(1)
+        )
+    return session.get(Order, order_id) if order_id else None
 
 
 def list_orders(

@@ -70,3 +70,50 @@ def test_a_viewer_reads_cases_but_cannot_resolve(session, browser_of, partner_a)
         data={"csrf_token": csrf_of(html), "resolution": "refunded", "note": "x"},
     )
     assert refused.status_code == 403
+
+
+def test_the_case_page_shows_what_supplier_statements_said_of_the_unit(
+    session, browser_of, partner_a, empty_queues
+):
+    from datetime import timedelta
+
+    from app.billing import reconciliation
+    from app.core.db import utcnow
+    from app.fulfillment import service as engine
+    from app.fulfillment.suppliers.base import SUCCESS, StatusReport, SubmitResult
+    from app.orders import aftersales
+    from tests.factories import TEST_ACTOR, make_listing, make_product, make_supplier
+
+    supplier = make_supplier(session, "Upstream V")
+    product = make_product(
+        session, "腾讯视频", fulfillment_type="direct_recharge", supplier=supplier
+    )
+    fund(session, partner_a)
+    member = make_member(session, partner_a, "m-1", points=10_000, phone="13912345678")
+    order = place(session, partner_a, member, make_listing(session, partner_a, product))
+    (delivery,) = order.deliveries
+    now = utcnow()
+    submission = engine.begin_submission(session, delivery.id, now)
+    engine.record_submission(session, submission, SubmitResult("accepted", "SO-9"), now)
+    engine.apply_report(
+        session, delivery.id, supplier.id, StatusReport(delivery.id, SUCCESS, "SO-9"), now
+    )
+    case = aftersales.open_case(
+        session, TEST_ACTOR, partner_a.id, order.id, delivery.id, "recharge_not_received", "x",
+        now,
+    )  # fmt: skip
+    statement = (
+        "reference,supplier_order_no,status,amount,completed_at\n"
+        f"{delivery.id},SO-9,success,21.00,\n"
+    ).encode()
+    today = now.date()
+    reconciliation.reconcile_statement(
+        session, TEST_ACTOR, supplier, statement, today - timedelta(days=1),
+        today + timedelta(days=1),
+    )  # fmt: skip
+    session.commit()
+    portal = browser_of()
+    sign_in(portal, make_staff(session, partner_a.id, "support"))
+    html = portal.get(f"/admin/cases/{case.id}").get_data(as_text=True)
+    rows = html.split('data-testid="statement-rows"')[1].split("</table>")[0]
+    assert "¥21.00" in rows and "success" in rows

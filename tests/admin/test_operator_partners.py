@@ -149,3 +149,42 @@ def test_platform_support_reads_a_partner_but_changes_nothing(session, browser_o
         post_form(portal, "/admin/platform/", NEW, "/admin/platform/partners/new").status_code
         == 403
     )
+
+
+def test_an_order_is_found_across_partners_by_any_of_its_ids(session, browser_of, partner_b):
+    from app.core.db import utcnow
+    from app.orders import aftersales
+    from app.orders.checkout import OrderLine, Payment, PlaceOrder, place_order
+    from tests.factories import (
+        TEST_ACTOR,
+        fund,
+        make_member,
+        sellable_card_key_listing,
+        vault_for_tests,
+    )
+
+    fund(session, partner_b)
+    make_member(session, partner_b, "m-1", points=10_000)
+    listing = sellable_card_key_listing(session, partner_b)
+    order = place_order(
+        session, TEST_ACTOR, partner_b.id,
+        PlaceOrder("m-1", (OrderLine(listing.id, 1),), Payment(points=listing.price_points),
+                   client_reference="PO-7731"),
+        vault=vault_for_tests(),
+    )  # fmt: skip
+    session.commit()
+    delivery = order.deliveries[0]
+    case = aftersales.open_case(
+        session, TEST_ACTOR, partner_b.id, order.id, delivery.id, "other", "x", utcnow()
+    )
+    session.commit()
+    portal = browser_of()
+    sign_in(portal, make_staff(session, None, "support"))
+    for reference in (order.id, order.items[0].id, delivery.id, order.entitlements[0].id,
+                      case.id, "PO-7731"):  # fmt: skip
+        html = portal.get("/admin/platform/", query_string={"order": reference}).get_data(
+            as_text=True
+        )
+        assert 'data-testid="found-order"' in html and order.id in html, reference
+    missing = portal.get("/admin/platform/?order=dlv_01nosuchdelivery000000000")
+    assert 'data-testid="found-order"' not in missing.get_data(as_text=True)
