@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from app.accounts.service import account_for
@@ -30,6 +31,7 @@ from app.orders import reports
 from app.orders import service as orders
 from app.orders.models import LATENCY_BUCKETS_SECONDS
 from app.partners import listings, quotas
+from app.partners.models import Partner
 from app.partners.service import get_partner
 from app.webhooks.outbox import events_of_order
 
@@ -55,6 +57,7 @@ def dashboard() -> str:
     first = today - timedelta(days=days - 1)
     figures = reports.dashboard(session, partner.id, partner.timezone, first, today)
     account = account_for(session, partner.id)
+    usage = quotas.usage(session, partner, utcnow())
     since = datetime.combine(first, time(), zone)
     return render_template(
         "admin/dashboard.html",
@@ -64,11 +67,19 @@ def dashboard() -> str:
         dash=figures,
         failed=reports.failed_recently(session, partner.id, since),
         account=account,
-        usage=quotas.usage(session, partner, utcnow()),
+        usage=usage,
+        busiest=_busiest(session, partner) if usage["limits"]["listing_daily_units"] else [],
         chart=bar_chart(figures.per_day, first, today),
         latency=_latency_chart(figures.latency_buckets),
         runway=figures.runway_days(account.available.amount, days),
     )
+
+
+def _busiest(session: Session, partner: Partner) -> list[tuple[str, int]]:
+    """(product name, units today) of the listings nearest the daily cap."""
+    busiest = quotas.busiest_listings_today(session, partner, utcnow())
+    names = dict(listings.listing_names(session, partner.id, [i for i, _ in busiest]))
+    return [(names.get(listing_id, listing_id), used) for listing_id, used in busiest]
 
 
 def _latency_chart(buckets: list[int]) -> Chart:

@@ -257,6 +257,18 @@ def catalog_facet(session: Session, partner_id: str, facet: str) -> list[tuple[s
     return [(value, count) for value, count in rows]
 
 
+def listing_names(
+    session: Session, partner_id: str, listing_ids: list[str]
+) -> list[tuple[str, str]]:
+    """(listing id, product name) of some of the partner's listings."""
+    rows = session.execute(
+        select(Listing.id, Product.name)
+        .join(Product, Product.id == Listing.product_id)
+        .where(Listing.partner_id == partner_id, Listing.id.in_(listing_ids))
+    )
+    return [(listing_id, name) for listing_id, name in rows]
+
+
 def find_listing_by_product(session: Session, partner_id: str, product_id: str) -> Listing:
     listing = session.scalars(
         scoped(Listing, partner_id).where(Listing.product_id == product_id)

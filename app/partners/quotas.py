@@ -210,3 +210,22 @@ def usage(session: Session, partner: Partner, now: datetime) -> dict[str, Any]:
         },
         "limits": {f: getattr(limits, f) for f in QUOTA_FIELDS},
     }
+
+
+def busiest_listings_today(
+    session: Session, partner: Partner, now: datetime, most: int = 5
+) -> list[tuple[str, int]]:
+    """(listing id, units today) of the partner's listings nearest their daily cap: the
+    counters exist only while `listing_daily_units` is set."""
+    day, _month = periods(partner.timezone, now)
+    rows = session.execute(
+        select(UsageCounter.key, UsageCounter.value)
+        .where(
+            UsageCounter.partner_id == partner.id,
+            UsageCounter.key.like("listing:%"),
+            UsageCounter.key.like(f"%:{day}"),
+        )
+        .order_by(UsageCounter.value.desc())
+        .limit(most)
+    )
+    return [(key.split(":")[1], int(value)) for key, value in rows]
