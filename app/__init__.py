@@ -39,6 +39,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.apidocs.routes import blp as apidocs_blp
     from app.auth import service as auth_service
     from app.auth.cli import staff_cli
+    from app.auth.models import ALL_SCOPES
     from app.auth.oauth import init_oauth
     from app.auth.request_log import init_request_log
     from app.auth.routes import blp as oauth_blp
@@ -62,6 +63,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.fulfillment.routes import blp as callbacks_blp
     from app.fulfillment.routes import platform_blp as fulfillment_platform_blp
     from app.invariants import invariants_cli
+    from app.mall.routes import blp as mall_api_blp
+    from app.mall.web import init_mall
     from app.members.cli import members_cli
     from app.members.routes import blp as members_blp
     from app.orders import outcomes  # noqa: F401 - the order hears of its units' outcomes
@@ -112,7 +115,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": "/oauth/token",
-                    "scopes": dict(PERMISSIONS),
+                    "scopes": {scope: PERMISSIONS[scope] for scope in ALL_SCOPES},
                 }
             },
         },
@@ -133,6 +136,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         webhooks_platform_blp,
         billing_blp,
         billing_platform_blp,
+        mall_api_blp,
     ):
         api.register_blueprint(blueprint)
     register_event_schemas(api.spec)
@@ -140,9 +144,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(public)
         limiter.exempt(public)
     register_error_handlers(app)
-    init_web(app, blueprints=("admin",))
+    init_web(app, blueprints=("admin", "mall"))
     init_staff_auth(app)
     init_admin(app)
+    init_mall(app)
 
     init_request_transaction(app, db.session)
     if not app.config.get("REDIS_URL"):

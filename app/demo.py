@@ -17,6 +17,7 @@ from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.vault import current_vault
 from app.extensions import db
+from app.members.service import MemberChanges, grant_points, upsert_member
 from app.partners.cli import CLI_ACTOR
 from app.partners.models import Partner
 from app.partners.service import sync_partners
@@ -64,6 +65,32 @@ def seed_demo_staff(session: Session, actor: Actor) -> int:
     return created
 
 
+DEMO_MEMBER = "demo-member"
+DEMO_MEMBER_POINTS = 200_000
+
+
+def seed_demo_members(session: Session, actor: Actor) -> int:
+    """A member per live demo partner, with points to spend in its mall (granted once)."""
+    created = 0
+    for partner in session.scalars(select(Partner).where(Partner.sandbox_of_id.is_(None))):
+        member, is_new = upsert_member(
+            session, actor, partner.id, DEMO_MEMBER, MemberChanges.of({"display_name": "演示会员"})
+        )
+        if is_new:
+            grant_points(session, member, DEMO_MEMBER_POINTS, "demo points")
+            created += 1
+    return created
+
+
+def demo_mall_links() -> list[tuple[str, str]]:
+    """(slug, URL) of each demo partner's mall, entered as its demo member."""
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    slugs = db.session().scalars(
+        select(Partner.slug).where(Partner.sandbox_of_id.is_(None)).order_by(Partner.slug)
+    )
+    return [(slug, f"{base}/m/{slug}/demo") for slug in slugs]
+
+
 def fund_demo_partners(session: Session, actor: Actor) -> int:
     """Prepay each demo partner once, so that demo orders go through."""
     funded = 0
@@ -91,6 +118,7 @@ def seed(root: str) -> None:
             raise click.ClickException("some partner files are invalid")
         funded = fund_demo_partners(session, CLI_ACTOR)
         staff = seed_demo_staff(session, CLI_ACTOR)
+        members = seed_demo_members(session, CLI_ACTOR)
     for line in report.lines():
         click.echo(line)
     click.echo("supply: " + ", ".join(f"{n} {what} created" for what, n in created.items()))
@@ -98,6 +126,8 @@ def seed(root: str) -> None:
         click.echo(f"funded {funded} demo partner account(s)")
     if staff:
         click.echo(f"created {staff} demo portal account(s)")
+    if members:
+        click.echo(f"created {members} demo mall member(s)")
 
 
 @demo_cli.command("logins")
@@ -110,3 +140,6 @@ def logins() -> None:
         f"  second factor: add TOTP key {DEMO_TOTP_SECRET} to an authenticator app, or run"
         f" .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('{DEMO_TOTP_SECRET}').now())\""
     )
+    click.echo("Demo malls (entered as each partner's demo member, as its app would):")
+    for slug, url in demo_mall_links():
+        click.echo(f"  {slug:<14} {url}")

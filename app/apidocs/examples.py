@@ -77,6 +77,7 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
     call("members_upsert_member", "PUT", member_path, {"display_name": "张三", "tier": "gold"})
     call("orders_get_catalog_entry", "GET", f"/api/v1/catalog/{listing['id']}?member={MEMBER}")
     call("members_get_member", "GET", member_path)
+    call("mall_api_launch", "POST", f"{member_path}/launch", {"create_member": {"tier": "gold"}})
     call("members_list_members", "GET", "/api/v1/members?limit=2")
     call(
         "members_move_points",

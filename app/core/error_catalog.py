@@ -414,6 +414,12 @@ _ENTRIES = (
         "operator",
     ),
     ErrorCode(
+        "launch_refused", 401, "Launch link used or expired",
+        "A mall launch link works once, within a minute of being issued, for its own partner.",
+        "Ask the partner's backend for a new launch (POST /api/v1/members/{id}/launch).",
+        "mall",
+    ),
+    ErrorCode(
         "top_up_already_decided", 409, "The top-up request was decided already",
         "A top-up request is credited or rejected once; another operator decided this one.",
         "Reload the request to see its decision.",

@@ -38,6 +38,8 @@ PERMISSIONS: dict[str, str] = {
     "billing:manage": "Request top-ups of the partner account; set its low-balance alert.",
     "webhooks:write": "Manage webhook endpoints and replay deliveries.",
     "listings:write": "Set member prices, sale windows, visibility and limits of listings.",
+    "mall:launch": "Send a member into the partner's mall (a one-time launch link).",
+    "mall:shop": "A member in the mall: browse, buy, see and reveal their own entitlements.",
     "staff:manage": "Invite staff, change their roles, disable them.",
     "developers:manage": "Create, rotate and revoke API clients, sandbox clients included.",
     "audit:read": "Read the audit log: every staff and API action, with before and after.",
@@ -45,7 +47,10 @@ PERMISSIONS: dict[str, str] = {
     "platform:read": "Read every partner's data (the operator console's support and finance).",
 }
 PLATFORM_PERMISSIONS = ("platform", "platform:read")
-PARTNER_PERMISSIONS = tuple(p for p in PERMISSIONS if p not in PLATFORM_PERMISSIONS)
+MEMBER_PERMISSIONS = ("mall:shop",)  # a member principal's: never an API scope
+PARTNER_PERMISSIONS = tuple(
+    p for p in PERMISSIONS if p not in PLATFORM_PERMISSIONS and p not in MEMBER_PERMISSIONS
+)
 
 _READS = frozenset(
     {"catalog:read", "members:read", "orders:read", "entitlements:read", "billing:read"}

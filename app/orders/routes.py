@@ -42,7 +42,8 @@ from app.partners.schemas import (
 blp = Blueprint("orders", __name__, url_prefix="/api/v1", description="Partner: catalog and orders")
 
 
-def _policies() -> checkout.Policies:
+def checkout_policies() -> checkout.Policies:
+    """The pluggable parts of checkout this app runs with (price adjusters, risk check)."""
     policies: checkout.Policies = current_app.extensions["quanyi_checkout"]
     return policies
 
@@ -70,7 +71,9 @@ def get_catalog(args: dict[str, Any]) -> Any:
     session, partner_id = db.session(), current_partner_id()
     context = _pricing(partner_id, args["member"])
     page = listings.catalog(session, partner_id, args["limit"], args["cursor"], args)
-    entries = catalog_entries(session, page.data, context, _policies().adjusters, args["in_stock"])
+    entries = catalog_entries(
+        session, page.data, context, checkout_policies().adjusters, args["in_stock"]
+    )
     return Page(entries, page.next_cursor)
 
 
@@ -117,7 +120,7 @@ def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
     session, partner_id = db.session(), current_partner_id()
     listing = listings.get_listing(session, partner_id, listing_id, sellable_only=True)
     context = _pricing(partner_id, args["member"])
-    (entry,) = catalog_entries(session, [listing], context, _policies().adjusters)
+    (entry,) = catalog_entries(session, [listing], context, checkout_policies().adjusters)
     return entry
 
 
@@ -152,7 +155,7 @@ def place_order(command: checkout.PlaceOrder) -> Any:
         current_partner_id(),
         command,
         vault=current_vault(),
-        policies=_policies(),
+        policies=checkout_policies(),
     )
     note(order_id=order.id)
     return order

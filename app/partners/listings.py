@@ -212,6 +212,7 @@ def list_listings(
 # how the catalog may be ordered (`newest`, the default, is id order, newest first)
 CATALOG_SORTS: dict[str, SortKey | None] = {
     "newest": None,
+    "position": BY_POSITION,  # as the partner arranged its listings
     "price_asc": SortKey(Listing.price_points, lambda li: li.price_points),
     "price_desc": SortKey(Listing.price_points, lambda li: li.price_points, descending=True),
     "name": SortKey(Product.name, lambda li: li.product.name),

@@ -1,0 +1,45 @@
+"""The partner API's way into the mall: a one-time launch link for a member."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask_smorest import Blueprint
+
+from app.core.db import utcnow
+from app.core.http import request_actor
+from app.core.openapi import raises
+from app.core.principal import requires
+from app.core.tenancy import current_partner_id
+from app.extensions import db
+from app.mall import service
+from app.mall.schemas import LaunchRequest, LaunchRequestSchema, LaunchSchema
+from app.partners.service import get_partner
+
+blp = Blueprint("mall_api", __name__, url_prefix="/api/v1", description="Partner: mall launch")
+
+
+def launch_url(slug: str, token: str) -> str:
+    base = str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/")
+    return f"{base}/m/{slug}/launch?token={token}"
+
+
+@blp.route("/members/<external_id>/launch", methods=["POST"])
+@requires("mall:launch")
+@blp.arguments(LaunchRequestSchema())
+@blp.response(201, LaunchSchema)
+@raises("member_not_found", "member_blocked")
+def launch(request: LaunchRequest, external_id: str) -> Any:
+    """Send a member into the mall.
+
+    A one-time link into this partner's mall, signed in as the member: redirect the member's
+    browser to it within 60 seconds. Each call issues a new link; a used or expired one is
+    refused.
+    """
+    session = db.session()
+    partner = get_partner(session, current_partner_id())
+    issued = service.issue_launch(
+        session, request_actor(), partner.id, external_id, utcnow(), request.create
+    )
+    return {"url": launch_url(partner.slug, issued.token), "expires_at": issued.expires_at}

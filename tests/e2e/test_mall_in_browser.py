@@ -1,0 +1,83 @@
+"""The mall in a real browser (Debian's Chromium) at a phone's width, against `make run`'s
+demo: each demo partner's mall entered as its demo member looks like that partner; a member
+launched by the partner's backend buys a card key, reveals it and finds it among their
+entitlements; a used launch link is refused. Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.conftest import issue_credentials
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+PHONE = {"width": 360, "height": 780}
+DEMO_PARTNERS = ("jinhai-bank", "skyway-air", "telelink", "northstar")
+
+
+def test_each_demo_mall_opens_as_its_member_in_its_own_colours(served, browser):
+    port, _env = served
+    colours = set()
+    blocked: list[str] = []  # what any page's CSP refused
+    for partner in DEMO_PARTNERS:
+        page = browser.new_page(viewport=PHONE, locale="zh-CN")
+        page.on(
+            "console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None
+        )
+        page.goto(f"http://127.0.0.1:{port}/m/{partner}/demo")
+        page.locator('[data-testid="listings"] article').first.wait_for()
+        colours.add(page.locator(".mall-bar").evaluate("e => getComputedStyle(e).backgroundColor"))
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / f"mall_home_{partner}.png", full_page=True)
+        page.locator('[data-testid="listings"] article a').first.click()
+        page.locator('[data-testid="price"]').wait_for()
+        page.screenshot(path=ARTIFACTS / f"mall_product_{partner}.png", full_page=True)
+        assert blocked == [], partner
+        page.close()
+    assert len(colours) == len(DEMO_PARTNERS)  # four malls, four looks
+
+
+def test_a_launched_member_buys_reveals_and_keeps_a_card_key(served, browser):
+    port, env = served
+    base = f"http://127.0.0.1:{port}"
+    client_id, secret = issue_credentials(env, "jinhai-bank", "mall-e2e")
+    token = httpx.post(
+        f"{base}/oauth/token", data={"grant_type": "client_credentials"}, auth=(client_id, secret)
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    launch = httpx.post(
+        f"{base}/api/v1/members/mall-e2e/launch",
+        headers=headers,
+        json={"create_member": {"display_name": "李四"}},
+    )
+    assert launch.status_code == 201, launch.text
+    httpx.post(
+        f"{base}/api/v1/members/mall-e2e/points",
+        headers={**headers, "Idempotency-Key": "mall-e2e-grant"},
+        json={"type": "grant", "amount": 100_000, "reason": "e2e"},
+    )
+    url = launch.json()["url"]
+    page = browser.new_page(viewport=PHONE, locale="zh-CN")
+    page.goto(url)
+    page.locator('[data-testid="listings"] article').first.wait_for()
+    page.get_by_role("link", name="腾讯视频VIP月卡").first.click()
+    page.get_by_role("button", name="立即兑换").click()
+    page.locator('[data-testid="order-status"]').wait_for()
+    assert page.locator('[data-testid="order-status"]').inner_text() == "已完成"
+    assert 'data-testid="code"' not in page.content()  # no code before the tap
+    page.get_by_role("button", name="查看卡密").click()
+    code = page.locator('[data-testid="code"]')
+    code.wait_for()
+    plain = code.inner_text()
+    page.screenshot(path=ARTIFACTS / "mall_order_jinhai-bank.png", full_page=True)
+    page.get_by_role("link", name="我的权益").first.click()
+    page.locator('[data-testid="held"] li', has_text="腾讯视频VIP月卡").wait_for()
+    assert plain not in page.content()  # masked until revealed again
+    page.close()
+
+    again = browser.new_page(viewport=PHONE, locale="zh-CN")
+    answer = again.goto(url)
+    assert answer is not None and answer.status == 401
+    assert "请从 App 进入商城" in again.content()
+    again.close()

@@ -1,0 +1,151 @@
+"""The mall as a member uses it: launched once from the partner's app, browsing at their own
+price, buying a card key (a double tap places one order), revealing the code (only in that
+answer, audited), and nothing of another member or partner within reach."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+
+from app.core.audit import AuditLog
+from app.mall.models import LaunchToken
+from app.members.models import Member
+from app.orders.models import Order
+from tests.factories import make_member, place
+from tests.mall.conftest import csrf_of, launch
+
+
+def _buy(http, listing_id: str, slug: str = "partner-a", key: str | None = None):
+    page = http.get(f"/m/{slug}/p/{listing_id}").get_data(as_text=True)
+    form_key = key or re.search(r'name="checkout_key" type="hidden" value="([^"]+)"', page).group(1)
+    answer = http.post(
+        f"/m/{slug}/p/{listing_id}/buy",
+        data={"csrf_token": csrf_of(page), "checkout_key": form_key, "quantity": "1"},
+    )
+    return answer, form_key
+
+
+def test_a_launched_member_buys_reveals_and_sees_the_code_once(
+    session, browser_of, api_a, shop, partner_a
+):
+    member = browser_of()
+    entered = launch(member, api_a)
+    assert entered.status_code == 302 and entered.headers["Location"].endswith("/m/partner-a/")
+    home = member.get("/m/partner-a/").get_data(as_text=True)
+    assert shop.product.name in home and "1,000" in home and "10,000" in home  # price, balance
+
+    bought, _key = _buy(member, shop.id)
+    assert bought.status_code == 302
+    order_page = member.get(bought.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="order-status"' in order_page
+    order = session.scalars(select(Order)).one()
+    code = order.entitlements[0]
+    assert code.masked_code in order_page
+    entitlement_id = code.id
+    revealed = member.post(
+        f"/m/partner-a/entitlements/{entitlement_id}/reveal",
+        data={"csrf_token": csrf_of(order_page)},
+    )
+    assert revealed.status_code == 200 and revealed.headers["Cache-Control"] == "no-store"
+    plain = re.search(r'data-testid="code">([^<]+)<', revealed.get_data(as_text=True)).group(1)
+    assert plain not in member.get(bought.headers["Location"]).get_data(as_text=True)
+    audit = session.scalars(select(AuditLog).where(AuditLog.action == "entitlement.revealed")).one()
+    assert (audit.actor_kind, audit.actor_id) == ("member", order.member_id)
+    session.expire_all()
+    assert session.scalar(select(Member.points_balance).where(Member.external_id == "m-1")) == 9_000
+
+
+def test_the_same_form_sent_twice_places_one_order(session, browser_of, api_a, shop):
+    member = browser_of()
+    launch(member, api_a)
+    first, key = _buy(member, shop.id)
+    again, _ = _buy(member, shop.id, key=key)
+    assert first.headers["Location"] == again.headers["Location"]
+    assert session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_a_gold_member_pays_the_tier_price(session, browser_of, api_a, shop):
+    member = browser_of()
+    launch(member, api_a, "m-gold", create_member={"tier": "gold", "display_name": "金卡"})
+    page = member.get(f"/m/partner-a/p/{shop.id}").get_data(as_text=True)
+    assert 'data-testid="price">800' in page
+
+
+def test_a_launch_link_works_once_within_a_minute_for_its_own_partner(
+    session, browser_of, api_a, shop, partner_b
+):
+    issued = api_a.post("/api/v1/members/m-1/launch", json={}).get_json()
+    path = issued["url"].split("://", 1)[1].split("/", 1)[1]
+    assert browser_of().get("/" + path).status_code == 302
+    used = browser_of().get("/" + path)
+    assert used.status_code == 401 and "launch_refused" in used.get_data(as_text=True)
+    other = api_a.post("/api/v1/members/m-1/launch", json={}).get_json()
+    token = other["url"].split("token=")[1]
+    assert browser_of().get(f"/m/partner-b/launch?token={token}").status_code == 401
+    late = api_a.post("/api/v1/members/m-1/launch", json={}).get_json()
+    row = session.scalars(select(LaunchToken).where(LaunchToken.used_at.is_(None))).all()
+    for token_row in row:
+        token_row.expires_at = token_row.created_at  # a minute went by
+    session.commit()
+    expired = late["url"].split("://", 1)[1].split("/", 1)[1]
+    assert browser_of().get("/" + expired).status_code == 401
+
+
+def test_launching_unknown_blocked_and_created_members(session, api_a, shop, partner_a):
+    assert api_a.post("/api/v1/members/nobody/launch", json={}).status_code == 404
+    created = api_a.post("/api/v1/members/new-1/launch", json={"create_member": {}})
+    assert created.status_code == 201
+    make_member(session, partner_a, "blocked-1", status="blocked")
+    refused = api_a.post("/api/v1/members/blocked-1/launch", json={})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "member_blocked"
+
+
+def test_nothing_of_another_member_or_partner_is_within_reach(
+    app, session, browser_of, api_a, api_b, shop, partner_a, partner_b
+):
+    other = make_member(session, partner_a, "m-2", points=10_000)
+    theirs = place(session, partner_a, other, shop)
+    ent_id = theirs.entitlements[0].id
+    member = browser_of()
+    launch(member, api_a)
+    page = member.get("/m/partner-a/").get_data(as_text=True)
+    assert member.get(f"/m/partner-a/orders/{theirs.id}").status_code == 404
+    stolen = member.post(
+        f"/m/partner-a/entitlements/{ent_id}/reveal", data={"csrf_token": csrf_of(page)}
+    )
+    assert stolen.status_code == 404
+    assert theirs.id not in member.get("/m/partner-a/me").get_data(as_text=True)
+    # the session is partner A's: partner B's mall does not know it
+    make_member(session, partner_b, "m-1", points=1)
+    assert member.get("/m/partner-b/").status_code == 401
+    assert member.get("/m/no-such-partner/").status_code == 404
+
+
+def test_every_mall_page_needs_a_session(app, browser_of, shop):
+    stranger = browser_of()
+    public = {
+        "mall.launch",
+        "mall.theme",
+        "mall.demo_launch",
+        "mall.choose_language",
+        "mall.static",
+    }
+    ids = {"listing_id": shop.id, "order_id": "ord_x", "entitlement_id": "ent_x"}
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("mall.") or rule.endpoint in public:
+            continue
+        path = rule.rule.replace("<slug>", "partner-a")
+        for name, value in ids.items():
+            path = path.replace(f"<{name}>", value)
+        method = "GET" if "GET" in rule.methods else "POST"
+        answer = stranger.open(path, method=method)
+        assert answer.status_code in (401, 400), (rule.rule, answer.status_code)  # 400: CSRF
+        checked += 1
+    assert checked >= 6
+
+
+def test_the_demo_entrance_is_closed_in_production(app, browser_of, shop, monkeypatch):
+    monkeypatch.setitem(app.config, "ENV_NAME", "production")
+    assert browser_of().get("/m/partner-a/demo").status_code == 404
