@@ -12,24 +12,17 @@ from sqlalchemy.orm import Session
 
 from app.accounts.service import account_for
 from app.core.audit import Actor, record_changes
-from app.core.errors import ValidationFailed
-from app.core.mail import queue_mail
+from app.core.mail import clean_recipients, queue_mail
 from app.core.tenancy import partner_name
 from app.core.vault import Vault
 
 ALERT_INTERVAL = timedelta(hours=24)
-MAX_RECIPIENTS = 10
 
 
 def set_recipients(
     session: Session, actor: Actor, partner_id: str, recipients: list[str]
 ) -> list[str]:
-    cleaned = sorted({r.strip().lower() for r in recipients if r.strip()})
-    if len(cleaned) > MAX_RECIPIENTS:
-        raise ValidationFailed({"recipients": [f"At most {MAX_RECIPIENTS} addresses."]})
-    bad = [r for r in cleaned if "@" not in r.strip("@") or len(r) > 254 or " " in r]
-    if bad:
-        raise ValidationFailed({"recipients": [f"Not an email address: {', '.join(bad)}"]})
+    cleaned = clean_recipients(recipients)
     account = account_for(session, partner_id, for_update=True)
     before = list(account.low_balance_recipients or [])
     account.low_balance_recipients = cleaned

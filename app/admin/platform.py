@@ -7,7 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import ValidationError
 from werkzeug.wrappers import Response
@@ -20,19 +20,18 @@ from app.admin.forms import (
     ActionForm,
     AllocationForm,
     CreditLimitForm,
-    InviteForm,
     NewPartnerForm,
     OperatorTopUpForm,
     PlanForm,
     QuotaForm,
 )
+from app.admin.team import invite_form, send_invitation
 from app.auth import staff as staff_service
 from app.auth.web import STAFF
 from app.core.db import utcnow
 from app.core.errors import DomainError
 from app.core.http import request_actor
-from app.core.principal import PARTNER_ROLES, requires
-from app.core.vault import current_vault
+from app.core.principal import requires
 from app.extensions import db
 from app.orders.service import find_any_order
 from app.partners import quotas
@@ -103,8 +102,6 @@ def partner_detail(partner_id: str) -> str:
     limits = quotas.limits_for(session, partner.id)
     allocation_form = AllocationForm()
     allocation_form.product_id.choices = _card_key_products()
-    invite_form = InviteForm()
-    invite_form.role.choices = [(role, role) for role in PARTNER_ROLES]
     yuan = _to_yuan
     return render_template(
         "admin/partner.html",
@@ -131,7 +128,7 @@ def partner_detail(partner_id: str) -> str:
             vat_rate_bp=plan.vat_rate_bp,
         ),
         allocation_form=allocation_form,
-        invite_form=invite_form,
+        invite_form=invite_form(),
     )
 
 
@@ -280,22 +277,9 @@ def release_partner_allocation(allocation_id: str) -> Response:
 @bp.route("/platform/partners/<partner_id>/invite", methods=["POST"])
 @requires("platform", via=STAFF)
 def invite_partner_staff(partner_id: str) -> Response:
-    form = InviteForm()
-    form.role.choices = [(role, role) for role in PARTNER_ROLES]
+    form = invite_form()
     if not form.validate_on_submit():
         return _form_failed(form, partner_id)
-    session = db.session()
-    get_partner(session, partner_id)
-    staff_service.invite(
-        session,
-        request_actor(),
-        current_vault(),
-        email=form.email.data or "",
-        name=form.name.data or "",
-        role=form.role.data or "",
-        partner_id=partner_id,
-        link_base=str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + "/admin/invitation",
-        now=utcnow(),
-    )
-    flash(_("Invitation sent to %(email)s.", email=form.email.data), "ok")
+    get_partner(db.session(), partner_id)
+    send_invitation(form, partner_id)
     return _back(partner_id)

@@ -25,10 +25,26 @@ def _link_base(endpoint_path: str) -> str:
     return str(current_app.config["PUBLIC_BASE_URL"]).rstrip("/") + endpoint_path
 
 
-def _invite_form() -> InviteForm:
+def invite_form() -> InviteForm:
     form = InviteForm()
     form.role.choices = [(role, role) for role in PARTNER_ROLES]
     return form
+
+
+def send_invitation(form: InviteForm, partner_id: str) -> None:
+    """Invite the person the (validated) form names to the partner's staff, by mail."""
+    staff_service.invite(
+        db.session(),
+        request_actor(),
+        current_vault(),
+        email=form.email.data or "",
+        name=form.name.data or "",
+        role=form.role.data or "",
+        partner_id=partner_id,
+        link_base=_link_base("/admin/invitation"),
+        now=utcnow(),
+    )
+    flash(_("Invitation sent to %(email)s.", email=form.email.data), "ok")
 
 
 @bp.route("/staff")
@@ -38,7 +54,7 @@ def team() -> str:
     return render_template(
         "admin/team.html",
         members=staff_service.list_staff(session, current_partner_id()),
-        form=_invite_form(),
+        form=invite_form(),
         action=ActionForm(),
     )
 
@@ -46,24 +62,13 @@ def team() -> str:
 @bp.route("/staff/invite", methods=["POST"])
 @requires("staff:manage", via=STAFF)
 def invite() -> Response | tuple[str, int]:
-    form = _invite_form()
+    form = invite_form()
     session = db.session()
     if not form.validate_on_submit():
         members = staff_service.list_staff(session, current_partner_id())
         page = render_template("admin/team.html", members=members, form=form, action=ActionForm())
         return page, 422
-    staff_service.invite(
-        session,
-        request_actor(),
-        current_vault(),
-        email=form.email.data or "",
-        name=form.name.data or "",
-        role=form.role.data or "",
-        partner_id=current_partner_id(),
-        link_base=_link_base("/admin/invitation"),
-        now=utcnow(),
-    )
-    flash(_("Invitation sent to %(email)s.", email=form.email.data), "ok")
+    send_invitation(form, current_partner_id())
     return redirect(url_for("admin.team"))
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import LargeBinary, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.core.db import Base, PublicIdMixin, utcnow
+from app.core.errors import ValidationFailed
 from app.core.queue import enqueue_after_commit, job_app_context
 from app.core.vault import Vault, current_vault
 
@@ -74,6 +75,22 @@ def configured_mailer() -> Mailer:
     if url:
         return SmtpMailer(url)
     return FileMailer(Path(current_app.config["MAIL_DIR"]))
+
+
+MAX_RECIPIENTS = 10
+
+
+def clean_recipients(addresses: list[str], required: bool = False) -> list[str]:
+    """Addresses as typed (any case, repeated, blank lines) as a sorted list of distinct
+    lower-case ones, at most ten; ValidationFailed names what is not an address."""
+    cleaned = sorted({a.strip().lower() for a in addresses if a.strip()})
+    if len(cleaned) > MAX_RECIPIENTS or (required and not cleaned):
+        lowest = 1 if required else 0
+        raise ValidationFailed({"recipients": [f"From {lowest} to {MAX_RECIPIENTS} addresses."]})
+    bad = [a for a in cleaned if "@" not in a.strip("@") or len(a) > 254 or " " in a]
+    if bad:
+        raise ValidationFailed({"recipients": [f"Not an email address: {', '.join(bad)}"]})
+    return cleaned
 
 
 def queue_mail(session: Session, vault: Vault, to: str, subject: str, body: str) -> OutgoingMail:

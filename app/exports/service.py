@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, undefer
 
 from app.core.audit import Actor, record_audit
 from app.core.errors import NotFound, ValidationFailed
-from app.core.mail import queue_mail
+from app.core.mail import clean_recipients, queue_mail
 from app.core.pagination import Page, paginate
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import get_owned, partner_timezone, scoped
@@ -26,7 +26,6 @@ from app.exports.sources import SOURCES, rows
 
 KEPT_FOR = timedelta(days=7)
 MAX_RANGE_DAYS = 366
-MAX_RECIPIENTS = 10
 REQUEUE_AFTER = timedelta(minutes=10)  # a queued export whose job was lost is asked again
 CHUNK = 64 * 1024
 
@@ -174,12 +173,7 @@ def create_schedule(
         raise ValidationFailed({"kind": [f"One of {', '.join(EXPORT_KINDS)}."]})
     if frequency not in FREQUENCIES:
         raise ValidationFailed({"frequency": [f"One of {', '.join(FREQUENCIES)}."]})
-    cleaned = sorted({r.strip().lower() for r in recipients if r.strip()})
-    if not cleaned or len(cleaned) > MAX_RECIPIENTS:
-        raise ValidationFailed({"recipients": [f"From 1 to {MAX_RECIPIENTS} addresses."]})
-    bad = [r for r in cleaned if "@" not in r.strip("@") or len(r) > 254]
-    if bad:
-        raise ValidationFailed({"recipients": [f"Not an email address: {', '.join(bad)}"]})
+    cleaned = clean_recipients(recipients, required=True)
     schedule = ExportSchedule(
         partner_id=partner_id,
         kind=kind,
