@@ -111,7 +111,7 @@ def seed(root: str) -> None:
     with db.transaction() as session:
         sim_url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/supplier-sim"
         created = seed_supply(session, CLI_ACTOR, current_vault(), platform_today(), sim_url)
-        report = sync_partners(session, CLI_ACTOR, Path(root), update_listings=False)
+        report = sync_partners(session, CLI_ACTOR, Path(root), update_existing=False)
         if report.errors:
             for line in report.lines():
                 click.echo(line)

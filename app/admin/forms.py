@@ -393,3 +393,13 @@ class OfferEditForm(FlaskForm):
 
 class DocumentForm(FlaskForm):
     file = FileField(_l("Document (PDF, PNG or JPEG, up to 10 MB)"), validators=[FileRequired()])
+
+
+class MallLookForm(FlaskForm):
+    display_name = StringField(_l("Mall name"), validators=[DataRequired(), Length(max=120)])
+    tagline = StringField(_l("Tagline"), validators=[Optional(), Length(max=200)])
+    primary_color = StringField(_l("Primary colour (#RRGGBB)"), validators=[DataRequired()])
+    accent_color = StringField(_l("Accent colour (#RRGGBB)"), validators=[DataRequired()])
+    return_url = URLField(
+        _l("Back-to-app link (https://…; empty: none)"), validators=[Optional(), Length(max=500)]
+    )

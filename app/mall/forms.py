@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, StringField
+from wtforms import HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 
@@ -25,3 +26,18 @@ class ActionForm(FlaskForm):
 
 class LanguageForm(FlaskForm):
     locale = HiddenField(validators=[DataRequired()])
+
+
+class ReportForm(FlaskForm):
+    """A member reports a problem with a delivered unit (an after-sales case)."""
+
+    delivery_id = StringField(validators=[DataRequired(), Length(max=40)])  # a <select> of units
+    kind = SelectField(
+        _l("What went wrong"),
+        choices=[
+            SelectChoice("code_not_working", _l("The code does not work")),
+            SelectChoice("recharge_not_received", _l("The recharge never arrived")),
+            SelectChoice("other", _l("Something else")),
+        ],
+    )
+    description = StringField(_l("Tell us more"), validators=[DataRequired(), Length(max=1000)])

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from flask import (
     Response,
     current_app,
+    flash,
     g,
     make_response,
     redirect,
@@ -30,10 +31,10 @@ from app.entitlements import service as entitlements
 from app.entitlements.models import Entitlement
 from app.extensions import db, limiter
 from app.mall import service
-from app.mall.forms import ActionForm, BuyForm, LanguageForm
+from app.mall.forms import ActionForm, BuyForm, LanguageForm, ReportForm
 from app.mall.web import MALL, bp, cookie_path, set_session_cookie
 from app.members.service import MemberChanges, ledger
-from app.orders import checkout
+from app.orders import aftersales, checkout
 from app.orders.catalog import catalog_entries
 from app.orders.models import Order
 from app.orders.pricing import PricingContext
@@ -79,7 +80,7 @@ def theme() -> Response:
     css = render_template("mall/theme.css", branding=branding)
     response = make_response(css)
     response.mimetype = "text/css"
-    response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Cache-Control"] = "public, max-age=60"  # a change shows within a minute
     return response
 
 
@@ -168,7 +169,35 @@ def _own_order(order_id: str) -> Order:
 def order(order_id: str) -> str:
     found = _own_order(order_id)
     template = "mall/_order_status.html" if request.headers.get("HX-Request") else None
-    return render_template(template or "mall/order.html", order=found, action=ActionForm())
+    return render_template(
+        template or "mall/order.html",
+        order=found,
+        action=ActionForm(),
+        report=ReportForm(),
+        open_cases=aftersales.open_case_units(db.session(), g.mall_partner.id, found.id),
+    )
+
+
+@bp.route("/orders/<order_id>/report", methods=["POST"])
+@requires("mall:shop", via=MALL)
+def report_problem(order_id: str) -> Response:
+    """The member's own after-sales case about a delivered unit of their order; the partner's
+    support sees it in the portal (and its backend through the API and `case.opened`)."""
+    found = _own_order(order_id)
+    form = ReportForm()
+    if form.validate_on_submit():
+        aftersales.open_case(
+            db.session(),
+            request_actor(),
+            g.mall_partner.id,
+            found.id,
+            form.delivery_id.data or "",
+            form.kind.data or "other",
+            form.description.data or "",
+            utcnow(),
+        )
+        flash(_("We have your report; the partner's support will look into it."), "ok")
+    return redirect(url_for("mall.order", order_id=found.id))  # type: ignore[return-value]
 
 
 @bp.route("/entitlements/<entitlement_id>/reveal", methods=["POST"])

@@ -123,6 +123,17 @@ def list_cases(
     return paginate(session, stmt, Case.id, limit, cursor)
 
 
+def open_case_units(session: Session, partner_id: str, order_id: str) -> set[str]:
+    """The deliveries of an order that have an open case (a member sees "reported")."""
+    return set(
+        session.scalars(
+            select(Case.delivery_id).where(
+                Case.partner_id == partner_id, Case.order_id == order_id, Case.status == "open"
+            )
+        )
+    )
+
+
 def evidence(session: Session, case: Case) -> Evidence:
     delivery = session.get_one(Delivery, case.delivery_id)
     entitlement = session.get(Entitlement, case.entitlement_id) if case.entitlement_id else None

@@ -25,6 +25,13 @@ class BrandingSchema(Schema):
     primary_color = fields.String(required=True, validate=FullMatch(COLOR_RE))
     accent_color = fields.String(required=True, validate=FullMatch(COLOR_RE))
     tagline = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+    return_url = fields.Url(
+        load_default=None,
+        allow_none=True,
+        schemes={"https", "http"},
+        validate=validate.Length(max=500),
+        metadata={"description": 'where the mall\'s "back to the app" link goes'},
+    )
 
 
 class PointsRateSchema(Schema):

@@ -237,12 +237,12 @@ def _sync_listings(
 
 
 def sync_partners(
-    session: Session, actor: Actor, root: Path, update_listings: bool = True
+    session: Session, actor: Actor, root: Path, update_existing: bool = True
 ) -> SyncReport:
     """Create or update every partner (and its listings) under `root`; never deletes. An
     invalid file is reported and nothing of it is written; the valid ones still apply.
-    Without `update_listings` existing listings are left as they are: the demo seed runs at
-    every `make run`, and prices partner staff set in the portal stay theirs."""
+    Without `update_existing` only what is missing is created: the demo seed runs at every
+    `make run`, and what staff set in the portal since (prices, the mall's look) stays."""
     report = SyncReport()
     for path in sorted(root.glob("*/partner.yaml")):
         try:
@@ -259,10 +259,12 @@ def sync_partners(
             if partner is None:
                 partner = create_partner(session, actor, data)
                 changed = []
-            else:
+            elif update_existing:
                 changed = update_partner(session, actor, partner, data)
-            changed += _sync_listings(session, actor, partner, path, entries, update_listings)
-            if plan is not None:
+            else:
+                changed = []
+            changed += _sync_listings(session, actor, partner, path, entries, update_existing)
+            if plan is not None and (created or update_existing):
                 _, plan_changed = set_plan(session, actor, partner.id, plan)
                 changed += [f"billing_plan.{name}" for name in plan_changed if not created]
         except (ValueError, DomainError) as exc:

@@ -145,7 +145,7 @@ listings:
     listings.update_listing(
         session, TEST_ACTOR, listing, listings.ListingTerms.of({"price_points": 2500}), partner_a
     )
-    sync_partners(session, TEST_ACTOR, root, update_listings=False)
+    sync_partners(session, TEST_ACTOR, root, update_existing=False)
     assert listing.price_points == 2500
     sync_partners(session, TEST_ACTOR, root)  # `flask partners sync`: the file wins
     assert listing.price_points == 3000

@@ -62,3 +62,25 @@ def test_a_first_response_later_than_resolution_saves_nothing(session, browser_o
     operations = browser_of()
     sign_in(operations, make_staff(session, partner_a.id, "operations"))
     assert post_form(operations, "/admin/", SETTINGS, "/admin/settings").status_code == 403
+
+
+def test_the_mall_look_set_in_the_portal_shows_at_the_next_page(session, browser_of, partner_a):
+    owner = make_staff(session, partner_a.id, "owner")
+    portal = browser_of()
+    sign_in(portal, owner)
+    look = {
+        "display_name": "新商城",
+        "tagline": "欢迎",
+        "primary_color": "#0A7B3E",
+        "accent_color": "#FFCC00",
+        "return_url": "https://app.partner-a.example/home",
+    }
+    saved = post_form(portal, "/admin/settings", look, "/admin/settings/mall")
+    assert saved.status_code == 302
+    theme = browser_of().get("/m/partner-a/theme.css").get_data(as_text=True)
+    assert "#0A7B3E" in theme and "#FFCC00" in theme
+    bad = post_form(
+        portal, "/admin/settings", {**look, "primary_color": "green"}, "/admin/settings/mall"
+    )
+    assert bad.status_code == 422
+    assert _partner(session, partner_a.id).branding["primary_color"] == "#0A7B3E"

@@ -149,3 +149,27 @@ def test_every_mall_page_needs_a_session(app, browser_of, shop):
 def test_the_demo_entrance_is_closed_in_production(app, browser_of, shop, monkeypatch):
     monkeypatch.setitem(app.config, "ENV_NAME", "production")
     assert browser_of().get("/m/partner-a/demo").status_code == 404
+
+
+def test_a_member_reports_a_problem_with_a_delivered_code(session, browser_of, api_a, shop):
+    from app.orders.models import Case
+
+    member = browser_of()
+    launch(member, api_a)
+    bought, _ = _buy(member, shop.id)
+    page = member.get(bought.headers["Location"]).get_data(as_text=True)
+    order = session.scalars(select(Order)).one()
+    sent = member.post(
+        f"/m/partner-a/orders/{order.id}/report",
+        data={
+            "csrf_token": csrf_of(page),
+            "delivery_id": order.deliveries[0].id,
+            "kind": "code_not_working",
+            "description": "提示卡密无效",
+        },
+    )
+    assert sent.status_code == 302
+    case = session.scalars(select(Case)).one()
+    assert (case.opened_by, case.kind) == (f"member:{order.member_id}", "code_not_working")
+    after = member.get(bought.headers["Location"]).get_data(as_text=True)
+    assert 'data-testid="reported"' in after and 'data-testid="report"' not in after
