@@ -9,7 +9,13 @@ from sqlalchemy import select
 
 from app.auth.models import PARTNER_SCOPES, PLATFORM_SCOPES
 from app.core.audit import AuditLog
-from app.core.principal import PARTNER_ROLES, PERMISSIONS, PLATFORM_ROLES, requires
+from app.core.principal import (
+    MEMBER_PERMISSIONS,
+    PARTNER_ROLES,
+    PERMISSIONS,
+    PLATFORM_ROLES,
+    requires,
+)
 from tests.factories import ApiUser, make_client
 
 # routes anyone may call: the token endpoints authenticate the client themselves, the docs and
@@ -29,7 +35,9 @@ def test_every_api_route_declares_its_permissions(app):
 
 
 def test_scopes_and_roles_name_permissions_of_the_one_table():
-    assert set(PARTNER_SCOPES) | set(PLATFORM_SCOPES) == set(PERMISSIONS)
+    # every permission is an API scope, except a member's (a mall session's, never a token's)
+    assert set(PARTNER_SCOPES) | set(PLATFORM_SCOPES) | set(MEMBER_PERMISSIONS) == set(PERMISSIONS)
+    assert not set(MEMBER_PERMISSIONS) & (set(PARTNER_SCOPES) | set(PLATFORM_SCOPES))
     for roles in (PARTNER_ROLES, PLATFORM_ROLES):
         for role, granted in roles.items():
             assert granted <= set(PERMISSIONS), role
