@@ -74,6 +74,19 @@ def test_a_launched_member_buys_reveals_and_keeps_a_card_key(served, browser):
     page.get_by_role("link", name="我的权益").first.click()
     page.locator('[data-testid="held"] li', has_text="腾讯视频VIP月卡").wait_for()
     assert plain not in page.content()  # masked until revealed again
+
+    # a direct recharge: the order page follows it until the supplier confirms
+    page.get_by_role("link", name="商城").first.click()
+    page.get_by_role("link", name="腾讯视频VIP月卡(直充)").first.click()
+    page.get_by_label("充值账号").fill("13800001234")
+    page.get_by_role("button", name="立即兑换").click()
+    status = page.locator('[data-testid="order-status"]')
+    status.wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=order-status]').innerText === '已完成'",
+        timeout=60_000,
+    )
+    assert "****1234" in page.content()
     page.close()
 
     again = browser.new_page(viewport=PHONE, locale="zh-CN")
