@@ -735,6 +735,19 @@ def sweep(base: str, token: str, make: Any, profile: Profile) -> dict[str, Any]:
     }
 
 
+def mall_cookie(base: str, token: str, slug: str, member: str = "m000000") -> str:
+    """A member's mall session, entered as the partner's app sends members in (a launch)."""
+    issued = httpx.post(
+        f"{base}/api/v1/members/{member}/launch",
+        headers={"Authorization": f"Bearer {token}"},
+        json={},
+    )
+    issued.raise_for_status()
+    link = urlparse(issued.json()["url"])
+    entered = httpx.get(f"{base}{link.path}?{link.query}", follow_redirects=False)
+    return str(entered.cookies["quanyi_mall"])
+
+
 def floor_request() -> tuple[str, str, dict[str, Any]]:
     """The framework floor: token check + one query."""
     return "GET", "/api/v1/partner", {}
@@ -1018,6 +1031,15 @@ def main() -> None:
             stack.base, token, lambda: ("GET", "/api/v1/catalog?limit=20", {}), profile
         )
         print("catalog done", flush=True)
+        cookie = {"Cookie": f"quanyi_mall={mall_cookie(stack.base, token, 'bench-bank')}"}
+        results["mall_home"] = sweep(
+            stack.base, token, lambda: ("GET", "/m/bench-bank/", {"headers": cookie}), profile
+        )
+        product = f"/m/bench-bank/p/{ids['listings']['order']}"
+        results["mall_product"] = sweep(
+            stack.base, token, lambda: ("GET", product, {"headers": cookie}), profile
+        )
+        print("mall pages done", flush=True)
         results["order_card_key"] = sweep(stack.base, token, make, profile)
         half = results["order_card_key"]["peak_rps"] / 2
         half_run = asyncio.run(open_loop(stack.base, token, make, half, profile.step_seconds))
@@ -1115,7 +1137,9 @@ def markdown(report: dict[str, Any]) -> str:
         "| scenario | concurrency | req/s | p50 ms | p95 ms | p99 ms | knee (c, req/s) | not 2xx |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name in ("floor", "catalog", "order_card_key"):
+    for name in ("floor", "catalog", "mall_home", "mall_product", "order_card_key"):
+        if name not in r:
+            continue
         f, k = r[name]["fixed"], r[name]["knee"]
         lines.append(
             f"| {name} | {f['concurrency']} | {f['throughput_rps']} | {f['p50_ms']} | "

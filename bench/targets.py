@@ -19,6 +19,7 @@ DB_LIMIT_TARGET = 0.25  # order_card_key / db_limit
 ORDER_P99_AT_HALF_PEAK_MS = 150.0
 FLASH_DRAIN_SECONDS = 10.0
 CATALOG_P99_MS = 50.0
+MALL_PAGE_TARGET = 0.3  # a mall page (home, product; signed in) / floor, at the fixed concurrency
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ def verdicts(report: dict[str, Any]) -> list[Verdict]:
             True,
         ),
     ]
-    for name in ("floor", "catalog", "order_card_key"):
+    for name in ("floor", "catalog", "mall_home", "mall_product", "order_card_key"):
+        if name not in r:  # a run from before the mall
+            continue
         refused = refusals(r[name])
         out.append(Verdict(f"{name}: every answer 2xx", str(refused or 0), not refused, True))
     ratios = report["ratios"]
@@ -124,6 +127,19 @@ def verdicts(report: dict[str, Any]) -> list[Verdict]:
             False,
         ),
     ]
+    for page in ("mall_home", "mall_product"):
+        if page in r and "fixed" in r[page] and "fixed" in r["floor"]:
+            ratio = round(
+                r[page]["fixed"]["throughput_rps"] / r["floor"]["fixed"]["throughput_rps"], 3
+            )
+            out.append(
+                Verdict(
+                    f"{page} ≥ {MALL_PAGE_TARGET} × floor (sweeps, c={r[page]['fixed']['concurrency']})",
+                    str(ratio),
+                    ratio >= MALL_PAGE_TARGET,
+                    False,
+                )
+            )
     return out
 
 

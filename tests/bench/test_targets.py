@@ -119,3 +119,16 @@ def test_flash_sale_audit_counts_a_code_handed_out_twice(session, partner_a):
         update(Entitlement).where(Entitlement.id == second.id).values(code_id=first.code_id)
     )
     assert audit_flash_sale(session.connection(), product_id)["distinct_codes"] == 1
+
+
+def test_the_mall_pages_are_judged_when_the_run_measured_them():
+    report = _report()
+    assert not any("mall_home" in v.target for v in verdicts(report))  # an older run
+    fixed = {"concurrency": 16, "throughput_rps": 30.0}
+    report["results"]["floor"]["fixed"] = {"concurrency": 16, "throughput_rps": 100.0}
+    for page in ("mall_home", "mall_product"):
+        report["results"][page] = {"steps": [_step(16, 80.0)], "fixed": fixed}
+    judged = _by_target(report)
+    assert judged["mall_home ≥ 0.3 × floor (sweeps, c=16)"] is True
+    report["results"]["mall_product"]["steps"] = [_step(16, 80.0, **{"500": 1})]
+    assert [v.target for v in failed_checks(verdicts(report))] == ["mall_product: every answer 2xx"]
