@@ -49,7 +49,7 @@ run: seed
 	@echo "Demo credentials:  $(BIN)/flask partners credentials jinhai-bank"
 	@echo "API docs:          http://$(HOST):$(PORT)/api/v1/docs"
 	@echo "Admin portal:      http://$(HOST):$(PORT)/admin/   sign in as:"
-	@$(BIN)/flask demo logins
+	@QUANYI_PUBLIC_BASE_URL=$(QUANYI_PUBLIC_BASE_URL) $(BIN)/flask demo logins
 	QUANYI_PUBLIC_BASE_URL=$(QUANYI_PUBLIC_BASE_URL) \
 	QUANYI_WEBHOOK_ALLOW_PRIVATE=1 $(BIN)/flask run --host $(HOST) --port $(PORT) --with-threads
 

@@ -63,6 +63,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.fulfillment.routes import blp as callbacks_blp
     from app.fulfillment.routes import platform_blp as fulfillment_platform_blp
     from app.invariants import invariants_cli
+    from app.mall.hosts import PartnerHosts, partner_host_middleware
     from app.mall.routes import blp as mall_api_blp
     from app.mall.web import init_mall
     from app.members.cli import members_cli
@@ -152,6 +153,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     init_request_transaction(app, db.session)
     if not app.config.get("REDIS_URL"):
         _embed(app)
+    app.wsgi_app = partner_host_middleware(  # type: ignore[method-assign,assignment]
+        app.wsgi_app, PartnerHosts(db.session), app.config.get("PLATFORM_HOSTS", frozenset())
+    )
     for group in (
         apidocs_cli,
         db_cli,

@@ -81,6 +81,8 @@ class Settings:
     mail_from: str = "Quanyi <no-reply@quanyi.example>"
     issuer: Issuer = DEMO_ISSUER
     pdf_font: str = DEFAULT_PDF_FONT
+    # the platform's own host names: with any set, other hosts are partners' malls or 404
+    hosts: tuple[str, ...] = ()
 
     @property
     def is_embedded(self) -> bool:
@@ -93,6 +95,7 @@ class Settings:
             "PUBLIC_BASE_URL": self.public_base_url,
             "INVOICE_ISSUER": self.issuer,
             "PDF_FONT": self.pdf_font,
+            "PLATFORM_HOSTS": frozenset(self.hosts),
             "EMBEDDED_WORKER": self.redis_url is None,
             "QUEUE_PREFIX": self.queue_prefix,
             # seconds between a busy dispatch job's passes over the outbox (webhooks.jobs)
@@ -187,4 +190,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             bank=env.get("QUANYI_ISSUER_BANK", DEMO_ISSUER.bank),
         ),
         pdf_font=env.get("QUANYI_PDF_FONT", DEFAULT_PDF_FONT),
+        hosts=tuple(h.strip().lower() for h in env.get("QUANYI_HOSTS", "").split(",") if h.strip()),
     )

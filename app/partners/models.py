@@ -48,6 +48,9 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # (list, tier, sale; points at the partner's rate plus cash) is worth at least this share
     # of its wholesale price, in basis points — a typo can not give stock away
     price_floor_bp: Mapped[int] = mapped_column(Integer, default=8000)
+    # the partner's own host name for its mall (mall.jinhai-bank.example): requests to it are
+    # the mall at /m/<slug>/ (app/mall/hosts.py); None: only /m/<slug>/ on the platform's host
+    mall_host: Mapped[str | None] = mapped_column(String(255), unique=True)
     # after-sales service levels: a case is answered within / resolved within (hours)
     case_first_response_hours: Mapped[int] = mapped_column(Integer, default=4)
     case_resolution_hours: Mapped[int] = mapped_column(Integer, default=48)
@@ -85,6 +88,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "region": self.region,
             "sandbox_of_id": self.sandbox_of_id,
             "price_floor_bp": self.price_floor_bp,
+            "mall_host": self.mall_host,
         }
 
 

@@ -17,6 +17,8 @@ from app.supply.models import ACCOUNT_KINDS, FULFILLMENT_TYPES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
 COLOR_RE = r"^#[0-9a-fA-F]{6}$"
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+HOST_RE = rf"^{_LABEL}(?:\.{_LABEL})+$"  # a lower-case host name of two labels or more
 
 
 class BrandingSchema(Schema):
@@ -64,6 +66,15 @@ class PartnerSchema(Schema):
         metadata={
             "description": "the lowest member price partner staff may set, as basis points of"
             " the listing's wholesale price (points valued at the partner's rate, plus cash)"
+        },
+    )
+    mall_host = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=[validate.Length(max=255), FullMatch(HOST_RE)],
+        metadata={
+            "description": "the partner's own host name for its mall (lower case, no port);"
+            " its DNS and TLS point at the platform"
         },
     )
     sandbox_of_id = fields.String(

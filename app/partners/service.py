@@ -19,7 +19,8 @@ from app.partners.models import Partner
 
 
 def _apply(partner: Partner, data: dict[str, Any]) -> None:
-    for name in ("slug", "name", "kind", "status", "timezone", "region", "price_floor_bp"):
+    fields = ("slug", "name", "kind", "status", "timezone", "region", "price_floor_bp", "mall_host")
+    for name in fields:
         if name in data:
             setattr(partner, name, data[name])
     if "branding" in data:
