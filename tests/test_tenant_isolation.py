@@ -110,7 +110,19 @@ def _b_invoice(session: Session, partner: Partner) -> str:
     return invoice.id
 
 
+def _b_launch_key(session: Session, partner: Partner) -> str:
+    from joserfc.jwk import RSAKey
+
+    from app.mall.service import register_launch_key
+
+    pem = RSAKey.generate_key(2048).as_pem(private=False).decode()
+    key = register_launch_key(session, TEST_ACTOR, partner.id, "b-key", pem)
+    session.commit()
+    return key.kid
+
+
 OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
+    "kid": _b_launch_key,
     "endpoint_id": _b_endpoint,
     "event_id": _b_event,
     "external_id": _b_member,
@@ -130,6 +142,7 @@ BODIES: dict[str, dict] = {
     "webhooks.test_endpoint": {},
     "webhooks.replay_event": {},
     "mall_api.launch": {},  # without create_member: B's member is not A's to send anywhere
+    "mall_api.revoke_launch_key": {},
 }
 # Routes whose path names the caller's own namespace rather than a row: PUT of B's external id
 # creates A's own member of that id. What must hold there: B's member is untouched.

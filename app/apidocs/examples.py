@@ -52,6 +52,13 @@ def record() -> dict[str, dict[str, Any]]:
         return shown
 
 
+def _example_public_key() -> str:
+    """A fresh EC P-256 public key, as a partner would register for its signed launches."""
+    from joserfc.jwk import ECKey
+
+    return ECKey.generate_key("P-256").as_pem(private=False).decode()
+
+
 def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
     examples: dict[str, dict[str, Any]] = {}
     token_form = {"grant_type": "client_credentials"}
@@ -78,6 +85,10 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
     call("orders_get_catalog_entry", "GET", f"/api/v1/catalog/{listing['id']}?member={MEMBER}")
     call("members_get_member", "GET", member_path)
     call("mall_api_launch", "POST", f"{member_path}/launch", {"create_member": {"tier": "gold"}})
+    key = {"kid": "app-2026", "public_key": _example_public_key()}
+    call("mall_api_register_launch_key", "POST", "/api/v1/mall/launch-keys", key)
+    call("mall_api_list_launch_keys", "GET", "/api/v1/mall/launch-keys")
+    call("mall_api_revoke_launch_key", "POST", "/api/v1/mall/launch-keys/app-2026/revoke")
     call("members_list_members", "GET", "/api/v1/members?limit=2")
     call(
         "members_move_points",

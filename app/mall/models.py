@@ -5,11 +5,13 @@ as a member."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, PublicIdMixin, utcnow
+from app.core.audit import JSONType
+from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
 from app.core.tenancy import PartnerOwnedMixin
 
 
@@ -32,3 +34,17 @@ class MallSession(PublicIdMixin, PartnerOwnedMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+
+
+class LaunchKey(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    """A partner's public key (RS256 or ES256) for launches it signs itself: a JWT the
+    partner's app puts in the launch link, with no call to our API first."""
+
+    __tablename__ = "mall_launch_keys"
+    id_prefix = "lky"
+
+    kid: Mapped[str] = mapped_column(String(64))
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("partner_id", "kid"),)

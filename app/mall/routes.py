@@ -14,7 +14,14 @@ from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.extensions import db
 from app.mall import service
-from app.mall.schemas import LaunchRequest, LaunchRequestSchema, LaunchSchema
+from app.mall.schemas import (
+    LaunchKeyCreateSchema,
+    LaunchKeyListSchema,
+    LaunchKeySchema,
+    LaunchRequest,
+    LaunchRequestSchema,
+    LaunchSchema,
+)
 from app.partners.service import get_partner
 
 blp = Blueprint("mall_api", __name__, url_prefix="/api/v1", description="Partner: mall launch")
@@ -43,3 +50,43 @@ def launch(request: LaunchRequest, external_id: str) -> Any:
         session, request_actor(), partner.id, external_id, utcnow(), request.create
     )
     return {"url": launch_url(partner.slug, issued.token), "expires_at": issued.expires_at}
+
+
+@blp.route("/mall/launch-keys", methods=["POST"])
+@requires("mall:launch")
+@blp.arguments(LaunchKeyCreateSchema())
+@blp.response(201, LaunchKeySchema)
+@raises("conflict")
+def register_launch_key(data: dict[str, Any]) -> Any:
+    """Register a key for signed launches.
+
+    Your public key (PEM, RSA or EC P-256) for launches your app signs itself: redirect the
+    member to `/m/{slug}/launch?token=<JWT>` with `iss` = your partner id, `aud` =
+    `quanyi:mall`, `sub` = the member's external id, `iat`, `exp` (at most 5 minutes later) and
+    a unique `jti`, signed RS256 or ES256 with `kid` in the header. Each `jti` works once.
+    """
+    return service.register_launch_key(
+        db.session(), request_actor(), current_partner_id(), data["kid"], data["public_key"]
+    )
+
+
+@blp.route("/mall/launch-keys")
+@requires("mall:launch")
+@blp.response(200, LaunchKeyListSchema)
+def list_launch_keys() -> Any:
+    """List the keys for signed launches.
+
+    Every key registered, revoked ones included.
+    """
+    return {"data": service.list_launch_keys(db.session(), current_partner_id())}
+
+
+@blp.route("/mall/launch-keys/<kid>/revoke", methods=["POST"])
+@requires("mall:launch")
+@blp.response(200, LaunchKeySchema)
+def revoke_launch_key(kid: str) -> Any:
+    """Revoke a key for signed launches.
+
+    Launches signed with it are refused from now on.
+    """
+    return service.revoke_launch_key(db.session(), request_actor(), current_partner_id(), kid)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, fields, post_load
+from marshmallow import Schema, fields, post_load, validate
 
 from app.members.schemas import MemberUpsertSchema
 from app.members.service import MemberChanges
@@ -35,3 +35,29 @@ class LaunchSchema(Schema):
         metadata={"description": "open it in the member's browser within a minute; it works once"},
     )
     expires_at = fields.DateTime(required=True)
+
+
+class LaunchKeyCreateSchema(Schema):
+    kid = fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=64), validate.Regexp(r"^[A-Za-z0-9._-]+$")],
+        metadata={"description": "the `kid` your launch JWTs carry in their header"},
+    )
+    public_key = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(max=10_000),
+        metadata={"description": "PEM public key: RSA (2048 bits or more, RS256) or EC P-256"},
+    )
+
+
+class LaunchKeySchema(Schema):
+    id = fields.String(dump_only=True)
+    kid = fields.String(dump_only=True)
+    kty = fields.Function(lambda k: k.public_jwk.get("kty"), dump_only=True)
+    created_at = fields.DateTime(dump_only=True)
+    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class LaunchKeyListSchema(Schema):
+    data = fields.List(fields.Nested(LaunchKeySchema), required=True)

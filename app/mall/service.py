@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, JWKRegistry, KeySet, RSAKey
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.auth.service import hash_token
 from app.core.audit import Actor, record_audit
-from app.core.errors import DomainError
-from app.mall.models import LaunchToken, MallSession
+from app.core.db import dialect_insert, utcnow
+from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from app.mall.models import LaunchKey, LaunchToken, MallSession
 from app.members.errors import MemberBlocked
 from app.members.models import Member
 from app.members.service import MemberChanges, find_member, upsert_member
@@ -69,9 +73,18 @@ def issue_launch(
 def redeem_launch(
     session: Session, partner_id: str, token: str, now: datetime
 ) -> tuple[MallSession, str]:
-    """Trade a launch token for a session (and its cookie value). One conditional UPDATE marks
-    the token used: of two browsers redeeming it at once, one wins; a used, expired or other
-    partner's token is refused the same way."""
+    """Trade a launch token — one we issued, or a JWT the partner signed — for a session (and
+    its cookie value)."""
+    if token.count(".") == 2:
+        member_id = _signed_launch_member(session, partner_id, token, now)
+    else:
+        member_id = _issued_launch_member(session, partner_id, token, now)
+    return _start_session(session, partner_id, member_id, now)
+
+
+def _issued_launch_member(session: Session, partner_id: str, token: str, now: datetime) -> str:
+    """One conditional UPDATE marks the token used: of two browsers redeeming it at once, one
+    wins; a used, expired or other partner's token is refused the same way."""
     member_id = session.scalar(
         update(LaunchToken)
         .where(
@@ -86,6 +99,12 @@ def redeem_launch(
     )
     if member_id is None:
         raise LaunchRefused("This link was used or has expired; open the mall from the app again.")
+    return str(member_id)
+
+
+def _start_session(
+    session: Session, partner_id: str, member_id: str, now: datetime
+) -> tuple[MallSession, str]:
     cookie = secrets.token_urlsafe(32)
     mall_session = MallSession(
         partner_id=partner_id,
@@ -105,6 +124,125 @@ def redeem_launch(
         partner_id=partner_id,
     )
     return mall_session, cookie
+
+
+# --- launches the partner signs itself -----------------------------------------------------
+
+SIGNED_LAUNCH_AUDIENCE = "quanyi:mall"
+SIGNED_LAUNCH_MAX_LIFETIME = timedelta(minutes=5)
+ALGORITHMS = ["RS256", "ES256"]
+
+
+def register_launch_key(
+    session: Session, actor: Actor, partner_id: str, kid: str, public_key_pem: str
+) -> LaunchKey:
+    """Keep a partner's public key (RSA of 2048 bits or more, or EC P-256) for the launches it
+    signs. A private key is refused: we must never hold it."""
+    key: RSAKey | ECKey | None = None
+    for kind in (RSAKey, ECKey):
+        try:
+            key = kind.import_key(public_key_pem)
+            break
+        except (JoseError, ValueError, TypeError):
+            continue
+    if key is None or key.is_private:
+        raise ValidationFailed({"public_key": ["A PEM public key (RSA or EC P-256), not private."]})
+    if isinstance(key, RSAKey) and key.raw_value.key_size < 2048:
+        raise ValidationFailed({"public_key": ["An RSA key of at least 2048 bits."]})
+    if isinstance(key, ECKey) and key.as_dict(private=False).get("crv") != "P-256":
+        raise ValidationFailed({"public_key": ["An EC key on P-256 (ES256)."]})
+    if session.scalar(
+        select(LaunchKey.id).where(LaunchKey.partner_id == partner_id, LaunchKey.kid == kid)
+    ):
+        raise Conflict(f"A launch key {kid!r} exists; use another kid.", field="kid")
+    launch_key = LaunchKey(partner_id=partner_id, kid=kid, public_jwk=key.as_dict(private=False))
+    session.add(launch_key)
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "mall.launch_key_registered",
+        "mall_launch_key",
+        launch_key.id,
+        partner_id=partner_id,
+        after={"kid": kid, "kty": launch_key.public_jwk.get("kty")},
+    )
+    return launch_key
+
+
+def revoke_launch_key(session: Session, actor: Actor, partner_id: str, kid: str) -> LaunchKey:
+    found = session.scalars(
+        select(LaunchKey).where(LaunchKey.partner_id == partner_id, LaunchKey.kid == kid)
+    ).first()
+    if found is None:
+        raise NotFound("Launch key not found.")
+    if found.revoked_at is None:
+        found.revoked_at = utcnow()
+        record_audit(
+            session, actor, "mall.launch_key_revoked", "mall_launch_key", found.id,
+            partner_id=partner_id,
+        )  # fmt: skip
+    return found
+
+
+def list_launch_keys(session: Session, partner_id: str) -> list[LaunchKey]:
+    return list(
+        session.scalars(
+            select(LaunchKey).where(LaunchKey.partner_id == partner_id).order_by(LaunchKey.id)
+        )
+    )
+
+
+def _signed_launch_member(session: Session, partner_id: str, token: str, now: datetime) -> str:
+    """A JWT the partner signed with a key it registered: `iss` is the partner's id, `aud`
+    "quanyi:mall", `sub` the member's external id, `exp` within five minutes of `iat`, and a
+    `jti` never seen before (kept until it expires: a replay is refused)."""
+    refused = LaunchRefused("This launch is not valid; open the mall from the app again.")
+    keys = [
+        JWKRegistry.import_key({**k.public_jwk, "kid": k.kid})
+        for k in list_launch_keys(session, partner_id)
+        if k.revoked_at is None
+    ]
+    if not keys:
+        raise refused
+    try:
+        decoded = jwt.decode(token, KeySet(keys), algorithms=ALGORITHMS)
+        jwt.JWTClaimsRegistry(
+            now=int(now.timestamp()),
+            iss={"essential": True, "value": partner_id},
+            aud={"essential": True, "value": SIGNED_LAUNCH_AUDIENCE},
+            sub={"essential": True},
+            exp={"essential": True},
+            iat={"essential": True},
+            jti={"essential": True},
+        ).validate(decoded.claims)
+    except (JoseError, ValueError, TypeError):
+        raise refused from None
+    claims = decoded.claims
+    if int(claims["exp"]) - int(claims["iat"]) > SIGNED_LAUNCH_MAX_LIFETIME.total_seconds():
+        raise refused
+    member = session.scalars(
+        select(Member).where(
+            Member.partner_id == partner_id, Member.external_id == str(claims["sub"])
+        )
+    ).first()
+    if member is None or member.status != "active":
+        raise refused
+    seen = session.execute(  # the jti, once: a second use of the same token conflicts
+        dialect_insert(session, LaunchToken)
+        .values(
+            digest=hash_token(f"jwt:{claims['jti']}"),
+            partner_id=partner_id,
+            member_id=member.id,
+            created_at=now,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            used_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["digest"])
+    )
+    if seen.rowcount != 1:  # type: ignore[attr-defined]
+        raise refused
+    return member.id
 
 
 def live_session(
