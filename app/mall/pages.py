@@ -24,6 +24,7 @@ from app.core.db import utcnow
 from app.core.errors import DomainError, NotFound
 from app.core.http import request_actor
 from app.core.principal import requires
+from app.core.queue import redis_connection
 from app.core.vault import current_vault
 from app.core.web import LOCALE_COOKIE, LOCALES
 from app.demo import DEMO_MEMBER
@@ -99,7 +100,12 @@ def home() -> str:
         "mall/home.html",
         entries=entries,
         next_cursor=page.next_cursor,
-        categories=listings.catalog_facet(session, partner.id, "categories"),
+        categories=service.catalog_categories(
+            session,
+            redis_connection(current_app),
+            current_app.config.get("QUEUE_PREFIX", ""),
+            partner.id,
+        ),
         filters=filters,
     )
 

@@ -4,10 +4,13 @@ that partner and member. There is no other way in: the mall has no passwords."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import redis
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, KeySet, RSAKey
@@ -22,6 +25,7 @@ from app.mall.models import LaunchKey, LaunchToken, MallSession
 from app.members.errors import MemberBlocked
 from app.members.models import Member
 from app.members.service import MemberChanges, find_member, upsert_member
+from app.partners.listings import catalog_facet
 
 LAUNCH_VALID_FOR = timedelta(seconds=60)
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -243,6 +247,28 @@ def _signed_launch_member(session: Session, partner_id: str, token: str, now: da
     if seen.rowcount != 1:  # type: ignore[attr-defined]
         raise refused
     return member.id
+
+
+CATEGORIES_KEPT_SECONDS = 60
+
+
+def catalog_categories(
+    session: Session, cache: redis.Redis, prefix: str, partner_id: str
+) -> list[tuple[str, int]]:
+    """The categories of the partner's sellable listings for the mall's navigation, counted
+    at most once a minute (a GROUP BY over the whole catalog on every home page was the home
+    page's main cost); read from the database when Redis does not answer."""
+    key = f"{prefix}quanyi:mall:categories:{partner_id}"
+    try:
+        kept = cache.get(key)
+    except redis.RedisError:
+        kept = None
+    if kept is not None:
+        return [(str(name), int(count)) for name, count in json.loads(kept)]
+    rows = catalog_facet(session, partner_id, "categories")
+    with contextlib.suppress(redis.RedisError):
+        cache.set(key, json.dumps(rows), ex=CATEGORIES_KEPT_SECONDS)
+    return rows
 
 
 def live_session(

@@ -121,6 +121,8 @@ class Listing(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("partner_id", "product_id"),
         Index("ix_listings_partner_id_id", "partner_id", "id"),  # catalog pages, newest first
+        # the mall's pages: the partner's own order of its listings
+        Index("ix_listings_partner_position", "partner_id", "sort_order", "id"),
     )
 
     def snapshot(self) -> dict[str, Any]:

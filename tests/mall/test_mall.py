@@ -173,3 +173,30 @@ def test_a_member_reports_a_problem_with_a_delivered_code(session, browser_of, a
     assert (case.opened_by, case.kind) == (f"member:{order.member_id}", "code_not_working")
     after = member.get(bought.headers["Location"]).get_data(as_text=True)
     assert 'data-testid="reported"' in after and 'data-testid="report"' not in after
+
+
+def test_the_homes_categories_are_counted_once_a_minute_and_without_redis_too(
+    app, session, browser_of, api_a, shop, partner_a
+):
+    import redis as redis_lib
+
+    from app.core.queue import redis_connection
+    from app.mall.service import catalog_categories
+
+    cache = redis_connection(app)
+    first = catalog_categories(session, cache, "test-", partner_a.id)
+    assert first == [(shop.product.category, 1)]
+    key = f"test-quanyi:mall:categories:{partner_a.id}"
+    assert 0 < cache.ttl(key) <= 60
+
+    class Down:
+        def get(self, _key):  # noqa: ANN001, ANN202
+            raise redis_lib.ConnectionError("down")
+
+        def set(self, *_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+            raise redis_lib.ConnectionError("down")
+
+    assert catalog_categories(session, Down(), "test-", partner_a.id) == first
+    member = browser_of()
+    launch(member, api_a)
+    assert shop.product.category in member.get("/m/partner-a/").get_data(as_text=True)
