@@ -12,8 +12,6 @@ from joserfc.jwk import ECKey, RSAKey
 
 from tests.mall.conftest import launch  # noqa: F401 - the mall's fixtures
 
-NOW = int(time.time())
-
 
 @pytest.fixture
 def signer(api_a):
@@ -26,13 +24,16 @@ def signer(api_a):
     return key
 
 
-def _token(key, partner_id: str, kid: str = "app-2026", alg: str = "RS256", **claims) -> str:
+def _token(
+    key, partner_id: str, kid: str = "app-2026", alg: str = "RS256", exp_in: int = 120, **claims
+) -> str:
+    now = int(time.time())  # when the token is made, as a partner's app makes it
     body = {
         "iss": partner_id,
         "aud": "quanyi:mall",
         "sub": "m-1",
-        "iat": NOW,
-        "exp": NOW + 120,
+        "iat": now,
+        "exp": now + exp_in,
         "jti": uuid.uuid4().hex,
         **claims,
     }
@@ -51,8 +52,8 @@ def test_a_signed_launch_enters_once(browser_of, shop, partner_a, signer):
     [
         {"iss": "prt_someone_else"},
         {"aud": "another-service"},
-        {"exp": NOW - 10},
-        {"exp": NOW + 3600},  # lives longer than five minutes
+        {"exp_in": -10},
+        {"exp_in": 3600},  # lives longer than five minutes
         {"sub": "nobody"},
     ],
 )
