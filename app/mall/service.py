@@ -232,7 +232,7 @@ def _signed_launch_member(session: Session, partner_id: str, token: str, now: da
     ).first()
     if member is None or member.status != "active":
         raise refused
-    seen = session.execute(  # the jti, once: a second use of the same token conflicts
+    first_use = session.scalar(  # the jti, once: a second use of the same token conflicts
         dialect_insert(session, LaunchToken)
         .values(
             digest=hash_token(f"jwt:{claims['jti']}"),
@@ -243,8 +243,9 @@ def _signed_launch_member(session: Session, partner_id: str, token: str, now: da
             used_at=now,
         )
         .on_conflict_do_nothing(index_elements=["digest"])
+        .returning(LaunchToken.digest)
     )
-    if seen.rowcount != 1:  # type: ignore[attr-defined]
+    if first_use is None:
         raise refused
     return member.id
 
