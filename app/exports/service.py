@@ -138,10 +138,6 @@ def list_exports(session: Session, partner_id: str, limit: int, cursor: str | No
     return paginate(session, scoped(Export, partner_id), Export.id, limit, cursor)
 
 
-def get_export(session: Session, partner_id: str, export_id: str) -> Export:
-    return get_owned(session, Export, partner_id, Export.id == export_id, label="Export")
-
-
 def open_ready(session: Session, partner_id: str, export_id: str) -> tuple[Export, bytes]:
     """A ready export and its compressed content; anything else is not found."""
     export = session.scalars(

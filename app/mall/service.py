@@ -294,7 +294,3 @@ def live_session(
     if now - found.last_seen_at > TOUCH_EVERY:
         found.last_seen_at = now
     return found, member
-
-
-def end_session(session: Session, mall_session: MallSession, now: datetime) -> None:
-    mall_session.ended_at = now
