@@ -78,8 +78,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.partners.routes import platform_blp
     from app.sandbox.cli import sandbox_cli
     from app.sandbox.routes import platform_blp as sandbox_platform_blp
-    from app.supply.cli import supply_cli, vault_cli
+    from app.supply.cli import supply_cli
     from app.supply.routes import blp as supply_blp
+    from app.vault_cli import vault_cli
     from app.webhooks.routes import blp as webhooks_blp
     from app.webhooks.routes import platform_blp as webhooks_platform_blp
 
@@ -181,7 +182,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 
 def _embed(app: Flask) -> None:
-    """Embedded mode (no Redis): the simulated supplier is mounted at /supplier-sim, and the
+    """Embedded mode (no Redis): the simulated supplier is mounted at /supplier-sim (and a
+    partner's simulated points ledger at /points-sim), and the
     RQ queues (on fakeredis) are drained by a background thread started with the first
     request, which also runs the fulfillment sweep."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -193,12 +195,14 @@ def _embed(app: Flask) -> None:
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
     from app.members import jobs as member_jobs
+    from app.members.points_sim import create_points_simulator
     from app.orders import jobs as order_jobs
     from app.supply import jobs as supply_jobs
     from app.webhooks import jobs as webhook_jobs
 
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
-        app.wsgi_app, {"/supplier-sim": create_simulator()}
+        app.wsgi_app,
+        {"/supplier-sim": create_simulator(), "/points-sim": create_points_simulator()},
     )
     if not app.config.get("EMBEDDED_WORKER"):
         return
@@ -214,6 +218,7 @@ def _embed(app: Flask) -> None:
                     webhook_jobs.periodic,
                     every(300, supply_jobs.check_authorizations),
                     every(300, member_jobs.expire_due_points),
+                    every(20, member_jobs.send_due_moves),
                     every(300, order_jobs.refresh_recent_dashboards),
                     every(300, export_jobs.periodic),
                     every(3600, entitlement_jobs.expire_due_entitlements),

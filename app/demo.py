@@ -17,6 +17,8 @@ from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.vault import current_vault
 from app.extensions import db
+from app.members import external as external_points
+from app.members.points_sim import DEFAULTS as POINTS_SIM_DEFAULTS
 from app.members.service import MemberChanges, grant_points, upsert_member
 from app.partners.cli import CLI_ACTOR
 from app.partners.models import Partner
@@ -76,7 +78,7 @@ def seed_demo_members(session: Session, actor: Actor) -> int:
         member, is_new = upsert_member(
             session, actor, partner.id, DEMO_MEMBER, MemberChanges.of({"display_name": "演示会员"})
         )
-        if is_new:
+        if is_new and partner.points_source == "internal":  # else the simulated ledger's
             grant_points(session, member, DEMO_MEMBER_POINTS, "demo points")
             created += 1
     return created
@@ -101,6 +103,19 @@ def fund_demo_partners(session: Session, actor: Actor) -> int:
     return funded
 
 
+def connect_demo_points_services(session: Session, actor: Actor) -> None:
+    """Partners that keep their own points ledger reach the simulated one (/points-sim)."""
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/points-sim"
+    for partner in session.scalars(
+        select(Partner).where(
+            Partner.points_source == "external", Partner.points_service_url.is_(None)
+        )
+    ):
+        external_points.configure(
+            session, actor, partner, current_vault(), url, POINTS_SIM_DEFAULTS["PTS_SECRET"]
+        )
+
+
 @demo_cli.command("seed")
 @click.option("--partners", "root", default=str(Path(ROOT) / "partners"), type=click.Path())
 def seed(root: str) -> None:
@@ -117,6 +132,7 @@ def seed(root: str) -> None:
                 click.echo(line)
             raise click.ClickException("some partner files are invalid")
         funded = fund_demo_partners(session, CLI_ACTOR)
+        connect_demo_points_services(session, CLI_ACTOR)
         staff = seed_demo_staff(session, CLI_ACTOR)
         members = seed_demo_members(session, CLI_ACTOR)
     for line in report.lines():

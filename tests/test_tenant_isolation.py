@@ -121,7 +121,18 @@ def _b_launch_key(session: Session, partner: Partner) -> str:
     return key.kid
 
 
+def _b_points_move(session: Session, partner: Partner) -> str:
+    """A refund sent to B's own points ledger (read by A only through its lists)."""
+    from app.members.external import refund_for_order
+
+    order = session.get_one(Order, _b_order(session, partner))
+    move = refund_for_order(session, partner.id, order.member_id, order.id, 1, "walk")
+    session.commit()
+    return move.id
+
+
 OWNED_BY_B: dict[str, Callable[[Session, Partner], str]] = {
+    "points_move": _b_points_move,  # no route takes its id: only the list walk uses it
     "kid": _b_launch_key,
     "endpoint_id": _b_endpoint,
     "event_id": _b_event,

@@ -98,6 +98,7 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
         key="grant-2026-card-0001",
     )
     call("members_points_ledger", "GET", f"{member_path}/points/ledger?limit=2")
+    call("members_points_moves", "GET", "/api/v1/points/moves?date=2026-12-01&limit=2")
     price = examples["orders_get_catalog_entry"]["response"]
     order = call(
         "orders_place_order",

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     DateTime,
@@ -47,6 +48,13 @@ NAMING = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
+    """The start of a local day in `timezone` and of the next one."""
+    zone = ZoneInfo(timezone)
+    start = datetime.combine(day, time(), zone)
+    return start, datetime.combine(day + timedelta(days=1), time(), zone)
 
 
 def inline_count(value: int | None = None, name: str | None = None) -> BindParameter[int]:

@@ -328,6 +328,21 @@ _ENTRIES = (
         "members",
     ),
     ErrorCode(
+        "points_service_unavailable", 503, "Points service unavailable",
+        "The partner keeps its members' points in its own ledger and its points service did"
+        " not confirm the deduction (or is not configured). No order was placed; a deduction"
+        " the service did make is refunded to it automatically.",
+        "Retry with the same request after a minute; check the points service.",
+        "members",
+    ),
+    ErrorCode(
+        "points_kept_by_partner", 409, "Points kept by the partner",
+        "This partner keeps its members' points in its own ledger (points source `external`):"
+        " they are granted and deducted there, not through this API.",
+        "Move the points in your own ledger; orders deduct them through your points service.",
+        "members",
+    ),
+    ErrorCode(
         "nothing_to_reveal", 409, "Nothing to reveal",
         "The entitlement has no code (a direct recharge) or is not active.",
         "Show its status or receipt instead.",

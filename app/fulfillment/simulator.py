@@ -6,7 +6,8 @@ Settings (app.config, all optional): SIM_MERCHANT, SIM_SECRET, SIM_LATENCY_MS (b
 callback), SIM_FAILURE_RATE (answer "failed"), SIM_REJECT_RATE (refuse at submit),
 SIM_NO_CALLBACK_RATE, SIM_DUPLICATE_CALLBACK_RATE, SIM_ERROR_RATE (answer 500),
 SIM_SLOW_RATE + SIM_SLOW_MS (answer slowly), SIM_SEED, SIM_CLAIM_BASE (a SKU starting with
-`LINK` succeeds with a claim link under it, valid 30 days).
+`LINK` succeeds with a claim link under it, valid 30 days), SIM_FAIL_ACCOUNTS (recharges to
+these accounts always fail: the demo's way to show a failed unit refunded).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import httpx
 from flask import Flask, jsonify, request
 
-from app.fulfillment.suppliers.generic import signed, verify
+from app.core.signing import signed, verify
 
 DEFAULTS: dict[str, Any] = {
     "SIM_MERCHANT": "quanyi-demo",
@@ -36,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "SIM_SLOW_MS": 3000,
     "SIM_SEED": None,
     "SIM_CLAIM_BASE": "https://claim.sim.example/c",  # where a link SKU's claim links point
+    "SIM_FAIL_ACCOUNTS": ("13800000000",),
     "SIM_BALANCE_MINOR": 10_000_000,  # our prepaid balance at this supplier
     "SIM_UNIT_COST_MINOR": 2_000,
 }
@@ -112,7 +114,8 @@ def create_simulator(config: dict[str, Any] | None = None) -> Flask:
             "order_no": f"SIM{int(time.time() * 1000)}{rng.randint(1000, 9999)}",
             "status": "processing",
             "callback_url": params.get("callback_url"),
-            "will_fail": chance("SIM_FAILURE_RATE"),
+            "will_fail": chance("SIM_FAILURE_RATE")
+            or params.get("account") in sim.config["SIM_FAIL_ACCOUNTS"],
             "no_callback": chance("SIM_NO_CALLBACK_RATE"),
             "duplicate": chance("SIM_DUPLICATE_CALLBACK_RATE"),
             "link": str(params.get("sku", "")).startswith("LINK"),

@@ -34,6 +34,7 @@ from app.extensions import db, limiter
 from app.mall import service
 from app.mall.forms import ActionForm, BuyForm, LanguageForm, ReportForm
 from app.mall.web import MALL, bp, cookie_path, set_session_cookie
+from app.members import external as external_points
 from app.members.service import MemberChanges, ledger
 from app.orders import aftersales, checkout
 from app.orders.catalog import catalog_entries
@@ -155,6 +156,7 @@ def buy(listing_id: str) -> Response | tuple[str, int]:
         order = _own_order(used.extra["order_id"])
     except DomainError as refused:
         return _refused(entry, form, refused.detail)
+    external_points.forget_balance(redis_connection(current_app), member.id)
     return redirect(url_for("mall.order", order_id=order.id))  # type: ignore[return-value]
 
 
@@ -232,7 +234,11 @@ def me() -> str:
     return render_template(
         "mall/me.html",
         held=entitlements.list_entitlements(session, g.mall_partner.id, member, 50, None).data,
-        history=ledger(session, g.mall_partner.id, member, 20, None).data,
+        history=(
+            list(external_points.member_moves(session, member, 20))
+            if g.mall_partner.points_source == "external"
+            else ledger(session, g.mall_partner.id, member, 20, None).data
+        ),
         now=utcnow(),
         action=ActionForm(),
     )

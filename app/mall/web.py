@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     g,
     make_response,
     render_template,
@@ -21,9 +22,12 @@ from flask_babel import get_locale
 from app.core.db import utcnow
 from app.core.errors import NotFound, register_html_errors
 from app.core.principal import MEMBER_PERMISSIONS, Principal, register_authenticator
+from app.core.queue import redis_connection
+from app.core.vault import current_vault
 from app.core.web import csrf
 from app.extensions import db
 from app.mall import service
+from app.members import external as external_points
 from app.partners.models import Partner
 from app.partners.service import find_partner_by_slug
 
@@ -57,9 +61,15 @@ def _check_csrf() -> None:
 
 @bp.context_processor
 def _layout() -> dict[str, Any]:
+    partner, member = g.get("mall_partner"), g.get("mall_member")
+    balance = None
+    if member is not None:
+        connection = redis_connection(current_app)
+        balance = external_points.points_balance(connection, current_vault(), partner, member)
     return {
-        "partner": g.get("mall_partner"),
-        "member": g.get("mall_member"),
+        "partner": partner,
+        "member": member,
+        "points_balance": balance,
         "locale": str(get_locale()),
     }
 

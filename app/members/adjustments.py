@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.core.audit import Actor, record_audit
 from app.core.errors import Conflict, ValidationFailed
 from app.core.tenancy import get_owned, scoped
+from app.members import external
 from app.members.models import Member, PointsAdjustment
 from app.members.service import find_member, grant_points, lock_member, spend_points
 
@@ -37,6 +38,7 @@ def request_adjustment(
 ) -> PointsAdjustment:
     if delta == 0:
         raise ValidationFailed({"amount": ["Give a number of points other than 0."]})
+    external.refuse_internal_moves(session, partner_id)
     member = find_member(session, partner_id, external_id)
     adjustment = PointsAdjustment(
         partner_id=partner_id,

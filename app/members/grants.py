@@ -27,6 +27,7 @@ from app.core.audit import Actor, record_audit
 from app.core.errors import Conflict
 from app.core.queue import enqueue_after_commit
 from app.core.tenancy import get_owned, partner_timezone
+from app.members import external
 from app.members.adjustments import SelfApproval
 from app.members.models import Member, PointsGrantBatch
 from app.members.service import grant_points
@@ -119,6 +120,7 @@ def upload(
 ) -> tuple[PointsGrantBatch, bool]:
     """The batch of this file: (batch, True) when new, (the earlier batch, False) when the same
     file was uploaded before."""
+    external.refuse_internal_moves(session, partner_id)
     digest = hashlib.sha256(raw).hexdigest()
     earlier = session.scalars(
         select(PointsGrantBatch).where(

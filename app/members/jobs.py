@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from app.core.db import utcnow
 from app.core.queue import job_app_context
 from app.extensions import db
+from app.members import external
+from app.members.models import ExternalPointsMove
 from app.members.service import expire_points
 
 
@@ -17,7 +20,6 @@ def apply_grant_batch(batch_id: str) -> None:
     and the batch is marked failed (in a transaction of its own)."""
     from flask import current_app
 
-    from app.core.db import utcnow
     from app.core.queue import redis_connection
     from app.members import grants
 
@@ -29,3 +31,43 @@ def apply_grant_batch(batch_id: str) -> None:
             with db.transaction() as session:
                 grants.mark_failed(session, batch_id, f"{type(error).__name__}: {error}")
             raise
+
+
+def settle_deduct(
+    move_id: str, partner_id: str, member_id: str, order_id: str, amount: str
+) -> None:
+    """A deduct sent for an order that was never written: record it and resolve it now (the
+    sweep tries again while the partner's answer stays unknown)."""
+    with job_app_context():
+        with db.transaction() as session:
+            external.record_unsettled(
+                session, move_id, partner_id, member_id, order_id, int(amount)
+            )
+        send_move(move_id)
+
+
+def send_move(move_id: str) -> None:
+    """One attempt at a pending move at the partner's points service (idempotent there)."""
+    from flask import current_app
+
+    from app.core.queue import redis_connection
+    from app.core.vault import current_vault
+    from app.partners.models import Partner
+
+    with job_app_context(), db.transaction() as session:
+        move = session.get(ExternalPointsMove, move_id, with_for_update=True)
+        if move is None or move.status != "pending":
+            return
+        partner = session.get_one(Partner, move.partner_id)
+        external.resolve(session, external.service_for(partner, current_vault()), move, utcnow())
+        external.forget_balance(redis_connection(current_app), move.member_id)
+
+
+def send_due_moves() -> None:
+    """The sweep: every pending move whose next attempt is due (refunds retried on backoff,
+    deducts whose outcome is still unknown)."""
+    with job_app_context():
+        with db.transaction() as session:
+            due = external.due_moves(session, utcnow())
+        for move_id in due:
+            send_move(move_id)

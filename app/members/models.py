@@ -15,7 +15,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
 from app.core.db import Base, PublicIdMixin, TimestampMixin, utcnow
@@ -138,3 +138,45 @@ class PointsGrantBatch(PublicIdMixin, PartnerOwnedMixin, Base):
     applied_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("partner_id", "file_sha256"),)
+
+
+EXTERNAL_MOVE_KINDS = ("deduct", "refund")
+EXTERNAL_MOVE_STATUSES = (
+    "pending",  # sent or to be sent; its outcome is not known yet (the sweep resolves it)
+    "done",  # the partner's ledger applied it
+    "void",  # never applied: the partner never received it or refused it (a deduct only)
+)
+
+
+class ExternalPointsMove(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    """A deduction or refund of a member's points in the partner's own ledger (points source
+    `external`). The id is the request id the partner's service is idempotent on, so a retry
+    or a status query names the same move. A deduct that is `done` with no order behind it (the
+    checkout failed after the partner deducted) is refunded by a refund move of its own."""
+
+    __tablename__ = "external_points_moves"
+    id_prefix = "xpm"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    order_id: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(8))
+    amount: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(8), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(200))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    resolved_at: Mapped[datetime | None]
+
+    member: Mapped[Member] = relationship(lazy="joined", innerjoin=True)
+
+    __table_args__ = (
+        Index("ix_external_points_moves_partner_order", "partner_id", "order_id"),
+        Index("ix_external_points_moves_due", "status", "next_attempt_at"),
+        Index("ix_external_points_moves_partner_created", "partner_id", "created_at"),
+    )
+
+    @property
+    def delta(self) -> int:
+        """The move as the member's balance sees it."""
+        return -self.amount if self.kind == "deduct" else self.amount

@@ -14,12 +14,15 @@ from app.core.principal import requires
 from app.core.tenancy import current_partner_id
 from app.core.vault import current_vault
 from app.extensions import db
+from app.members import external
 from app.members import service as members
 from app.members.schemas import (
+    ExternalPointsMoveSchema,
     MemberSchema,
     MemberUpsertSchema,
     PointsEntrySchema,
     PointsMoveSchema,
+    PointsMovesQuerySchema,
 )
 
 blp = Blueprint("members", __name__, url_prefix="/api/v1", description="Partner: members, points")
@@ -70,7 +73,7 @@ def get_member(external_id: str) -> Any:
 @idempotent
 @blp.arguments(PointsMoveSchema())
 @blp.response(201, PointsEntrySchema)
-@raises("member_not_found", "insufficient_points", "points_balance_limit")
+@raises("member_not_found", "insufficient_points", "points_balance_limit", "points_kept_by_partner")
 def move_points(move: members.PointsMove, external_id: str) -> Any:
     """Grant or deduct points.
 
@@ -92,3 +95,24 @@ def points_ledger(args: dict[str, Any], external_id: str) -> Any:
     session, partner_id = db.session(), current_partner_id()
     member = members.find_member(session, partner_id, external_id)
     return members.ledger(session, partner_id, member, args["limit"], args["cursor"])
+
+
+@blp.route("/points/moves")
+@requires("members:read")
+@blp.arguments(PointsMovesQuerySchema(), location="query")
+@blp.response(200, page_schema(ExternalPointsMoveSchema))
+@raises("member_not_found")
+def points_moves(args: dict[str, Any]) -> Any:
+    """Reconcile your points ledger.
+
+    For a partner that keeps its members' points in its own ledger (points source `external`):
+    every deduction and refund we sent to your points service on one of your local days, each
+    with the `request_id` you saw and its status here, for you to match against your ledger.
+    Cursor-paginated.
+    """
+    session, partner_id = db.session(), current_partner_id()
+    member = members.find_member(session, partner_id, args["member"]) if args["member"] else None
+    return external.list_moves(
+        session, partner_id, args["date"], args["limit"], args["cursor"],
+        member.id if member else None,
+    )  # fmt: skip

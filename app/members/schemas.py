@@ -5,8 +5,14 @@ from typing import Any
 from marshmallow import Schema, fields, post_load, validate
 
 from app.core.money import StrictInteger
+from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch
-from app.members.models import ENTRY_KINDS, MEMBER_STATUSES
+from app.members.models import (
+    ENTRY_KINDS,
+    EXTERNAL_MOVE_KINDS,
+    EXTERNAL_MOVE_STATUSES,
+    MEMBER_STATUSES,
+)
 from app.members.service import MemberChanges, PointsMove
 
 
@@ -55,3 +61,32 @@ class PointsEntrySchema(Schema):
     order_id = fields.String(allow_none=True)
     expires_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
+
+
+class PointsMovesQuerySchema(PageArgsSchema):
+    date = fields.Date(
+        load_default=None,
+        metadata={"description": "your local day (YYYY-MM-DD); today when left out"},
+    )
+    member = fields.String(
+        load_default=None, metadata={"description": "one member's moves only (external_id)"}
+    )
+
+
+class ExternalPointsMoveSchema(Schema):
+    id = fields.String(metadata={"description": "the `request_id` we sent to your points service"})
+    member = fields.Function(lambda move: move.member.external_id)
+    kind = fields.String(metadata={"enum": list(EXTERNAL_MOVE_KINDS)})
+    amount = fields.Integer()
+    status = fields.String(
+        metadata={
+            "enum": list(EXTERNAL_MOVE_STATUSES),
+            "description": "`pending`: sent, not yet acknowledged (retried until it is);"
+            " `done`: applied by your service; `void`: never applied",
+        }
+    )
+    order_id = fields.String()
+    reason = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    resolved_at = fields.DateTime(allow_none=True)

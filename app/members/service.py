@@ -30,6 +30,7 @@ from app.core.money import INTEGER_MAX
 from app.core.pagination import Page, paginate
 from app.core.tenancy import scoped
 from app.core.vault import Vault
+from app.members import external
 from app.members.errors import InsufficientPoints, MemberNotFound, PointsBalanceLimit
 from app.members.models import Member, PointsEntry, PointsLot
 
@@ -243,6 +244,7 @@ class PointsMove:
 def move_points(
     session: Session, partner_id: str, external_id: str, move: PointsMove
 ) -> PointsEntry:
+    external.refuse_internal_moves(session, partner_id)
     member = find_member(session, partner_id, external_id, for_update=True)
     if move.type == "grant":
         return grant_points(session, member, move.amount, move.reason, move.expires_at)

@@ -21,7 +21,8 @@ nothing is half-written:
  5. check payment           orders     the client pays exactly the quote
  6. assess risk             risk       deny refuses; review is recorded on the order
  7. status and events       state      order.created (+ order.fulfilled), audit row
- 8. spend points            members    from the soonest-expiring lots
+ 8. spend points            members    from the soonest-expiring lots, or deducted at the
+                                       partner's own ledger (points source `external`)
  9. consume quotas          partners   counter upserts, in key order
 10. reserve capacity        supply     conditional UPDATEs, direct recharge and links
 11. write the order         orders     items, deliveries (fulfillment), card keys handed over
@@ -29,7 +30,9 @@ nothing is half-written:
 13. charge the partner      accounts   last: its row is the partner's hottest lock
 
 Direct-recharge and link deliveries are enqueued only after the commit (the fulfillment engine
-takes them from there); an idempotent request holds its key's advisory lock throughout.
+takes them from there); an idempotent request holds its key's advisory lock throughout. A
+deduction at the partner's ledger is the one outside effect before the commit: when the order
+does not commit, a job settles it (app/members/external.py).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from app.core.vault import Vault
 from app.entitlements.service import issue
 from app.fulfillment.models import Delivery
 from app.fulfillment.service import create_deliveries, hand_over_code
+from app.members import external as external_points
 from app.members.errors import MemberBlocked
 from app.members.models import Member
 from app.members.service import find_member, member_phone, spend_points
@@ -62,7 +66,7 @@ from app.orders.risk import AllowAll, MemberContext, OrderDenied, OrderDraft, Ri
 from app.orders.state import transition
 from app.partners import quotas
 from app.partners.listings import sellable_listing
-from app.partners.models import Listing
+from app.partners.models import Listing, Partner
 from app.supply.models import Code, Product
 from app.supply.products import recharge_account_error
 from app.supply.stock import allocate_codes, reserve_capacity
@@ -155,8 +159,24 @@ def place_order(
     policies: Policies = DEFAULT_POLICIES,
 ) -> Order:
     """Create, charge and (for card keys) fulfil an order, or raise and change nothing.
-    `vault` opens the member's phone for a direct recharge that names no account."""
-    now = now or utcnow()
+    `vault` opens the member's phone for a direct recharge that names no account, and the
+    secret of a partner's points service."""
+    try:
+        return _place_order(session, actor, partner_id, command, now or utcnow(), vault, policies)
+    except BaseException:
+        external_points.settle_later(session)  # a deduction sent for an order never written
+        raise
+
+
+def _place_order(
+    session: Session,
+    actor: Actor,
+    partner_id: str,
+    command: PlaceOrder,
+    now: datetime,
+    vault: Vault | None,
+    policies: Policies,
+) -> Order:
     reference, savepoint = command.client_reference, None
     if reference is not None:
         refuse_used_reference(session, partner_id, reference)
@@ -226,10 +246,7 @@ def place_order(
             },
         )
         if priced.points:
-            spent = spend_points(
-                session, member, priced.points, f"order {order.id}", order.id, now=now
-            )
-            order.points_entry_id = spent.id
+            pay_points(session, order, member, priced.points, vault, now)
         order.quota_usage = quotas.consume(
             session,
             quotas.limits_for(session, partner_id),
@@ -252,6 +269,21 @@ def place_order(
     if priced.wholesale_minor:
         charge_order(session, partner_id, priced.wholesale_minor, order.id)
     return order
+
+
+def pay_points(
+    session: Session, order: Order, member: Member, points: int, vault: Vault | None, now: datetime
+) -> None:
+    """Spend the member's points in our ledger, or deduct them at the partner's own."""
+    partner = session.get_one(Partner, order.partner_id)
+    if partner.points_source == "external":
+        if vault is None:
+            raise external_points.PointsServiceUnavailable("No vault to reach the points service.")
+        service = external_points.service_for(partner, vault)
+        external_points.deduct_for_order(session, service, member, points, order.id, now)
+        return
+    spent = spend_points(session, member, points, f"order {order.id}", order.id, now=now)
+    order.points_entry_id = spent.id
 
 
 def refuse_used_reference(session: Session, partner_id: str, reference: str) -> None:

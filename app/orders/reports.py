@@ -13,12 +13,12 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.core.db import day_bounds
 from app.core.ids import id_floor
 from app.fulfillment.models import Delivery
 from app.orders.models import LATENCY_BUCKETS_SECONDS, Order, OrderDayStat, OrderItem
@@ -67,12 +67,6 @@ class Dashboard:
     def success_rate(self) -> float | None:
         done = self.delivered + self.failed
         return self.delivered / done if done else None
-
-
-def day_bounds(day: date, timezone: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(timezone)
-    start = datetime.combine(day, time(), zone)
-    return start, datetime.combine(day + timedelta(days=1), time(), zone)
 
 
 def compute_day(session: Session, partner_id: str, day: date, timezone: str) -> DayFigures:

@@ -142,6 +142,7 @@ def get_catalog_entry(args: dict[str, Any], listing_id: str) -> Any:
     "insufficient_points",
     "insufficient_partner_balance",
     "client_reference_used",
+    "points_service_unavailable",
 )
 def place_order(command: checkout.PlaceOrder) -> Any:
     """Place an order.

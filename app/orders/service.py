@@ -19,6 +19,7 @@ from app.core.pagination import Page, paginate
 from app.core.tenancy import get_owned, scoped
 from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
+from app.members import external as external_points
 from app.members.models import Member, PointsEntry
 from app.members.service import lock_member, refund_points
 from app.orders.models import Case, Order, OrderItem
@@ -46,6 +47,10 @@ def refund_units(
     if points and order.points_entry_id:
         spend = session.get_one(PointsEntry, order.points_entry_id)
         refund_points(session, member, spend, points, f"order {order.id} {why}")
+    elif points and external_points.paid_at_partner(session, order.partner_id, order.id):
+        external_points.refund_for_order(
+            session, order.partner_id, member.id, order.id, points, f"order {order.id} {why}"
+        )
     units_by_listing: Counter[str] = Counter()
     for item_id, n in per_item.items():
         units_by_listing[items[item_id].listing_id] += n

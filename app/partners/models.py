@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.audit import JSONType
@@ -16,6 +25,9 @@ from app.supply.models import Product
 
 PARTNER_KINDS = ("bank", "airline", "carrier", "employer")
 PARTNER_STATUSES = ("active", "suspended", "closed")
+# where a partner's members' points are kept: our ledger, or the partner's own (a bank's points
+# of record), reached through its points service (app/members/external.py)
+POINTS_SOURCES = ("internal", "external")
 
 
 class Partner(PublicIdMixin, TimestampMixin, Base):
@@ -33,6 +45,12 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     points_rate_points: Mapped[int] = mapped_column(Integer, default=100)
     points_rate_value_minor: Mapped[int] = mapped_column(Integer, default=100)
     points_rate_currency: Mapped[str] = mapped_column(String(3), default=PLATFORM_CURRENCY)
+    points_source: Mapped[str] = mapped_column(String(16), default="internal")
+    # the partner's points service (external source): its base URL and our shared signing
+    # secret, sealed by the vault (it signs every request, so it cannot be a one-way hash)
+    points_service_url: Mapped[str | None] = mapped_column(String(500))
+    points_service_key_id: Mapped[str | None] = mapped_column(String(40))
+    points_service_blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     # where the partner's members are: an authorization limited to a region serves only
     # partners of that region ("GLOBAL" ones serve all)
@@ -66,6 +84,7 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     def points(self) -> dict[str, Any]:
         return {
             "unit_name": self.points_unit_name,
+            "source": self.points_source,
             "rate": {
                 "points": self.points_rate_points,
                 "value": {

@@ -12,7 +12,7 @@ from app.core.openapi import Computed
 from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch, LocalizedText, validate_timezone
 from app.partners.listings import CATALOG_SORTS, ListingTerms
-from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES
+from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES, POINTS_SOURCES
 from app.supply.models import ACCOUNT_KINDS, FULFILLMENT_TYPES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -44,6 +44,14 @@ class PointsRateSchema(Schema):
 class PointsSchema(Schema):
     unit_name = fields.String(required=True, validate=validate.Length(min=1, max=40))
     rate = fields.Nested(PointsRateSchema, required=True)
+    source = fields.String(
+        load_default="internal",
+        validate=validate.OneOf(POINTS_SOURCES),
+        metadata={
+            "description": "`external`: the partner keeps its members' points in its own ledger;"
+            " checkout deducts (and refunds) them through the partner's points service"
+        },
+    )
 
 
 class PartnerSchema(Schema):

@@ -29,6 +29,8 @@ def _apply(partner: Partner, data: dict[str, Any]) -> None:
     if points:
         if "unit_name" in points:
             partner.points_unit_name = points["unit_name"]
+        if "source" in points:
+            partner.points_source = points["source"]
         rate = points.get("rate")
         if rate:
             partner.points_rate_points = rate.get("points", partner.points_rate_points)

@@ -1,14 +1,19 @@
 """The mall in a real browser (Debian's Chromium) at a phone's width, against `make run`'s
 demo: each demo partner's mall entered as its demo member looks like that partner; a member
 launched by the partner's backend buys a card key, reveals it and finds it among their
-entitlements; a used launch link is refused. Screenshots go to tests/artifacts/."""
+entitlements; a used launch link is refused; an airline keeping its own miles gets a failed
+recharge's miles back once; the language switch works. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 
+from app.core.signing import signed
+from app.demo import DEMO_MEMBER
+from app.members.points_sim import DEFAULTS as SIM_DEFAULTS
 from tests.e2e.conftest import issue_credentials
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
@@ -94,3 +99,60 @@ def test_a_launched_member_buys_reveals_and_keeps_a_card_key(served, browser):
     assert answer is not None and answer.status == 401
     assert "请从 App 进入商城" in again.content()
     again.close()
+
+
+def _simulated_miles(base: str) -> int:
+    """The demo member's balance at skyway-air's own (simulated) points ledger."""
+    body = signed(
+        {"member": DEMO_MEMBER, "timestamp": int(time.time())}, SIM_DEFAULTS["PTS_SECRET"]
+    )
+    return int(httpx.post(f"{base}/points-sim/balance", json=body).json()["balance"])
+
+
+def test_an_airline_keeping_its_own_miles_refunds_a_failed_recharge_there_once(served, browser):
+    """skyway-air keeps its miles in its own ledger: the mall shows that balance, checkout
+    deducts there, and a recharge the supplier fails is refunded there exactly once."""
+    port, _env = served
+    base = f"http://127.0.0.1:{port}"
+    before = _simulated_miles(base)
+    page = browser.new_page(viewport=PHONE, locale="zh-CN")
+    page.goto(f"{base}/m/skyway-air/demo")
+    page.locator('[data-testid="listings"] article').first.wait_for()
+    assert page.locator('[data-testid="points"]').inner_text().startswith(f"{before:,}")
+    page.get_by_role("link", name="哔哩哔哩大会员年卡(直充)").first.click()
+    price = int(page.locator('[data-testid="price"]').inner_text().split()[0].replace(",", ""))
+    page.get_by_label("充值账号").fill("13800000000")  # the demo supplier fails this account
+    page.get_by_role("button", name="立即兑换").click()
+    page.locator('[data-testid="order-status"]').wait_for()
+    assert _simulated_miles(base) == before - price  # deducted at the airline before the order
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=order-status]').innerText"
+        " === '失败，积分已退回'",
+        timeout=60_000,
+    )
+    deadline = time.monotonic() + 30
+    while _simulated_miles(base) != before and time.monotonic() < deadline:
+        time.sleep(0.5)  # the refund is sent by a job once the failure commits
+    time.sleep(3)  # a second refund would have arrived by now
+    assert _simulated_miles(base) == before  # refunded, once
+    page.get_by_role("link", name="我的权益").first.click()
+    history = page.locator("table").inner_text()
+    assert f"-{price:,}" in history and f"{price:,}" in history.replace(f"-{price:,}", "")
+    page.screenshot(path=ARTIFACTS / "mall_refund_skyway-air.png", full_page=True)
+    page.close()
+
+
+def test_the_language_switch_turns_the_mall_into_english_and_back(served, browser):
+    port, _env = served
+    page = browser.new_page(viewport=PHONE, locale="zh-CN")
+    page.goto(f"http://127.0.0.1:{port}/m/telelink/demo")
+    page.locator('[data-testid="listings"] article').first.wait_for()
+    assert page.get_by_role("link", name="我的权益").count() == 1
+    page.locator('[data-testid="lang-en"]').click()
+    page.get_by_role("link", name="My entitlements").wait_for()
+    assert page.locator("html").get_attribute("lang") == "en"
+    page.get_by_role("link", name="My entitlements").click()  # the choice stays
+    page.get_by_role("heading", name="My entitlements").wait_for()
+    page.locator('[data-testid="lang-zh"]').click()
+    page.get_by_role("heading", name="我的权益").wait_for()
+    page.close()

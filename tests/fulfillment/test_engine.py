@@ -10,9 +10,9 @@ from sqlalchemy import select
 from app.accounts.models import PartnerAccount
 from app.core.db import utcnow
 from app.core.queue import drain, get_queue
+from app.core.signing import signed
 from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
-from app.fulfillment.suppliers.generic import signed
 from app.members.models import Member
 from app.orders.models import Order
 from app.supply.models import Offer

@@ -1,10 +1,8 @@
-"""The common shape of recharge platforms: JSON over HTTP, every message signed with
-HMAC-SHA256 over its sorted `key=value` pairs joined by `&`, with a `sign` field."""
+"""The common shape of recharge platforms: JSON over HTTP, every message signed
+(app/core/signing.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 from datetime import UTC, datetime
@@ -12,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from app.core.signing import signed, verify
 from app.fulfillment.suppliers.base import (
     ACCEPTED,
     REJECTED,
@@ -21,22 +20,6 @@ from app.fulfillment.suppliers.base import (
     StatusReport,
     SubmitResult,
 )
-
-
-def sign(params: dict[str, Any], secret: str) -> str:
-    canonical = "&".join(
-        f"{k}={params[k]}" for k in sorted(params) if k != "sign" and params[k] is not None
-    )
-    return hmac.new(secret.encode(), canonical.encode(), hashlib.sha256).hexdigest()
-
-
-def signed(params: dict[str, Any], secret: str) -> dict[str, Any]:
-    return {**params, "sign": sign(params, secret)}
-
-
-def verify(params: dict[str, Any], secret: str) -> bool:
-    given = str(params.get("sign", ""))
-    return bool(given) and hmac.compare_digest(given, sign(params, secret))
 
 
 class GenericJsonAdapter:
