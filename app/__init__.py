@@ -68,6 +68,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     from app.mall.web import init_mall
     from app.members.cli import members_cli
     from app.members.routes import blp as members_blp
+    from app.notifications.cli import notifications_cli
     from app.orders import outcomes  # noqa: F401 - the order hears of its units' outcomes
     from app.orders.checkout import DEFAULT_POLICIES
     from app.orders.cli import orders_cli
@@ -170,6 +171,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         demo_cli,
         supply_cli,
         vault_cli,
+        notifications_cli,
         members_cli,
         entitlements_cli,
         fulfillment_cli,
@@ -196,6 +198,7 @@ def _embed(app: Flask) -> None:
     from app.fulfillment.simulator import create_simulator
     from app.members import jobs as member_jobs
     from app.members.points_sim import create_points_simulator
+    from app.notifications import jobs as notification_jobs
     from app.orders import jobs as order_jobs
     from app.supply import jobs as supply_jobs
     from app.webhooks import jobs as webhook_jobs
@@ -219,6 +222,7 @@ def _embed(app: Flask) -> None:
                     every(300, supply_jobs.check_authorizations),
                     every(300, member_jobs.expire_due_points),
                     every(20, member_jobs.send_due_moves),
+                    every(10, notification_jobs.run),
                     every(300, order_jobs.refresh_recent_dashboards),
                     every(300, export_jobs.periodic),
                     every(3600, entitlement_jobs.expire_due_entitlements),

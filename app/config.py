@@ -78,6 +78,8 @@ class Settings:
     staff_session_hours: int = 12
     smtp_url: str | None = None
     mail_dir: str = str(INSTANCE / "mail")
+    outbox_dir: str = str(INSTANCE / "outbox")
+    sms_provider: str = "dev"
     mail_from: str = "Quanyi <no-reply@quanyi.example>"
     issuer: Issuer = DEMO_ISSUER
     pdf_font: str = DEFAULT_PDF_FONT
@@ -128,6 +130,8 @@ class Settings:
             "SESSION_COOKIE_SAMESITE": "Lax",
             "SMTP_URL": self.smtp_url,
             "MAIL_DIR": self.mail_dir,
+            "NOTIFY_OUTBOX_DIR": self.outbox_dir,
+            "NOTIFY_SMS_PROVIDER": self.sms_provider,
             "MAIL_FROM": self.mail_from,
             "STAFF_IDLE_MINUTES": self.staff_idle_minutes,
             "STAFF_SESSION_HOURS": self.staff_session_hours,
@@ -181,6 +185,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         staff_session_hours=int(env.get("QUANYI_STAFF_SESSION_HOURS", "12")),
         smtp_url=env.get("QUANYI_SMTP_URL") or None,
         mail_dir=env.get("QUANYI_MAIL_DIR", str(INSTANCE / "mail")),
+        outbox_dir=env.get("QUANYI_OUTBOX_DIR", str(INSTANCE / "outbox")),
+        sms_provider=env.get("QUANYI_SMS_PROVIDER", "dev"),
         mail_from=env.get("QUANYI_MAIL_FROM", "Quanyi <no-reply@quanyi.example>"),
         webhook_allow_private=env.get("QUANYI_WEBHOOK_ALLOW_PRIVATE") == "1",
         issuer=Issuer(

@@ -9,6 +9,7 @@ from app.exports import models as export_models  # noqa: F401
 from app.fulfillment import models as fulfillment_models  # noqa: F401
 from app.mall import models as mall_models  # noqa: F401
 from app.members import models as member_models  # noqa: F401
+from app.notifications import models as notification_models  # noqa: F401
 from app.orders import models as order_models  # noqa: F401
 from app.partners import models as partner_models  # noqa: F401
 from app.supply import models as supply_models  # noqa: F401

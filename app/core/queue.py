@@ -230,7 +230,7 @@ def start_embedded_worker(
     threading.Thread(target=loop, name="quanyi-embedded-worker", daemon=True).start()
 
 
-def every(seconds: float, task: Callable[[], None]) -> Callable[[], None]:
+def every(seconds: float, task: Callable[[], object]) -> Callable[[], None]:
     """Wrap a periodic task so that the embedded loop runs it at most once per `seconds`."""
     last = [0.0]
 

@@ -33,9 +33,9 @@ from app.entitlements.models import Entitlement
 from app.extensions import db, limiter
 from app.mall import service
 from app.mall.forms import ActionForm, BuyForm, LanguageForm, ReportForm
-from app.mall.web import MALL, bp, cookie_path, set_session_cookie
+from app.mall.web import MALL, authenticate_member, bp, cookie_path, set_session_cookie
 from app.members import external as external_points
-from app.members.service import MemberChanges, ledger
+from app.members.service import MemberChanges, ledger, upsert_member
 from app.orders import aftersales, checkout
 from app.orders.catalog import catalog_entries
 from app.orders.models import Order
@@ -244,6 +244,21 @@ def me() -> str:
     )
 
 
+@bp.route("/me/notifications", methods=["POST"])
+@requires("mall:shop", via=MALL)
+def toggle_notifications() -> Response:
+    """The member turns notifications off (or back on); the partner sees it on the member."""
+    _change_member({"notifications": not g.mall_member.notifications})
+    return redirect(url_for("mall.me"))  # type: ignore[return-value]
+
+
+def _change_member(changes: dict[str, Any]) -> None:
+    upsert_member(
+        db.session(), request_actor(), g.mall_partner.id, g.mall_member.external_id,
+        MemberChanges.of(changes),
+    )  # fmt: skip
+
+
 @bp.route("/language", methods=["POST"])
 def choose_language() -> Response:
     form = LanguageForm()
@@ -251,6 +266,8 @@ def choose_language() -> Response:
     back = came_from if came_from.startswith(cookie_path() + "/") else url_for("mall.home")
     response = make_response(redirect(back))
     if form.validate_on_submit() and form.locale.data in LOCALES:
+        if authenticate_member() is not None:  # its notifications follow the mall's language
+            _change_member({"language": form.locale.data})
         response.set_cookie(
             LOCALE_COOKIE, form.locale.data, max_age=YEAR_SECONDS, path=cookie_path(),
             samesite="Lax", httponly=True,

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -41,6 +42,10 @@ class Member(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     phone_masked: Mapped[str | None] = mapped_column(String(20))
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     points_balance: Mapped[int] = mapped_column(Integer, default=0)
+    # the member's language for notifications (zh_CN, en; None: the partner's default), and
+    # whether it wants them at all (an opt-out, from the mall or the partner)
+    language: Mapped[str | None] = mapped_column(String(8))
+    notifications: Mapped[bool] = mapped_column(Boolean, default=True)
 
     __table_args__ = (
         UniqueConstraint("partner_id", "external_id"),

@@ -22,6 +22,14 @@ class MemberUpsertSchema(Schema):
     status = fields.String(validate=validate.OneOf(MEMBER_STATUSES))
     phone = fields.String(allow_none=True, validate=FullMatch(r"^1[3-9]\d{9}$"))
     metadata = fields.Dict(attribute="extra", keys=fields.String(validate=validate.Length(max=64)))
+    language = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(("zh_CN", "en")),
+        metadata={"description": "the language of the member's notifications"},
+    )
+    notifications = fields.Boolean(
+        metadata={"description": "false: the member opted out of notifications"}
+    )
 
     @post_load
     def make_changes(self, data: dict[str, Any], **_: Any) -> MemberChanges:

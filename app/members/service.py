@@ -35,7 +35,7 @@ from app.members.errors import InsufficientPoints, MemberNotFound, PointsBalance
 from app.members.models import Member, PointsEntry, PointsLot
 
 EXTERNAL_ID_RE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
-MEMBER_FIELDS = ("display_name", "tier", "status", "extra")
+MEMBER_FIELDS = ("display_name", "tier", "status", "extra", "language", "notifications")
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,8 @@ class MemberChanges(Changes):
     status: str = "active"
     extra: dict[str, Any] = field(default_factory=dict)
     phone: str | None = None
+    language: str | None = None
+    notifications: bool = True
 
 
 def _snapshot(m: Member) -> dict[str, Any]:

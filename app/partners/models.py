@@ -28,6 +28,14 @@ PARTNER_STATUSES = ("active", "suspended", "closed")
 # where a partner's members' points are kept: our ledger, or the partner's own (a bank's points
 # of record), reached through its points service (app/members/external.py)
 POINTS_SOURCES = ("internal", "external")
+NOTIFICATION_CHANNELS = ("sms", "webhook", "off")
+NOTIFICATION_KINDS = (  # what members are told of (app/notifications); partners word each
+    "code_delivered",  # a card key is ready to reveal
+    "recharge_completed",  # a direct recharge (or link) arrived
+    "recharge_failed",  # a unit failed; its points went back
+    "entitlement_expiring",  # an active entitlement ends within 3 days
+    "case_updated",  # an after-sales case was opened or resolved
+)
 
 
 class Partner(PublicIdMixin, TimestampMixin, Base):
@@ -51,6 +59,11 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     points_service_url: Mapped[str | None] = mapped_column(String(500))
     points_service_key_id: Mapped[str | None] = mapped_column(String(40))
     points_service_blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    # how members hear of their orders: our SMS provider, the partner itself (`notification.*`
+    # webhook events carrying the text), or not at all; and the partner's own wording
+    # ({kind: {language: template}}, app/notifications/service.py)
+    notification_channel: Mapped[str] = mapped_column(String(8), default="sms")
+    notification_templates: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     # where the partner's members are: an authorization limited to a region serves only
     # partners of that region ("GLOBAL" ones serve all)
@@ -108,6 +121,14 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
             "sandbox_of_id": self.sandbox_of_id,
             "price_floor_bp": self.price_floor_bp,
             "mall_host": self.mall_host,
+            "notifications": self.notifications,
+        }
+
+    @property
+    def notifications(self) -> dict[str, Any]:
+        return {
+            "channel": self.notification_channel,
+            "templates": dict(self.notification_templates or {}),
         }
 
 

@@ -12,7 +12,13 @@ from app.core.openapi import Computed
 from app.core.pagination import PageArgsSchema
 from app.core.validation import FullMatch, LocalizedText, validate_timezone
 from app.partners.listings import CATALOG_SORTS, ListingTerms
-from app.partners.models import PARTNER_KINDS, PARTNER_STATUSES, POINTS_SOURCES
+from app.partners.models import (
+    NOTIFICATION_CHANNELS,
+    NOTIFICATION_KINDS,
+    PARTNER_KINDS,
+    PARTNER_STATUSES,
+    POINTS_SOURCES,
+)
 from app.supply.models import ACCOUNT_KINDS, FULFILLMENT_TYPES
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$"
@@ -54,6 +60,26 @@ class PointsSchema(Schema):
     )
 
 
+class NotificationsSchema(Schema):
+    channel = fields.String(
+        load_default="sms",
+        validate=validate.OneOf(NOTIFICATION_CHANNELS),
+        metadata={
+            "description": "`sms`: we text members; `webhook`: you get `notification.*` events"
+            " with the text and send it yourselves; `off`"
+        },
+    )
+    templates = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(NOTIFICATION_KINDS)),
+        values=fields.Dict(
+            keys=fields.String(validate=validate.OneOf(("zh_CN", "en"))),
+            values=fields.String(validate=validate.Length(min=1, max=300)),
+        ),
+        load_default=dict,
+        metadata={"description": "your own wording per kind and language (Jinja2 text)"},
+    )
+
+
 class PartnerSchema(Schema):
     id = fields.String(dump_only=True)
     slug = fields.String(required=True, validate=FullMatch(SLUG_RE))
@@ -62,6 +88,7 @@ class PartnerSchema(Schema):
     status = fields.String(load_default="active", validate=validate.OneOf(PARTNER_STATUSES))
     branding = fields.Nested(BrandingSchema, required=True)
     points = fields.Nested(PointsSchema, required=True)
+    notifications = fields.Nested(NotificationsSchema, load_default=lambda: {"channel": "sms"})
     timezone = fields.String(load_default="Asia/Shanghai", validate=validate_timezone)
     region = fields.String(
         load_default="CN",

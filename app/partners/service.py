@@ -25,6 +25,9 @@ def _apply(partner: Partner, data: dict[str, Any]) -> None:
             setattr(partner, name, data[name])
     if "branding" in data:
         partner.branding = {**(partner.branding or {}), **data["branding"]}
+    if "notifications" in data:
+        partner.notification_channel = data["notifications"].get("channel", "sms")
+        partner.notification_templates = data["notifications"].get("templates", {})
     points = data.get("points")
     if points:
         if "unit_name" in points:

@@ -96,6 +96,16 @@ class SupplierBalanceLowEvent(Schema):
     threshold_minor = fields.Integer(required=True)
 
 
+class NotificationEvent(Schema):
+    notification_id = _text("one per (kind, subject): a repeat of this id is the same message")
+    member = _text("the member's external_id")
+    kind = _text("the part after `notification.`")
+    language = _text("zh_CN | en: the member's language")
+    text = _text("the message, in your wording when you set one in partner.yaml")
+    order_id = fields.String(required=True, allow_none=True)
+    subject_id = _text("the entitlement, delivery or case (with its status) it is about")
+
+
 class PingEvent(Schema):
     endpoint_id = _text("the endpoint the test was sent to")
 
@@ -109,6 +119,14 @@ ORDER_EVENTS = (
     "order.cancelled",
     "order.refunded",
 )
+# for partners that send members' notifications themselves (app.partners NOTIFICATION_KINDS)
+NOTIFICATION_EVENTS = (
+    "notification.code_delivered",
+    "notification.recharge_completed",
+    "notification.recharge_failed",
+    "notification.entitlement_expiring",
+    "notification.case_updated",
+)
 # event type → (schema of its data, who receives it: a partner or the platform)
 PAYLOADS: dict[str, tuple[type[Schema], str]] = {
     **{event: (OrderEvent, "partner") for event in ORDER_EVENTS},
@@ -118,6 +136,7 @@ PAYLOADS: dict[str, tuple[type[Schema], str]] = {
     "entitlement.revoked": (EntitlementRevokedEvent, "partner"),
     "case.opened": (CaseEvent, "partner"),
     "case.resolved": (CaseEvent, "partner"),
+    **{event: (NotificationEvent, "partner") for event in NOTIFICATION_EVENTS},
     "partner.balance_low": (BalanceLowEvent, "partner"),
     "invoice.issued": (InvoiceIssuedEvent, "partner"),
     "delivery.double_delivery": (DoubleDeliveryEvent, "platform"),

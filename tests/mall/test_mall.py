@@ -200,3 +200,27 @@ def test_the_homes_categories_are_counted_once_a_minute_and_without_redis_too(
     member = browser_of()
     launch(member, api_a)
     assert shop.product.category in member.get("/m/partner-a/").get_data(as_text=True)
+
+
+def test_a_member_turns_notifications_off_and_its_language_follows_the_mall(
+    session, browser_of, api_a, shop, partner_a
+):
+    from app.members.models import Member
+
+    member = browser_of()
+    launch(member, api_a)
+    page = member.get("/m/partner-a/me").get_data(as_text=True)
+    assert 'data-testid="notifications"' in page
+    turned = member.post("/m/partner-a/me/notifications", data={"csrf_token": csrf_of(page)})
+    assert turned.status_code == 302
+    member.post(
+        "/m/partner-a/language",
+        data={"csrf_token": csrf_of(page), "locale": "en"},
+        headers={"Referer": "http://localhost/m/partner-a/me"},
+    )
+    session.expire_all()
+    m1 = session.scalars(select(Member).where(Member.external_id == "m-1")).one()
+    assert (m1.notifications, m1.language) == (False, "en")
+    assert api_a.get("/api/v1/members/m-1").get_json()["notifications"] is False
+    forged = member.post("/m/partner-a/me/notifications", data={})
+    assert forged.status_code in (400, 403)  # CSRF
