@@ -12,6 +12,8 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ EXAMPLES = Path(__file__).with_name("examples.json")
 MEMBER = "card-0001"
 # the run's webhook endpoint must resolve here; the examples show a partner's own host
 RECORDED_HOOK, SHOWN_HOOK = "https://localhost", "https://hooks.jinhai-bank.example"
+SHOWN_JWKS_SITE = "https://app.jinhai-bank.example"  # the partner's published launch keys
 
 
 def load() -> dict[str, dict[str, Any]]:
@@ -47,9 +50,32 @@ def record() -> dict[str, dict[str, Any]]:
             re.search(rf"{name}:\s+(\S+)", printed).group(1)  # type: ignore[union-attr]
             for name in ("client_id", "client_secret")
         )
-        recorded = json.dumps(_calls(app.test_client(), client_id, secret), ensure_ascii=False)
-        shown: dict[str, dict[str, Any]] = json.loads(recorded.replace(RECORDED_HOOK, SHOWN_HOOK))
+        with _published_keys() as jwks_site:
+            calls = _calls(app.test_client(), client_id, secret, jwks_site)
+        recorded = json.dumps(calls, ensure_ascii=False)
+        recorded = recorded.replace(RECORDED_HOOK, SHOWN_HOOK).replace(jwks_site, SHOWN_JWKS_SITE)
+        shown: dict[str, dict[str, Any]] = json.loads(recorded)
         return shown
+
+
+@contextmanager
+def _published_keys() -> Iterator[str]:
+    """A partner's JWKS (one P-256 key) served on loopback while the examples are recorded."""
+    import threading
+
+    from flask import Flask
+    from joserfc.jwk import ECKey
+    from werkzeug.serving import make_server
+
+    jwk = {**ECKey.generate_key("P-256").as_dict(private=False), "kid": "app-2027"}
+    site = Flask("jwks")
+    site.add_url_rule("/.well-known/jwks.json", "jwks", lambda: {"keys": [jwk]})
+    server = make_server("127.0.0.1", 0, site)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
 
 
 def _example_public_key() -> str:
@@ -59,7 +85,7 @@ def _example_public_key() -> str:
     return ECKey.generate_key("P-256").as_pem(private=False).decode()
 
 
-def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
+def _calls(http: Any, client_id: str, secret: str, jwks_site: str) -> dict[str, dict[str, Any]]:
     examples: dict[str, dict[str, Any]] = {}
     token_form = {"grant_type": "client_credentials"}
     issued = http.post("/oauth/token", data=token_form, auth=(client_id, secret))
@@ -89,6 +115,8 @@ def _calls(http: Any, client_id: str, secret: str) -> dict[str, dict[str, Any]]:
     call("mall_api_register_launch_key", "POST", "/api/v1/mall/launch-keys", key)
     call("mall_api_list_launch_keys", "GET", "/api/v1/mall/launch-keys")
     call("mall_api_revoke_launch_key", "POST", "/api/v1/mall/launch-keys/app-2026/revoke")
+    jwks_url = {"url": f"{jwks_site}/.well-known/jwks.json"}
+    call("mall_api_set_launch_jwks", "PUT", "/api/v1/mall/launch-jwks", jwks_url)
     call("members_list_members", "GET", "/api/v1/members?limit=2")
     call(
         "members_move_points",

@@ -350,6 +350,13 @@ _ENTRIES = (
     ),
     # --- webhooks -------------------------------------------------------------------------
     ErrorCode(
+        "jwks_unavailable", 422, "JWKS unavailable",
+        "The JWKS URL did not answer 200 with a JSON key set (at most 64 KB, within 3 s,"
+        " no redirect).",
+        "Check that the URL serves your key set publicly; nothing was changed.",
+        "mall",
+    ),
+    ErrorCode(
         "webhook_url_not_allowed", 422, "Webhook URL not allowed",
         "The URL is not https, or points to a private or loopback address.",
         "Register a public https URL.",

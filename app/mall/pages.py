@@ -33,6 +33,7 @@ from app.entitlements.models import Entitlement
 from app.extensions import db, limiter
 from app.mall import service
 from app.mall.forms import ActionForm, BuyForm, LanguageForm, ReportForm
+from app.mall.jwks import JwksSource
 from app.mall.web import MALL, authenticate_member, bp, cookie_path, set_session_cookie
 from app.members import external as external_points
 from app.members.service import MemberChanges, ledger, upsert_member
@@ -58,7 +59,14 @@ def launch() -> Response:
     token = request.args.get("token", "")
     if not token:
         raise service.LaunchRefused("This link has no launch token.")
-    _session, cookie = service.redeem_launch(db.session(), g.mall_partner.id, token, utcnow())
+    published = JwksSource(
+        redis_connection(current_app),
+        current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+        current_app.config.get("QUEUE_PREFIX", ""),
+    )
+    _session, cookie = service.redeem_launch(
+        db.session(), g.mall_partner.id, token, utcnow(), published
+    )
     return set_session_cookie(make_response(redirect(url_for("mall.home"))), cookie)
 
 

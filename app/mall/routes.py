@@ -15,6 +15,8 @@ from app.core.tenancy import current_partner_id
 from app.extensions import db
 from app.mall import service
 from app.mall.schemas import (
+    JwksUrlSchema,
+    JwksUrlSetSchema,
     LaunchKeyCreateSchema,
     LaunchKeyListSchema,
     LaunchKeySchema,
@@ -90,3 +92,25 @@ def revoke_launch_key(kid: str) -> Any:
     Launches signed with it are refused from now on.
     """
     return service.revoke_launch_key(db.session(), request_actor(), current_partner_id(), kid)
+
+
+@blp.route("/mall/launch-jwks", methods=["PUT"])
+@requires("mall:launch")
+@blp.arguments(JwksUrlSchema())
+@blp.response(200, JwksUrlSetSchema)
+@raises("jwks_unavailable", "webhook_url_not_allowed")
+def set_launch_jwks(data: dict[str, Any]) -> Any:
+    """Publish your launch keys at a URL.
+
+    Instead of (or beside) uploading keys: we read your JWKS when a launch names a kid, keep it
+    five minutes, and read it again (at most once a minute) when a launch names a kid we have
+    not seen — so rotating a key needs no call to us. The URL must be public https and serve at
+    least one acceptable key now.
+    """
+    session = db.session()
+    partner = get_partner(session, current_partner_id())
+    kids = service.set_jwks_url(
+        session, request_actor(), partner, data["url"],
+        current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+    )  # fmt: skip
+    return {"url": partner.mall_jwks_url, "kids": kids}

@@ -61,3 +61,22 @@ class LaunchKeySchema(Schema):
 
 class LaunchKeyListSchema(Schema):
     data = fields.List(fields.Nested(LaunchKeySchema), required=True)
+
+
+class JwksUrlSchema(Schema):
+    url = fields.Url(
+        required=True,
+        allow_none=True,
+        schemes={"https", "http"},
+        require_tld=False,
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "where you publish the public keys of your signed launches (a JWKS:"
+            " RSA of 2048 bits or more, or EC P-256, each with a kid); null: nowhere"
+        },
+    )
+
+
+class JwksUrlSetSchema(Schema):
+    url = fields.String(allow_none=True)
+    kids = fields.List(fields.String(), metadata={"description": "the key ids it publishes now"})

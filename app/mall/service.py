@@ -4,6 +4,7 @@ that partner and member. There is no other way in: the mall has no passwords."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import secrets
@@ -21,11 +22,14 @@ from app.auth.service import hash_token
 from app.core.audit import Actor, record_audit
 from app.core.db import dialect_insert, utcnow
 from app.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from app.mall.jwks import JwksSource
+from app.mall.jwks import fetch as fetch_jwks
 from app.mall.models import LaunchKey, LaunchToken, MallSession
 from app.members.errors import MemberBlocked
 from app.members.models import Member
 from app.members.service import MemberChanges, find_member, upsert_member
 from app.partners.listings import catalog_facet
+from app.partners.models import Partner
 
 LAUNCH_VALID_FOR = timedelta(seconds=60)
 IDLE_TIMEOUT = timedelta(minutes=30)
@@ -75,12 +79,12 @@ def issue_launch(
 
 
 def redeem_launch(
-    session: Session, partner_id: str, token: str, now: datetime
+    session: Session, partner_id: str, token: str, now: datetime, published: JwksSource | None
 ) -> tuple[MallSession, str]:
     """Trade a launch token — one we issued, or a JWT the partner signed — for a session (and
-    its cookie value)."""
+    its cookie value). `published` reads the keys a partner publishes at its JWKS URL."""
     if token.count(".") == 2:
-        member_id = _signed_launch_member(session, partner_id, token, now)
+        member_id = _signed_launch_member(session, partner_id, token, now, published)
     else:
         member_id = _issued_launch_member(session, partner_id, token, now)
     return _start_session(session, partner_id, member_id, now)
@@ -197,16 +201,22 @@ def list_launch_keys(session: Session, partner_id: str) -> list[LaunchKey]:
     )
 
 
-def _signed_launch_member(session: Session, partner_id: str, token: str, now: datetime) -> str:
-    """A JWT the partner signed with a key it registered: `iss` is the partner's id, `aud`
-    "quanyi:mall", `sub` the member's external id, `exp` within five minutes of `iat`, and a
-    `jti` never seen before (kept until it expires: a replay is refused)."""
+def _signed_launch_member(
+    session: Session, partner_id: str, token: str, now: datetime, published: JwksSource | None
+) -> str:
+    """A JWT the partner signed with a key it registered or publishes: `iss` is the partner's
+    id, `aud` "quanyi:mall", `sub` the member's external id, `exp` within five minutes of
+    `iat`, and a `jti` never seen before (kept until it expires: a replay is refused)."""
     refused = LaunchRefused("This launch is not valid; open the mall from the app again.")
-    keys = [
-        JWKRegistry.import_key({**k.public_jwk, "kid": k.kid})
+    jwks = [
+        {**k.public_jwk, "kid": k.kid}
         for k in list_launch_keys(session, partner_id)
         if k.revoked_at is None
     ]
+    url = session.get_one(Partner, partner_id).mall_jwks_url
+    if url and published is not None:
+        jwks += published.keys(partner_id, url, _token_kid(token))
+    keys = [JWKRegistry.import_key(jwk) for jwk in jwks]
     if not keys:
         raise refused
     try:
@@ -248,6 +258,34 @@ def _signed_launch_member(session: Session, partner_id: str, token: str, now: da
     if first_use is None:
         raise refused
     return member.id
+
+
+def _token_kid(token: str) -> str | None:
+    try:
+        header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return str(kid) if kid is not None else None
+
+
+def set_jwks_url(
+    session: Session, actor: Actor, partner: Partner, url: str | None, allow_private: bool
+) -> list[str]:
+    """Where the partner publishes its launch keys (None: nowhere); the kids it publishes now.
+    A URL that serves no acceptable key is refused, so a typo cannot pass unnoticed."""
+    kids: list[str] = []
+    if url is not None:
+        kids = [key["kid"] for key in fetch_jwks(url, allow_private)]
+        if not kids:
+            raise ValidationFailed({"url": ["Publishes no RSA (2048+) or P-256 key with a kid."]})
+    if url != partner.mall_jwks_url:
+        record_audit(
+            session, actor, "mall.jwks_url_set", "partner", partner.id, partner_id=partner.id,
+            before={"url": partner.mall_jwks_url}, after={"url": url, "kids": kids},
+        )  # fmt: skip
+        partner.mall_jwks_url = url
+    return kids
 
 
 CATEGORIES_KEPT_SECONDS = 60

@@ -82,6 +82,9 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # the partner's own host name for its mall (mall.jinhai-bank.example): requests to it are
     # the mall at /m/<slug>/ (app/mall/hosts.py); None: only /m/<slug>/ on the platform's host
     mall_host: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # where the partner publishes the public keys of the mall launches it signs (a JWKS; beside
+    # the keys it uploads), read by app/mall/jwks.py
+    mall_jwks_url: Mapped[str | None] = mapped_column(String(500))
     # after-sales service levels: a case is answered within / resolved within (hours)
     case_first_response_hours: Mapped[int] = mapped_column(Integer, default=4)
     case_resolution_hours: Mapped[int] = mapped_column(Integer, default=48)

@@ -93,3 +93,66 @@ def test_an_ec_key_works_and_private_or_weak_keys_are_refused(browser_of, api_a,
         json={"kid": "ec-1", "public_key": ec.as_pem(private=False).decode()},
     )
     assert again.status_code == 409
+
+
+@pytest.fixture
+def published(app):
+    """A partner's JWKS over real HTTP on loopback: `keys` is what it publishes right now."""
+    import threading
+
+    from flask import Flask, jsonify
+    from werkzeug.serving import make_server
+
+    keys: list = []
+    site = Flask("jwks")
+    site.add_url_rule("/jwks.json", "jwks", lambda: jsonify({"keys": keys}))
+    server = make_server("127.0.0.1", 0, site, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    from app.core.queue import redis_connection
+
+    for name in redis_connection(app).scan_iter("*quanyi:mall:jwks:*"):
+        redis_connection(app).delete(name)
+    yield f"http://127.0.0.1:{server.server_port}/jwks.json", keys
+    server.shutdown()
+
+
+def _jwk(key, kid: str) -> dict:
+    return {**key.as_dict(private=False), "kid": kid}
+
+
+def test_keys_published_at_a_jwks_url_let_a_partner_rotate_without_calling_us(
+    browser_of, api_a, shop, partner_a, published, monkeypatch
+):
+    url, keys = published
+    old = RSAKey.generate_key(2048)
+    refused = api_a.put("/api/v1/mall/launch-jwks", json={"url": url})
+    assert refused.status_code == 422  # it publishes nothing yet
+    keys.append(_jwk(old, "k-2026"))
+    answer = api_a.put("/api/v1/mall/launch-jwks", json={"url": url})
+    assert answer.status_code == 200 and answer.get_json()["kids"] == ["k-2026"]
+    enter = browser_of().get(f"/m/partner-a/launch?token={_token(old, partner_a.id, 'k-2026')}")
+    assert enter.status_code == 302
+    # the partner rotates: a new key, the old one gone; no call to our API
+    import app.mall.jwks as jwks
+
+    monkeypatch.setattr(jwks, "JWKS_REFRESH_AFTER_SECONDS", 0)
+    new = ECKey.generate_key("P-256")
+    keys[:] = [_jwk(new, "k-2027")]
+    token = _token(new, partner_a.id, "k-2027", alg="ES256")
+    assert browser_of().get(f"/m/partner-a/launch?token={token}").status_code == 302
+    stale = _token(old, partner_a.id, "k-2026")
+    assert browser_of().get(f"/m/partner-a/launch?token={stale}").status_code == 401
+    # a private or weak key published is never used
+    keys[:] = [{**RSAKey.generate_key(2048).as_dict(private=True), "kid": "leaked"}]
+    assert api_a.put("/api/v1/mall/launch-jwks", json={"url": url}).status_code == 422
+
+
+def test_a_jwks_url_must_be_public_https_outside_tests(api_a, app, published):
+    url, _keys = published
+    app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = False
+    try:
+        answer = api_a.put("/api/v1/mall/launch-jwks", json={"url": url})
+    finally:
+        app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] = True
+    assert answer.status_code == 422 and answer.get_json()["code"] == "webhook_url_not_allowed"
+    assert api_a.put("/api/v1/mall/launch-jwks", json={"url": None}).status_code == 200
