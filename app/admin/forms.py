@@ -403,3 +403,7 @@ class MallLookForm(FlaskForm):
     return_url = URLField(
         _l("Back-to-app link (https://…; empty: none)"), validators=[Optional(), Length(max=500)]
     )
+    announcement = StringField(
+        _l("Announcement on the mall's home page (empty: none)"),
+        validators=[Optional(), Length(max=300)],
+    )

@@ -72,13 +72,16 @@ def _page(
     return page, 422 if errors else 200
 
 
-LOOK_FIELDS = ("display_name", "tagline", "primary_color", "accent_color", "return_url")
+LOOK_FIELDS = (
+    "display_name", "tagline", "primary_color", "accent_color", "return_url", "announcement",
+)  # fmt: skip
 
 
 @bp.route("/settings/mall", methods=["POST"])
 @requires("staff:manage", via=STAFF)
 def mall_look() -> Response | tuple[str, int]:
-    """The mall's name, tagline, colours and back-to-app link: live at the next page view."""
+    """The mall's name, tagline, colours, back-to-app link and announcement: live at the next
+    page view."""
     session = db.session()
     partner = get_partner(session, current_partner_id())
     look = MallLookForm()

@@ -43,6 +43,7 @@ from app.orders.models import Order
 from app.orders.pricing import PricingContext
 from app.orders.routes import checkout_policies
 from app.partners import listings
+from app.supply.models import FULFILLMENT_TYPES
 
 PAGE = 24
 YEAR_SECONDS = 365 * 24 * 3600
@@ -101,7 +102,8 @@ def home() -> str:
     filters = {
         "q": (request.args.get("q") or "").strip()[:80] or None,
         "category": request.args.get("category") or None,
-        "sort": "position",
+        "fulfillment_type": _one_of(request.args.get("type"), FULFILLMENT_TYPES),
+        "sort": _one_of(request.args.get("sort"), MALL_SORTS) or "position",
     }
     page = listings.catalog(session, partner.id, PAGE, request.args.get("cursor"), filters)
     entries = catalog_entries(session, page.data, _pricing(), checkout_policies().adjusters)
@@ -117,6 +119,14 @@ def home() -> str:
         ),
         filters=filters,
     )
+
+
+MALL_SORTS = ("position", "price_asc", "price_desc")
+
+
+def _one_of(value: str | None, allowed: tuple[str, ...]) -> str | None:
+    """A filter's value when it is one the page offers; anything else filters nothing."""
+    return value if value in allowed else None
 
 
 def _entry(listing_id: str) -> dict[str, Any]:

@@ -27,6 +27,11 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOST_RE = rf"^{_LABEL}(?:\.{_LABEL})+$"  # a lower-case host name of two labels or more
 
 
+class ContentBlockSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=60))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
 class BrandingSchema(Schema):
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     logo_url = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
@@ -39,6 +44,18 @@ class BrandingSchema(Schema):
         schemes={"https", "http"},
         validate=validate.Length(max=500),
         metadata={"description": 'where the mall\'s "back to the app" link goes'},
+    )
+    announcement = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=300),
+        metadata={"description": "a notice across the top of the mall's home page"},
+    )
+    blocks = fields.List(
+        fields.Nested(ContentBlockSchema),
+        load_default=list,
+        validate=validate.Length(max=6),
+        metadata={"description": "the partner's own content on the mall's home page"},
     )
 
 

@@ -224,3 +224,35 @@ def test_a_member_turns_notifications_off_and_its_language_follows_the_mall(
     assert api_a.get("/api/v1/members/m-1").get_json()["notifications"] is False
     forged = member.post("/m/partner-a/me/notifications", data={})
     assert forged.status_code in (400, 403)  # CSRF
+
+
+def test_home_shows_the_partners_content_and_filters_by_delivery_and_price(
+    session, browser_of, api_a, shop, partner_a
+):
+    from app.partners.service import update_partner
+    from tests.factories import TEST_ACTOR, make_listing, make_product
+
+    recharge = make_product(session, "直充会员", fulfillment_type="direct_recharge")
+    make_listing(session, partner_a, recharge, points=3_000)
+    branding = {
+        **partner_a.branding,
+        "announcement": "本周兑换双倍积分",
+        "blocks": [{"title": "积分有效期", "body": "两年内有效"}],
+    }
+    mall_owner = session.get_one(type(partner_a), partner_a.id)  # partner_a is detached by now
+    update_partner(session, TEST_ACTOR, mall_owner, {"branding": branding})
+    session.commit()
+    member = browser_of()
+    launch(member, api_a)
+    home = member.get("/m/partner-a/").get_data(as_text=True)
+    assert "本周兑换双倍积分" in home and "两年内有效" in home
+    assert "直充会员" in home and shop.product.name in home
+    only_recharges = member.get("/m/partner-a/?type=direct_recharge").get_data(as_text=True)
+    assert "直充会员" in only_recharges and shop.product.name not in only_recharges
+    assert "两年内有效" not in only_recharges  # the partner's blocks are for browsing only
+    dearest = member.get("/m/partner-a/?sort=price_desc").get_data(as_text=True)
+    assert dearest.index("直充会员") < dearest.index(shop.product.name)
+    cheapest = member.get("/m/partner-a/?sort=price_asc").get_data(as_text=True)
+    assert cheapest.index(shop.product.name) < cheapest.index("直充会员")
+    odd = member.get("/m/partner-a/?type=bogus&sort=drop+table")
+    assert odd.status_code == 200 and "直充会员" in odd.get_data(as_text=True)
