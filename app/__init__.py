@@ -185,7 +185,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _embed(app: Flask) -> None:
     """Embedded mode (no Redis): the simulated supplier is mounted at /supplier-sim (and a
-    partner's simulated points ledger at /points-sim), and the
+    partner's simulated points ledger at /points-sim, its payment page at /pay-sim), and the
     RQ queues (on fakeredis) are drained by a background thread started with the first
     request, which also runs the fulfillment sweep."""
     from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -196,6 +196,7 @@ def _embed(app: Flask) -> None:
     from app.exports import jobs as export_jobs
     from app.fulfillment import jobs
     from app.fulfillment.simulator import create_simulator
+    from app.mall.pay_sim import create_pay_simulator
     from app.members import jobs as member_jobs
     from app.members.points_sim import create_points_simulator
     from app.notifications import jobs as notification_jobs
@@ -205,7 +206,11 @@ def _embed(app: Flask) -> None:
 
     app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
         app.wsgi_app,
-        {"/supplier-sim": create_simulator(), "/points-sim": create_points_simulator()},
+        {
+            "/supplier-sim": create_simulator(),
+            "/points-sim": create_points_simulator(),
+            "/pay-sim": create_pay_simulator(),
+        },
     )
     if not app.config.get("EMBEDDED_WORKER"):
         return

@@ -17,11 +17,13 @@ from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.vault import current_vault
 from app.extensions import db
+from app.mall import payments
+from app.mall.pay_sim import DEFAULTS as PAY_SIM_DEFAULTS
 from app.members import external as external_points
 from app.members.points_sim import DEFAULTS as POINTS_SIM_DEFAULTS
 from app.members.service import MemberChanges, grant_points, upsert_member
 from app.partners.cli import CLI_ACTOR
-from app.partners.models import Partner
+from app.partners.models import Listing, Partner
 from app.partners.service import sync_partners
 from app.supply.demo import seed_supply
 from app.supply.suppliers import platform_today
@@ -116,6 +118,18 @@ def connect_demo_points_services(session: Session, actor: Actor) -> None:
         )
 
 
+def connect_demo_payment_pages(session: Session, actor: Actor) -> None:
+    """Partners selling points + cash take the cash on the simulated payment page (/pay-sim)."""
+    url = current_app.config["PUBLIC_BASE_URL"].rstrip("/") + "/pay-sim/pay"
+    with_cash = select(Listing.partner_id).where(Listing.price_cash_minor > 0)
+    for partner in session.scalars(
+        select(Partner).where(Partner.id.in_(with_cash), Partner.mall_payment_url.is_(None))
+    ):
+        payments.configure(
+            session, actor, partner, current_vault(), url, PAY_SIM_DEFAULTS["PAY_SECRET"]
+        )
+
+
 @demo_cli.command("seed")
 @click.option("--partners", "root", default=str(Path(ROOT) / "partners"), type=click.Path())
 def seed(root: str) -> None:
@@ -133,6 +147,7 @@ def seed(root: str) -> None:
             raise click.ClickException("some partner files are invalid")
         funded = fund_demo_partners(session, CLI_ACTOR)
         connect_demo_points_services(session, CLI_ACTOR)
+        connect_demo_payment_pages(session, CLI_ACTOR)
         staff = seed_demo_staff(session, CLI_ACTOR)
         members = seed_demo_members(session, CLI_ACTOR)
     for line in report.lines():

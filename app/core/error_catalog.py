@@ -350,6 +350,18 @@ _ENTRIES = (
     ),
     # --- webhooks -------------------------------------------------------------------------
     ErrorCode(
+        "payment_page_missing", 409, "No payment page",
+        "The price has a cash part and the partner has no payment page for the mall.",
+        "Redeem it in the partner's app, or configure the payment page.",
+        "mall",
+    ),
+    ErrorCode(
+        "payment_refused", 400, "Payment result refused",
+        "The payment result is not signed by the partner, has expired, or names another amount.",
+        "Pay again from the product page.",
+        "mall",
+    ),
+    ErrorCode(
         "jwks_unavailable", 422, "JWKS unavailable",
         "The JWKS URL did not answer 200 with a JSON key set (at most 64 KB, within 3 s,"
         " no redirect).",

@@ -48,3 +48,35 @@ class LaunchKey(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     revoked_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("partner_id", "kid"),)
+
+
+MALL_PAYMENT_STATUSES = (
+    "pending",  # the member was sent to the partner's payment page
+    "ordered",  # paid, and the order placed (`order_id`)
+    "cancelled",  # the member cancelled on the payment page (or it expired unpaid)
+    "refund_due",  # paid, but the order could not be placed: the partner refunds the cash
+)
+
+
+class MallPayment(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
+    """The cash part of a mall checkout, paid on the partner's own payment page: what the
+    member chose (the order placed on its return), what it was to pay, and how it ended."""
+
+    __tablename__ = "mall_payments"
+    id_prefix = "mpy"
+
+    member_id: Mapped[str] = mapped_column(ForeignKey("members.id"))
+    listing_id: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int]
+    recharge_account: Mapped[str | None] = mapped_column(String(128))
+    points: Mapped[int]
+    cash_minor: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    checkout_key: Mapped[str] = mapped_column(String(40))  # the order's client reference
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    payment_ref: Mapped[str | None] = mapped_column(String(64))  # the partner's payment number
+    order_id: Mapped[str | None] = mapped_column(String(40))
+    failure: Mapped[str | None] = mapped_column(String(300))
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("partner_id", "checkout_key"),)

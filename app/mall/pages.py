@@ -23,6 +23,7 @@ from app.core.audit import Actor
 from app.core.db import utcnow
 from app.core.errors import DomainError, NotFound
 from app.core.http import request_actor
+from app.core.money import Money
 from app.core.principal import requires
 from app.core.queue import redis_connection
 from app.core.vault import current_vault
@@ -31,9 +32,10 @@ from app.demo import DEMO_MEMBER
 from app.entitlements import service as entitlements
 from app.entitlements.models import Entitlement
 from app.extensions import db, limiter
-from app.mall import service
+from app.mall import payments, service
 from app.mall.forms import ActionForm, BuyForm, LanguageForm, ReportForm
 from app.mall.jwks import JwksSource
+from app.mall.models import MallPayment
 from app.mall.web import MALL, authenticate_member, bp, cookie_path, set_session_cookie
 from app.members import external as external_points
 from app.members.service import MemberChanges, ledger, upsert_member
@@ -147,35 +149,83 @@ def product(listing_id: str) -> str:
 @requires("mall:shop", via=MALL)
 def buy(listing_id: str) -> Response | tuple[str, int]:
     """Checkout through the same flow as the API. The form's key is the order's reference:
-    a second submit of the same form finds the first order instead of placing another."""
+    a second submit of the same form finds the first order instead of placing another. A
+    price with a cash part goes by the partner's payment page first (app/mall/payments.py)."""
     form = BuyForm()
     entry = _entry(listing_id)
     if not form.validate_on_submit():
         return _refused(entry, form, _("Check the quantity and the account."))
     member, partner = g.mall_member, g.mall_partner
     quantity = form.quantity.data or 1
-    command = checkout.PlaceOrder(
-        member.external_id,
-        (checkout.OrderLine(listing_id, quantity, form.recharge_account.data or None),),
-        checkout.Payment(points=entry["price"]["points"] * quantity),
-        client_reference=f"mall:{form.checkout_key.data}",
-    )
-    session = db.session()
+    account = form.recharge_account.data or None
+    cash = entry["price"]["cash"]
     try:
-        order = checkout.place_order(
-            session,
-            request_actor(),
-            partner.id,
-            command,
-            vault=current_vault(),
-            policies=checkout_policies(),
+        if cash.amount:
+            choice = {
+                "listing_id": listing_id, "quantity": quantity, "recharge_account": account,
+                "points": entry["price"]["points"] * quantity,
+                "cash_minor": cash.amount * quantity, "currency": cash.currency,
+                "checkout_key": form.checkout_key.data, "description": entry["name"],
+            }  # fmt: skip
+            return redirect(  # type: ignore[return-value]
+                payments.start(
+                    db.session(),
+                    current_vault(),
+                    partner,
+                    member,
+                    choice,
+                    url_for("mall.payment_return", _external=True),
+                    utcnow(),
+                )  # fmt: skip
+            )
+        order = _place(
+            checkout.OrderLine(listing_id, quantity, account),
+            checkout.Payment(points=entry["price"]["points"] * quantity),
+            form.checkout_key.data,
         )
-    except checkout.ClientReferenceUsed as used:  # this form was sent before: its order
-        order = _own_order(used.extra["order_id"])
     except DomainError as refused:
         return _refused(entry, form, refused.detail)
-    external_points.forget_balance(redis_connection(current_app), member.id)
     return redirect(url_for("mall.order", order_id=order.id))  # type: ignore[return-value]
+
+
+def _place(line: checkout.OrderLine, payment: checkout.Payment, key: str) -> Order:
+    """The member's order through the checkout flow; a key used before gives its order."""
+    member = g.mall_member
+    command = checkout.PlaceOrder(
+        member.external_id, (line,), payment, client_reference=f"mall:{key}"
+    )
+    try:
+        order = checkout.place_order(
+            db.session(), request_actor(), g.mall_partner.id, command,
+            vault=current_vault(), policies=checkout_policies(),
+        )  # fmt: skip
+    except checkout.ClientReferenceUsed as used:  # this form was sent before: its order
+        return _own_order(used.extra["order_id"])
+    external_points.forget_balance(redis_connection(current_app), member.id)
+    return order
+
+
+@bp.route("/pay/return")
+@requires("mall:shop", via=MALL)
+def payment_return() -> Response | str:
+    """Back from the partner's payment page with its signed result."""
+
+    def place(payment: MallPayment) -> str:
+        line = checkout.OrderLine(payment.listing_id, payment.quantity, payment.recharge_account)
+        paid = checkout.Payment(
+            points=payment.points,
+            cash=Money(payment.cash_minor, payment.currency),
+            cash_payment_ref=payment.payment_ref,
+        )
+        return _place(line, paid, payment.checkout_key).id
+
+    payment = payments.complete(
+        db.session(), current_vault(), g.mall_partner, g.mall_member,
+        request.args.to_dict(), place, utcnow(),
+    )  # fmt: skip
+    if payment.status == "ordered" and payment.order_id:
+        return redirect(url_for("mall.order", order_id=payment.order_id))  # type: ignore[return-value]
+    return render_template("mall/payment.html", payment=payment)
 
 
 def _refused(entry: dict[str, Any], form: BuyForm, message: str) -> tuple[str, int]:

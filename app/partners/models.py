@@ -85,6 +85,11 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     # where the partner publishes the public keys of the mall launches it signs (a JWKS; beside
     # the keys it uploads), read by app/mall/jwks.py
     mall_jwks_url: Mapped[str | None] = mapped_column(String(500))
+    # the partner's payment page for the cash part of a mall checkout, and the secret that signs
+    # both ways (sealed by the vault), app/mall/payments.py
+    mall_payment_url: Mapped[str | None] = mapped_column(String(500))
+    mall_payment_key_id: Mapped[str | None] = mapped_column(String(40))
+    mall_payment_blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     # after-sales service levels: a case is answered within / resolved within (hours)
     case_first_response_hours: Mapped[int] = mapped_column(Integer, default=4)
     case_resolution_hours: Mapped[int] = mapped_column(Integer, default=48)

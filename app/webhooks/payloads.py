@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from app.core.money import SignedMoneySchema
+from app.core.money import MoneySchema, SignedMoneySchema
 
 
 def _text(description: str = "") -> fields.String:
@@ -106,6 +106,14 @@ class NotificationEvent(Schema):
     subject_id = _text("the entitlement, delivery or case (with its status) it is about")
 
 
+class PaymentRefundRequestedEvent(Schema):
+    payment_id = _text("the mall's payment, as in the payment page's request")
+    payment_ref = _text("your payment number, from your signed result")
+    member = _text("the member's external_id")
+    amount = fields.Nested(MoneySchema, required=True)
+    reason = _text("why the order could not be placed after the member paid")
+
+
 class PingEvent(Schema):
     endpoint_id = _text("the endpoint the test was sent to")
 
@@ -137,6 +145,7 @@ PAYLOADS: dict[str, tuple[type[Schema], str]] = {
     "case.opened": (CaseEvent, "partner"),
     "case.resolved": (CaseEvent, "partner"),
     **{event: (NotificationEvent, "partner") for event in NOTIFICATION_EVENTS},
+    "payment.refund_requested": (PaymentRefundRequestedEvent, "partner"),
     "partner.balance_low": (BalanceLowEvent, "partner"),
     "invoice.issued": (InvoiceIssuedEvent, "partner"),
     "delivery.double_delivery": (DoubleDeliveryEvent, "platform"),

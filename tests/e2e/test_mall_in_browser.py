@@ -156,3 +156,21 @@ def test_the_language_switch_turns_the_mall_into_english_and_back(served, browse
     page.locator('[data-testid="lang-zh"]').click()
     page.get_by_role("heading", name="我的权益").wait_for()
     page.close()
+
+
+def test_points_and_cash_go_by_the_banks_payment_page_and_come_back_ordered(served, browser):
+    port, _env = served
+    page = browser.new_page(viewport=PHONE, locale="zh-CN")
+    page.goto(f"http://127.0.0.1:{port}/m/jinhai-bank/demo")
+    page.locator('[data-testid="listings"] article').first.wait_for()
+    page.get_by_role("link", name="哔哩哔哩大会员月卡").first.click()
+    assert page.locator('[data-testid="cash"]').inner_text() == "¥9.90"
+    page.get_by_role("button", name="立即兑换").click()
+    page.locator('[data-testid="amount"]').wait_for()  # the bank's cashier (simulated)
+    assert page.locator('[data-testid="amount"]').inner_text() == "¥9.90"
+    page.screenshot(path=ARTIFACTS / "mall_cashier_jinhai-bank.png", full_page=True)
+    page.get_by_role("button", name="支付 Pay").click()
+    page.locator('[data-testid="order-status"]').wait_for()
+    assert page.locator('[data-testid="order-status"]').inner_text() == "已完成"
+    assert "+ ¥9.90" in page.content()
+    page.close()
