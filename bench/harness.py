@@ -10,6 +10,7 @@ order). See bench/README.md for the choices made.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
@@ -37,6 +38,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import mall_checkout  # noqa: E402
 from bench.targets import (  # noqa: E402
     DB_LIMIT_TARGET,
     audit_flash_sale,
@@ -434,9 +436,10 @@ def seed_partner(
     return partner, client, supplier
 
 
-def seed(db_url: str, profile: Profile) -> dict[str, Any]:
+def seed(db_url: str, profile: Profile, points_url: str) -> dict[str, Any]:
     """Partner, platform and partner clients, a 10,000-listing catalog, members with points,
-    stock for the order and flash-sale listings. Bulk rows go in with executemany."""
+    stock for the order and flash-sale listings (the API's and the mall's), and a partner
+    keeping its own points at `points_url`. Bulk rows go in with executemany."""
     from sqlalchemy import insert, select
 
     from app import create_app
@@ -486,11 +489,15 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
             )
             return p
 
-        orderable, flash = product("order"), product("flash")
+        orderable, flash, mall_flash = product("order"), product("flash"), product("mall_flash")
         now = utcnow()
         # enough for every order the HTTP runs place (each takes a code; pgbench gives its back)
         order_codes = profile.order_members * 4
-        for target, count in ((orderable, order_codes), (flash, profile.flash_units)):
+        for target, count in (
+            (orderable, order_codes),
+            (flash, profile.flash_units),
+            (mall_flash, profile.flash_units),
+        ):
             rows = [
                 imports.CodeRow(i + 1, f"{target.name.upper()}-{i:09d}", None, None)
                 for i in range(count)
@@ -542,7 +549,7 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
         session.execute(insert(Product), product_rows)
         session.execute(insert(Listing), listing_rows)
         listings = {}
-        for name, p in (("order", orderable), ("flash", flash)):
+        for name, p in (("order", orderable), ("flash", flash), ("mall_flash", mall_flash)):
             listing = Listing(
                 partner_id=partner.id,
                 product_id=p.id,
@@ -559,18 +566,20 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
             session.flush()
             listings[name] = listing.id
 
-        members = profile.order_members + profile.flash_buyers
+        members = [
+            (f"m{i:06d}", 10_000) for i in range(profile.order_members + profile.flash_buyers)
+        ] + [(f"shopper{i:03d}", 10**9) for i in range(mall_checkout.SHOPPERS)]
         member_rows, lot_rows, entry_rows = [], [], []
-        for i in range(members):
+        for external_id, points in members:
             mid = new_id("mem")
             member_rows.append(
                 {
                     "id": mid,
                     "partner_id": partner.id,
-                    "external_id": f"m{i:06d}",
+                    "external_id": external_id,
                     "status": "active",
                     "extra": {},
-                    "points_balance": 10_000,
+                    "points_balance": points,
                     "created_at": now,
                     "updated_at": now,
                 }
@@ -580,8 +589,8 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
                     "id": new_id("plt"),
                     "partner_id": partner.id,
                     "member_id": mid,
-                    "amount": 10_000,
-                    "remaining": 10_000,
+                    "amount": points,
+                    "remaining": points,
                     "created_at": now,
                 }
             )
@@ -591,8 +600,8 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
                     "partner_id": partner.id,
                     "member_id": mid,
                     "kind": "grant",
-                    "delta": 10_000,
-                    "balance_after": 10_000,
+                    "delta": points,
+                    "balance_after": points,
                     "reason": "bench",
                     "lots": [],
                     "created_at": now,
@@ -601,12 +610,14 @@ def seed(db_url: str, profile: Profile) -> dict[str, Any]:
         session.execute(insert(Member), member_rows)
         session.execute(insert(PointsLot), lot_rows)
         session.execute(insert(PointsEntry), entry_rows)
+        external = mall_checkout.seed_external_partner(session, actor, orderable, points_url)
         session.commit()
         result = {
             "partner_id": partner.id,
             "client_id": client.client.id,
             "client_secret": client.secret,
             "listings": listings,
+            "external": external,
         }
         db.session.remove()
         db.engine.dispose()  # type: ignore[union-attr]
@@ -621,6 +632,7 @@ def _client(base: str, token: str, connections: int, timeout: float) -> aiohttp.
     return aiohttp.ClientSession(
         base_url=base,
         headers={"Authorization": f"Bearer {token}"},
+        cookie_jar=aiohttp.DummyCookieJar(),  # mall requests carry their own member's cookies
         connector=aiohttp.TCPConnector(limit=connections, force_close=False),
         timeout=aiohttp.ClientTimeout(total=timeout),
     )
@@ -990,6 +1002,56 @@ def warm_up(base: str, token: str, order: Any, db_url: str, profile: Profile) ->
     _execute(db_url, "ANALYZE")
 
 
+def mall_scenarios(
+    base: str,
+    token: str,
+    db_url: str,
+    ids: dict[str, Any],
+    profile: Profile,
+    results: dict[str, Any],
+    points_sim: Any,
+) -> None:
+    """Checkout through the mall's form at the fixed concurrency (members' sessions and CSRF
+    tokens first, as browsers hold them), the flash sale through the mall, and API orders of a
+    partner whose points are deducted at its own ledger (answering in 50 ms)."""
+    from sqlalchemy import create_engine
+
+    people = mall_checkout.shoppers(
+        base, token, "bench-bank",
+        [f"shopper{i:03d}" for i in range(mall_checkout.SHOPPERS)], ids["listings"]["order"],
+    )  # fmt: skip
+    run = asyncio.run(
+        closed_loop(
+            base, token, mall_checkout.buy_requests(people), profile.fixed_concurrency,
+            profile.step_seconds,
+        )
+    )  # fmt: skip
+    results["mall_checkout"] = run.summary()
+    buyers = [f"m{profile.order_members + i:06d}" for i in range(profile.flash_buyers)]
+    crowd = mall_checkout.shoppers(base, token, "bench-bank", buyers, ids["listings"]["mall_flash"])
+    results["mall_flash_sale"] = asyncio.run(mall_checkout.mall_flash_sale(base, crowd))
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        results["mall_flash_sale"]["audit"] = audit_flash_sale(conn, ids["mall_flash_product"])
+    engine.dispose()
+    ext = ids["external"]
+    ext_token = httpx.post(
+        base + "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(ext["client_id"], ext["client_secret"]),
+    ).json()["access_token"]
+    orders = order_requests(ext["listing"], 0, mall_checkout.EXTERNAL_MEMBERS)
+    alone = asyncio.run(closed_loop(base, ext_token, orders, 1, profile.step_seconds))
+    results["external_ledger_order_alone"] = alone.summary()  # what the 50 ms adds, unqueued
+    run = asyncio.run(
+        closed_loop(base, ext_token, orders, profile.fixed_concurrency, profile.step_seconds)
+    )
+    results["external_ledger_order"] = run.summary()
+    results["external_ledger_order"]["audit"] = mall_checkout.external_ledger_audit(
+        db_url, ext["partner_id"], points_sim
+    )
+
+
 # --- main -------------------------------------------------------------------------------------
 
 
@@ -1001,12 +1063,14 @@ def main() -> None:
     admin_url, db_url = _database_urls()
     t0 = time.perf_counter()
     _recreate_database(admin_url)
-    ids = seed(db_url, profile)
+    services = contextlib.ExitStack()
+    points_url, points_sim = services.enter_context(mall_checkout.points_service())
+    ids = seed(db_url, profile, points_url)
     from sqlalchemy import create_engine, text
 
     engine = create_engine(db_url)
     with engine.connect() as conn:
-        for scenario in ("order", "flash"):
+        for scenario in ("order", "flash", "mall_flash"):
             ids[f"{scenario}_product"] = conn.execute(
                 text("SELECT product_id FROM listings WHERE id = :l"),
                 {"l": ids["listings"][scenario]},
@@ -1058,6 +1122,8 @@ def main() -> None:
             results["flash_sale"]["audit"] = audit_flash_sale(conn, ids["flash_product"])
         engine.dispose()
         print("flash sale done", flush=True)
+        mall_scenarios(stack.base, token, db_url, ids, profile, results, points_sim)
+        print("mall checkout, mall flash sale and external ledger done", flush=True)
         results["db_limit"] = pgbench(
             db_url, ids, profile.order_members, profile.fixed_concurrency, profile.pgbench_seconds
         )
@@ -1078,6 +1144,7 @@ def main() -> None:
     finally:
         stack.stop()
         vacuumed = autovacuum.stop()
+        services.close()
 
     def fixed_rps(name: str) -> float:
         return (
@@ -1146,6 +1213,13 @@ def markdown(report: dict[str, Any]) -> str:
             f"{f['p95_ms']} | {f['p99_ms']} | {k['concurrency']}, {k['throughput_rps']} | "
             f"{refusals(r[name]) or 0} |"
         )
+    for name in ("mall_checkout", "external_ledger_order"):
+        if name in r:
+            f = r[name]
+            lines.append(
+                f"| {name} | {f['concurrency']} | {f['throughput_rps']} | {f['p50_ms']} | "
+                f"{f['p95_ms']} | {f['p99_ms']} | | {f['statuses']} |"
+            )
     d = r["db_limit"]
     if "throughput_rps" in d:
         lines.append(
@@ -1173,6 +1247,19 @@ def markdown(report: dict[str, Any]) -> str:
         f"{report['autovacuum_stand_in'] or 'nothing ran'}",
         f"- flash_sale: {fs['out_of_stock']} out_of_stock, other refusals {fs['other_refusals']}",
     ]
+    if "external_ledger_order_alone" in r:
+        alone, api = r["external_ledger_order_alone"], r["order_card_key"]["steps"][0]
+        lines.append(
+            f"- one client alone (c=1): external-ledger order p50 {alone['p50_ms']} ms, p99 "
+            f"{alone['p99_ms']} ms; the API's card-key order p50 {api['p50_ms']} ms, p99 "
+            f"{api['p99_ms']} ms (c={api['concurrency']})"
+        )
+    if "mall_flash_sale" in r:
+        mf = r["mall_flash_sale"]
+        lines.append(
+            f"- mall_flash_sale: {mf['successes']} placed, {mf['refused']} refused (sold out), "
+            f"others {mf['other']}, drained in {mf['drain_seconds']} s"
+        )
     return "\n".join(lines)
 
 

@@ -140,6 +140,78 @@ def verdicts(report: dict[str, Any]) -> list[Verdict]:
                     False,
                 )
             )
+    out += mall_checkout_verdicts(r, units)
+    return out
+
+
+MALL_CHECKOUT_TARGET = 0.7  # × the API's card-key order throughput (c=16)
+EXTERNAL_LEDGER_P99_MS = 300.0  # a checkout deducting at a partner answering in 50 ms, c=16
+
+
+def mall_checkout_verdicts(r: dict[str, Any], units: int) -> list[Verdict]:
+    """The mall issue's budgets: checkout through the mall against the API's, the flash sale
+    through the mall, and orders deducting at a partner's own ledger."""
+    out: list[Verdict] = []
+    if "mall_flash_sale" in r:
+        mf, audit = r["mall_flash_sale"], r["mall_flash_sale"].get("audit", {})
+        out += [
+            Verdict(
+                f"mall flash sale: exactly {units} orders placed",
+                f"{mf['successes']} of {mf['buyers']} members",
+                mf["successes"] == units,
+                True,
+            ),
+            Verdict("mall flash sale: no 5xx", str(mf["5xx"]), mf["5xx"] == 0, True),
+            Verdict(
+                f"mall flash sale: {units} codes sold, each once (database)",
+                f"{audit.get('sold')} sold, {audit.get('entitlements')} entitlements, "
+                f"{audit.get('distinct_codes')} distinct codes",
+                audit.get("sold")
+                == audit.get("entitlements")
+                == audit.get("distinct_codes")
+                == units,
+                True,
+            ),
+        ]
+    if "mall_checkout" in r:
+        mc = r["mall_checkout"]
+        not_placed = {k: n for k, n in mc["statuses"].items() if k != "302"}
+        api = r["order_card_key"].get("fixed", {}).get("throughput_rps")
+        ratio = round(mc["throughput_rps"] / api, 3) if api else None
+        out += [
+            Verdict(
+                "mall_checkout: every answer an order placed (302)",
+                str(not_placed or 0),
+                not not_placed,
+                True,
+            ),
+            Verdict(
+                f"mall_checkout ≥ {MALL_CHECKOUT_TARGET} × order_card_key (c={mc['concurrency']})",
+                str(ratio),
+                ratio is not None and ratio >= MALL_CHECKOUT_TARGET,
+                False,
+            ),
+        ]
+    if "external_ledger_order" in r:
+        ex = r["external_ledger_order"]
+        audit = ex["audit"]
+        refused = {k: n for k, n in ex["statuses"].items() if not k.startswith("2")}
+        out += [
+            Verdict(
+                "external ledger: orders = deductions recorded = deductions at the partner",
+                f"{audit['orders']} / {audit['deducts_recorded']} / "
+                f"{audit['deducts_at_partner']} (refused: {refused or 0})",
+                audit["orders"] == audit["deducts_recorded"] == audit["deducts_at_partner"],
+                True,
+            ),
+            Verdict(
+                f"external-ledger order p99 < {EXTERNAL_LEDGER_P99_MS:.0f} ms "
+                f"(c={ex['concurrency']}, partner 50 ms)",
+                f"{ex['p99_ms']} ms",
+                ex["p99_ms"] < EXTERNAL_LEDGER_P99_MS,
+                False,
+            ),
+        ]
     return out
 
 

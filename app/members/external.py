@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ class PointsService:
         error, a bad signature)."""
         body = signed({**params, "timestamp": int(time.time())}, self.secret)
         try:
-            response = httpx.post(self.url.rstrip("/") + path, json=body, timeout=self.timeout)
+            response = _http().post(self.url.rstrip("/") + path, json=body, timeout=self.timeout)
             answer = response.json()
         except (httpx.HTTPError, ValueError):
             return None
@@ -103,6 +104,19 @@ class PointsService:
 
     def status(self, move_id: str) -> str:
         return _outcome(self.call("/status", {"request_id": move_id}))
+
+
+_CLIENT: list[httpx.Client] = []
+_CLIENT_LOCK = threading.Lock()
+
+
+def _http() -> httpx.Client:
+    """One client per process, its connections kept alive: a client of its own per call
+    costs more than the partner's answer (its TLS context is built each time)."""
+    with _CLIENT_LOCK:
+        if not _CLIENT:
+            _CLIENT.append(httpx.Client(follow_redirects=False))
+        return _CLIENT[0]
 
 
 def _move_params(move: ExternalPointsMove, member: str) -> dict[str, Any]:

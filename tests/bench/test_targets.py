@@ -132,3 +132,46 @@ def test_the_mall_pages_are_judged_when_the_run_measured_them():
     assert judged["mall_home ≥ 0.3 × floor (sweeps, c=16)"] is True
     report["results"]["mall_product"]["steps"] = [_step(16, 80.0, **{"500": 1})]
     assert [v.target for v in failed_checks(verdicts(report))] == ["mall_product: every answer 2xx"]
+
+
+def _with_mall(report: dict[str, Any]) -> dict[str, Any]:
+    """The mall's scenarios, meeting their budgets."""
+    r = report["results"]
+    r["order_card_key"]["fixed"] = {"concurrency": 16, "throughput_rps": 100.0}
+    r["mall_checkout"] = {
+        "concurrency": 16, "throughput_rps": 80.0, "p99_ms": 200.0, "statuses": {"302": 800}
+    }  # fmt: skip
+    r["mall_flash_sale"] = {
+        "buyers": 1000, "successes": 100, "refused": 900, "5xx": 0, "other": {},
+        "drain_seconds": 5.0,
+        "audit": {"sold": 100, "entitlements": 100, "distinct_codes": 100},
+    }  # fmt: skip
+    r["external_ledger_order"] = {
+        "concurrency": 16, "throughput_rps": 120.0, "p99_ms": 180.0, "statuses": {"201": 1200},
+        "audit": {"orders": 1200, "deducts_recorded": 1200, "deducts_at_partner": 1200},
+    }  # fmt: skip
+    return report
+
+
+@pytest.mark.parametrize(
+    ("change", "target", "is_check"),
+    [
+        (lambda r: r["mall_flash_sale"].update(successes=101), "exactly 100 orders placed", True),
+        (lambda r: r["mall_flash_sale"]["audit"].update(distinct_codes=99), "each once", True),
+        (lambda r: r["mall_checkout"]["statuses"].update({"400": 3}), "order placed (302)", True),
+        (
+            lambda r: r["external_ledger_order"]["audit"].update(deducts_at_partner=1201),
+            "deductions at the partner",
+            True,
+        ),  # fmt: skip
+        (lambda r: r["mall_checkout"].update(throughput_rps=60.0), "× order_card_key", False),
+        (lambda r: r["external_ledger_order"].update(p99_ms=400.0), "p99 < 300 ms", False),
+    ],
+)
+def test_the_malls_budgets_are_judged(change, target, is_check):
+    report = _with_mall(_report())
+    assert all(v.met for v in verdicts(report))
+    change(report["results"])
+    missed = [v for v in verdicts(report) if not v.met]
+    assert [target in v.target for v in missed] == [True]
+    assert (failed_checks(missed) != []) is is_check
