@@ -749,14 +749,8 @@ def sweep(base: str, token: str, make: Any, profile: Profile) -> dict[str, Any]:
 
 def mall_cookie(base: str, token: str, slug: str, member: str = "m000000") -> str:
     """A member's mall session, entered as the partner's app sends members in (a launch)."""
-    issued = httpx.post(
-        f"{base}/api/v1/members/{member}/launch",
-        headers={"Authorization": f"Bearer {token}"},
-        json={},
-    )
-    issued.raise_for_status()
-    link = urlparse(issued.json()["url"])
-    entered = httpx.get(f"{base}{link.path}?{link.query}", follow_redirects=False)
+    link = mall_checkout.launch_link(base, token, member)
+    entered = httpx.get(f"{base}{link}", follow_redirects=False)
     return str(entered.cookies["quanyi_mall"])
 
 

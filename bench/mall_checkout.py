@@ -108,8 +108,8 @@ def seed_external_partner(session: Any, actor: Any, product: Any, url: str) -> d
     }
 
 
-def shopper(base: str, token: str, slug: str, member: str, listing_id: str) -> dict[str, Any]:
-    """What a member's browser holds on the product page: its cookies and the form's token."""
+def launch_link(base: str, token: str, member: str) -> str:
+    """The one-time mall link the partner's app asks for (path and query)."""
     issued = httpx.post(
         f"{base}/api/v1/members/{member}/launch",
         headers={"Authorization": f"Bearer {token}"},
@@ -117,8 +117,14 @@ def shopper(base: str, token: str, slug: str, member: str, listing_id: str) -> d
     )
     issued.raise_for_status()
     link = urlparse(issued.json()["url"])
+    return f"{link.path}?{link.query}"
+
+
+def shopper(base: str, token: str, slug: str, member: str, listing_id: str) -> dict[str, Any]:
+    """What a member's browser holds on the product page: its cookies and the form's token."""
+    link = launch_link(base, token, member)
     with httpx.Client(base_url=base, follow_redirects=False) as browser:
-        browser.get(f"{link.path}?{link.query}")
+        browser.get(link)
         page = browser.get(f"/m/{slug}/p/{listing_id}")
         match = _CSRF.search(page.text)
         if page.status_code != 200 or match is None:

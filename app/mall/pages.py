@@ -42,7 +42,7 @@ from app.members.service import MemberChanges, ledger, upsert_member
 from app.orders import aftersales, checkout
 from app.orders.catalog import catalog_entries
 from app.orders.models import Order
-from app.orders.pricing import PricingContext
+from app.orders.pricing import PricingContext, quote
 from app.orders.routes import checkout_policies
 from app.partners import listings
 from app.supply.models import FULFILLMENT_TYPES
@@ -150,22 +150,23 @@ def product(listing_id: str) -> str:
 def buy(listing_id: str) -> Response | tuple[str, int]:
     """Checkout through the same flow as the API. The form's key is the order's reference:
     a second submit of the same form finds the first order instead of placing another. A
-    price with a cash part goes by the partner's payment page first (app/mall/payments.py)."""
+    price with a cash part goes by the partner's payment page first (app/mall/payments.py).
+    The member pays the quote of the pricing pipeline that checkout checks it against."""
     form = BuyForm()
-    entry = _entry(listing_id)
     if not form.validate_on_submit():
-        return _refused(entry, form, _("Check the quantity and the account."))
+        return _refused(_entry(listing_id), form, _("Check the quantity and the account."))
     member, partner = g.mall_member, g.mall_partner
     quantity = form.quantity.data or 1
     account = form.recharge_account.data or None
-    cash = entry["price"]["cash"]
     try:
-        if cash.amount:
+        listing = listings.get_listing(db.session(), partner.id, listing_id, sellable_only=True)
+        priced = quote([(listing, quantity)], _pricing(), checkout_policies().adjusters)
+        if priced.cash_minor:
             choice = {
                 "listing_id": listing_id, "quantity": quantity, "recharge_account": account,
-                "points": entry["price"]["points"] * quantity,
-                "cash_minor": cash.amount * quantity, "currency": cash.currency,
-                "checkout_key": form.checkout_key.data, "description": entry["name"],
+                "points": priced.points, "cash_minor": priced.cash_minor,
+                "currency": priced.currency, "checkout_key": form.checkout_key.data,
+                "description": listing.product.name,
             }  # fmt: skip
             return redirect(  # type: ignore[return-value]
                 payments.start(
@@ -180,11 +181,11 @@ def buy(listing_id: str) -> Response | tuple[str, int]:
             )
         order = _place(
             checkout.OrderLine(listing_id, quantity, account),
-            checkout.Payment(points=entry["price"]["points"] * quantity),
+            checkout.Payment(points=priced.points),
             form.checkout_key.data,
         )
     except DomainError as refused:
-        return _refused(entry, form, refused.detail)
+        return _refused(_entry(listing_id), form, refused.detail)
     return redirect(url_for("mall.order", order_id=order.id))  # type: ignore[return-value]
 
 

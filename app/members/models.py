@@ -40,6 +40,10 @@ class Member(PublicIdMixin, PartnerOwnedMixin, TimestampMixin, Base):
     phone_blob: Mapped[bytes | None] = mapped_column(LargeBinary)
     phone_fingerprint: Mapped[str | None] = mapped_column(String(64))
     phone_masked: Mapped[str | None] = mapped_column(String(20))
+    # where its notifications go by e-mail, sealed the same way (members.service.set_email)
+    email_key_id: Mapped[str | None] = mapped_column(String(40))
+    email_blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    email_masked: Mapped[str | None] = mapped_column(String(260))
     extra: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
     points_balance: Mapped[int] = mapped_column(Integer, default=0)
     # the member's language for notifications (zh_CN, en; None: the partner's default), and

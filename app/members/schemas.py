@@ -21,6 +21,11 @@ class MemberUpsertSchema(Schema):
     tier = fields.String(allow_none=True, validate=validate.Length(max=40))
     status = fields.String(validate=validate.OneOf(MEMBER_STATUSES))
     phone = fields.String(allow_none=True, validate=FullMatch(r"^1[3-9]\d{9}$"))
+    email = fields.Email(
+        allow_none=True,
+        validate=validate.Length(max=254),
+        metadata={"description": "where its notifications go when you chose e-mail"},
+    )
     metadata = fields.Dict(attribute="extra", keys=fields.String(validate=validate.Length(max=64)))
     language = fields.String(
         allow_none=True,
@@ -37,6 +42,11 @@ class MemberUpsertSchema(Schema):
 
 
 class MemberSchema(MemberUpsertSchema):
+    email = fields.String(
+        attribute="email_masked",
+        allow_none=True,
+        metadata={"description": "masked (z***@example.com); stored encrypted"},
+    )
     phone = fields.String(
         attribute="phone_masked",
         allow_none=True,

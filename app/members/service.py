@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.core.audit import Actor, changed_fields, record_audit
@@ -48,13 +48,18 @@ class MemberChanges(Changes):
     status: str = "active"
     extra: dict[str, Any] = field(default_factory=dict)
     phone: str | None = None
+    email: str | None = None
     language: str | None = None
     notifications: bool = True
 
 
 def _snapshot(m: Member) -> dict[str, Any]:
     """The audited view: the phone only masked (the audit log is no place for personal data)."""
-    return {**{f: getattr(m, f) for f in MEMBER_FIELDS}, "phone": m.phone_masked}
+    return {
+        **{f: getattr(m, f) for f in MEMBER_FIELDS},
+        "phone": m.phone_masked,
+        "email": m.email_masked,
+    }
 
 
 def mask_phone(phone: str) -> str:
@@ -64,48 +69,75 @@ def mask_phone(phone: str) -> str:
 def set_phone(member: Member, vault: Vault, phone: str | None) -> None:
     """Seal the member's phone (bound to the member's id), keep its fingerprint for look-ups
     and its masked form for display; None clears it."""
-    if phone is None:
-        member.phone_key_id = member.phone_blob = None
-        member.phone_fingerprint = member.phone_masked = None
-        return
-    sealed = vault.seal(phone, f"member:{member.id}:phone")
-    member.phone_key_id, member.phone_blob = sealed.key_id, sealed.blob
-    member.phone_fingerprint = vault.fingerprint(phone)
-    member.phone_masked = mask_phone(phone)
+    _seal_contact(member, vault, "phone", phone, mask_phone(phone) if phone else None)
+    member.phone_fingerprint = vault.fingerprint(phone) if phone is not None else None
+
+
+def mask_email(email: str) -> str:
+    name, _, domain = email.partition("@")
+    return f"{name[:1]}***@{domain}"
+
+
+def set_email(member: Member, vault: Vault, email: str | None) -> None:
+    """Seal the member's e-mail address (for its notifications); None clears it."""
+    _seal_contact(member, vault, "email", email, mask_email(email) if email else None)
+
+
+def _seal_contact(
+    member: Member, vault: Vault, kind: str, value: str | None, masked: str | None
+) -> None:
+    sealed = vault.seal(value, f"member:{member.id}:{kind}") if value is not None else None
+    setattr(member, f"{kind}_key_id", sealed.key_id if sealed else None)
+    setattr(member, f"{kind}_blob", sealed.blob if sealed else None)
+    setattr(member, f"{kind}_masked", masked)
+
+
+def _open_contact(vault: Vault, member: Member, kind: str) -> str | None:
+    key_id, blob = getattr(member, f"{kind}_key_id"), getattr(member, f"{kind}_blob")
+    if key_id is None or blob is None:
+        return None
+    return vault.open(key_id, blob, f"member:{member.id}:{kind}")
 
 
 def member_phone(vault: Vault, member: Member) -> str | None:
-    """The phone in clear, for the one use that needs it: a direct recharge to it."""
-    if member.phone_blob is None or member.phone_key_id is None:
-        return None
-    return vault.open(member.phone_key_id, member.phone_blob, f"member:{member.id}:phone")
+    """The phone in clear, for the uses that need it: a direct recharge to it, a text."""
+    return _open_contact(vault, member, "phone")
+
+
+def member_email(vault: Vault, member: Member) -> str | None:
+    return _open_contact(vault, member, "email")
 
 
 def reseal_phones(session: Session, vault: Vault, limit: int = 500) -> int:
-    """Re-seal up to `limit` members' phones not sealed by the current key (key rotation, beside
-    live traffic: rows locked elsewhere are left for the next call). Returns how many."""
+    """Re-seal up to `limit` members' phones and e-mail addresses not sealed by the current key
+    (key rotation, beside live traffic: rows locked elsewhere are left for the next call).
+    Returns how many members."""
     members = session.scalars(
         select(Member)
-        .where(Member.phone_key_id.is_not(None), Member.phone_key_id != vault.current_key_id)
+        .where(
+            or_(
+                Member.phone_key_id != vault.current_key_id,
+                Member.email_key_id != vault.current_key_id,
+            )
+        )
         .limit(inline_count(limit))
         .with_for_update(skip_locked=True)
     ).all()
     for member in members:
         set_phone(member, vault, member_phone(vault, member))
+        set_email(member, vault, member_email(vault, member))
     return len(members)
 
 
 def phone_key_usage(session: Session) -> dict[str, int]:
-    """How many members' phones each key id still opens."""
-    return {
-        key_id: count
+    """How many members' phones and e-mail addresses each key id still opens."""
+    usage: Counter[str] = Counter()
+    for column in (Member.phone_key_id, Member.email_key_id):
         for key_id, count in session.execute(
-            select(Member.phone_key_id, func.count())
-            .where(Member.phone_key_id.is_not(None))
-            .group_by(Member.phone_key_id)
-        )
-        if key_id is not None
-    }
+            select(column, func.count()).where(column.is_not(None)).group_by(column)
+        ):
+            usage[key_id] += count
+    return dict(usage)
 
 
 def find_members_by_phone(
@@ -179,11 +211,14 @@ def upsert_member(
     for key in MEMBER_FIELDS:
         if key in named:
             setattr(member, key, named[key])
-    if "phone" in named:
+    if "phone" in named or "email" in named:
         if vault is None:
-            raise ValueError("a phone is sealed with the vault")
+            raise ValueError("a phone or e-mail address is sealed with the vault")
         session.flush()  # the member's id binds the sealed phone
-        set_phone(member, vault, changes.phone)
+        if "phone" in named:
+            set_phone(member, vault, changes.phone)
+        if "email" in named:
+            set_email(member, vault, changes.email)
     session.flush()
     after = _snapshot(member)
     changed = changed_fields(before, after)

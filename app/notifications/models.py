@@ -27,7 +27,7 @@ class Notification(PublicIdMixin, PartnerOwnedMixin, Base):
     # what it is about (an entitlement, a delivery, a case): each is told once per kind
     subject_id: Mapped[str] = mapped_column(String(40))
     order_id: Mapped[str | None] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(8))  # sms | webhook
+    channel: Mapped[str] = mapped_column(String(8))  # sms | email | webhook | off
     language: Mapped[str] = mapped_column(String(8))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(8), default="queued")

@@ -3,10 +3,10 @@ entitlement expiring in 3 days, a case updated.
 
 `collect` turns the recent events (and entitlements about to expire) into notification rows,
 once per (kind, subject) whatever the number of passes; `send_queued` renders nothing new and
-hands each row to the partner's channel: our SMS provider, or — for partners that send their
-own — a `notification.<kind>` webhook event carrying the rendered text. A member who opted out
-is never told; a member already told NOTIFY_MEMBER_PER_HOUR times in the last hour is not
-told again (skipped, not delayed: the entitlements page still shows everything).
+hands each row to the partner's channel: our SMS provider, e-mail (the mail outbox), or — for
+partners that send their own — a `notification.<kind>` webhook event carrying the rendered
+text. A member who opted out is never told; a member already told PER_HOUR times in the last
+hour is not told again (skipped, not delayed: the entitlements page still shows everything).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 
 from app.core.db import dialect_insert
 from app.core.ids import id_floor
+from app.core.mail import queue_mail
 from app.core.vault import Vault
 from app.entitlements.models import Entitlement
 from app.fulfillment.models import Delivery
 from app.members.models import Member
-from app.members.service import member_phone
+from app.members.service import member_email, member_phone
 from app.notifications.models import Notification
 from app.notifications.providers import Provider, SendFailed
 from app.orders.models import Case, Order, OrderItem
@@ -66,6 +67,17 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "en": "[{{ mall }}] Your report about {{ product }} has been"
         " {{ 'resolved' if case_status == 'resolved' else 'received' }}; see the mall.",
     },
+}
+# the subject of an e-mail (the text above is its body)
+SUBJECTS: dict[str, dict[str, str]] = {
+    "code_delivered": {"zh_CN": "您的卡密已发放", "en": "Your code is ready"},
+    "recharge_completed": {"zh_CN": "充值已到账", "en": "Your recharge arrived"},
+    "recharge_failed": {
+        "zh_CN": "充值失败，积分已退回",
+        "en": "A recharge failed; points returned",
+    },
+    "entitlement_expiring": {"zh_CN": "权益即将到期", "en": "An entitlement expires soon"},
+    "case_updated": {"zh_CN": "您反馈的问题有新进展", "en": "News about your report"},
 }
 _ENV = SandboxedEnvironment(autoescape=False)  # partners' templates: no access to internals
 
@@ -234,7 +246,9 @@ def _send(
         reason = "opted_out"
     elif _told_within_hour(session, member.id, now) >= PER_HOUR:
         reason = "rate_limited"
-    elif note.channel == "sms" and member.phone_blob is None:
+    elif (note.channel == "sms" and member.phone_blob is None) or (
+        note.channel == "email" and member.email_blob is None
+    ):
         reason = "no_address"
     if reason is not None:
         note.status, note.skip_reason = "skipped", reason
@@ -243,6 +257,9 @@ def _send(
     if note.channel == "webhook":
         record_event(session, f"notification.{note.kind}", _event_data(member, note),
                      partner_id=note.partner_id, order_id=note.order_id)  # fmt: skip
+    elif note.channel == "email":
+        subject = SUBJECTS[note.kind].get(note.language) or SUBJECTS[note.kind][DEFAULT_LANGUAGE]
+        queue_mail(session, vault, member_email(vault, member) or "", subject, note.body)
     else:
         try:
             provider.send(note.id, member_phone(vault, member) or "", note.body)

@@ -28,7 +28,7 @@ PARTNER_STATUSES = ("active", "suspended", "closed")
 # where a partner's members' points are kept: our ledger, or the partner's own (a bank's points
 # of record), reached through its points service (app/members/external.py)
 POINTS_SOURCES = ("internal", "external")
-NOTIFICATION_CHANNELS = ("sms", "webhook", "off")
+NOTIFICATION_CHANNELS = ("sms", "email", "webhook", "off")
 NOTIFICATION_KINDS = (  # what members are told of (app/notifications); partners word each
     "code_delivered",  # a card key is ready to reveal
     "recharge_completed",  # a direct recharge (or link) arrived
@@ -59,8 +59,8 @@ class Partner(PublicIdMixin, TimestampMixin, Base):
     points_service_url: Mapped[str | None] = mapped_column(String(500))
     points_service_key_id: Mapped[str | None] = mapped_column(String(40))
     points_service_blob: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
-    # how members hear of their orders: our SMS provider, the partner itself (`notification.*`
-    # webhook events carrying the text), or not at all; and the partner's own wording
+    # how members hear of their orders: our SMS provider or e-mail, the partner itself
+    # (`notification.*` webhook events carrying the text), or not at all; and its own wording
     # ({kind: {language: template}}, app/notifications/service.py)
     notification_channel: Mapped[str] = mapped_column(String(8), default="sms")
     notification_templates: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

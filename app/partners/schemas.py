@@ -82,7 +82,8 @@ class NotificationsSchema(Schema):
         load_default="sms",
         validate=validate.OneOf(NOTIFICATION_CHANNELS),
         metadata={
-            "description": "`sms`: we text members; `webhook`: you get `notification.*` events"
+            "description": "`sms`: we text members; `email`: we mail them; `webhook`: you get"
+            " `notification.*` events"
             " with the text and send it yourselves; `off`"
         },
     )

@@ -16,6 +16,7 @@ from app.entitlements.models import Entitlement
 from app.notifications import jobs, service
 from app.notifications.models import Notification
 from app.webhooks.models import Event
+from tests.admin.conftest import mailbox  # noqa: F401 - the fixture
 from tests.factories import fund, make_member, place, sellable_card_key_listing
 
 
@@ -148,3 +149,44 @@ def test_every_kind_has_its_webhook_event_and_its_default_wording():
     assert set(NOTIFICATION_EVENTS) <= set(PAYLOADS)
     assert set(service.TEMPLATES) == set(NOTIFICATION_KINDS)
     assert all(set(t) == {"zh_CN", "en"} for t in service.TEMPLATES.values())
+
+
+def test_partners_choosing_email_have_members_mailed_at_their_sealed_address(
+    session,
+    partner_a,
+    shop,
+    outbox,
+    mailbox,  # noqa: F811 - the fixture imported above
+    api_a,
+):
+    from app.members.models import Member
+    from app.partners.models import Partner
+
+    session.get_one(Partner, partner_a.id).notification_channel = "email"
+    session.commit()
+    answer = api_a.put("/api/v1/members/m1", json={"email": "zhang.san@example.com"})
+    assert answer.get_json()["email"] == "z***@example.com"  # never shown in clear
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    assert b"zhang.san" not in member.email_blob  # sealed at rest
+    make_member(session, partner_a, "m2", points=1000)  # no address: skipped
+    member = session.scalars(select(Member).where(Member.external_id == "m1")).one()
+    from app.members.service import grant_points
+
+    grant_points(session, member, 1000, "test")
+    session.commit()
+    place(session, partner_a, member, shop)
+    place(
+        session,
+        partner_a,
+        session.scalars(select(Member).where(Member.external_id == "m2")).one(),
+        shop,
+    )
+    assert jobs.run() == 1
+    (mail,) = mailbox()
+    from email.header import decode_header, make_header
+
+    assert mail["To"] == "zhang.san@example.com"
+    assert str(make_header(decode_header(mail["Subject"]))) == "您的卡密已发放"
+    assert "partner-a mall" in mail.get_payload(decode=True).decode()
+    assert _texts(outbox) == []
+    assert sorted(n.skip_reason or "" for n in _notes(session)) == ["", "no_address"]
