@@ -80,9 +80,10 @@ def seed_demo_members(session: Session, actor: Actor) -> int:
         member, is_new = upsert_member(
             session, actor, partner.id, DEMO_MEMBER, MemberChanges.of({"display_name": "演示会员"})
         )
-        if is_new and partner.points_source == "internal":  # else the simulated ledger's
-            grant_points(session, member, DEMO_MEMBER_POINTS, "demo points")
+        if is_new:
             created += 1
+            if partner.points_source == "internal":  # else the simulated ledger's opening
+                grant_points(session, member, DEMO_MEMBER_POINTS, "demo points")
     return created
 
 
