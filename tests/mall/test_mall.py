@@ -12,7 +12,7 @@ from app.core.audit import AuditLog
 from app.mall.models import LaunchToken
 from app.members.models import Member
 from app.orders.models import Order
-from tests.factories import make_member, place
+from tests.factories import fund, make_member, place, sellable_card_key_listing
 from tests.mall.conftest import csrf_of, launch
 
 
@@ -256,3 +256,58 @@ def test_home_shows_the_partners_content_and_filters_by_delivery_and_price(
     assert cheapest.index(shop.product.name) < cheapest.index("直充会员")
     odd = member.get("/m/partner-a/?type=bogus&sort=drop+table")
     assert odd.status_code == 200 and "直充会员" in odd.get_data(as_text=True)
+
+
+def test_every_mall_route_with_an_id_refuses_another_members_and_partners_things(
+    app, session, browser_of, api_a, shop, partner_a, partner_b
+):
+    """The isolation walk: member m-1 of partner A, signed in, names the order, entitlement and
+    payment of member m-2 (same partner) and partner B's listing, order and entitlement on
+    every mall route that takes an id: each answers 404, and nothing of theirs changes. A new
+    route with an id fails here until the walk knows what to name."""
+    from app.mall.models import MallPayment
+    from app.orders.models import Case
+
+    other = make_member(session, partner_a, "m-2", points=10_000)
+    theirs = place(session, partner_a, other, shop)
+    payment = MallPayment(
+        partner_id=partner_a.id, member_id=other.id, listing_id=shop.id, quantity=1,
+        points=1, cash_minor=1, currency="CNY", checkout_key="k" * 20,
+        expires_at=theirs.created_at,
+    )  # fmt: skip
+    session.add(payment)
+    fund(session, partner_b)
+    b_listing = sellable_card_key_listing(session, partner_b, codes=2, points=100)
+    b_order = place(session, partner_b, make_member(session, partner_b, "m-1", points=1_000),
+                    b_listing)  # fmt: skip
+    session.commit()
+    foreign = {
+        "listing_id": [b_listing.id],
+        "order_id": [theirs.id, b_order.id],
+        "entitlement_id": [theirs.entitlements[0].id, b_order.entitlements[0].id],
+    }
+    member = browser_of()
+    launch(member, api_a)
+    page = member.get("/m/partner-a/me").get_data(as_text=True)
+    walked = 0
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("mall.") or not set(rule.arguments) - {"slug"}:
+            continue
+        names = set(rule.arguments) - {"slug"}
+        assert names <= set(foreign), f"{rule.rule}: add foreign ids for {names - set(foreign)}"
+        for name in names:
+            for value in foreign[name]:
+                path = rule.rule.replace("<slug>", "partner-a").replace(f"<{name}>", value)
+                method = "GET" if "GET" in rule.methods else "POST"
+                data = {"csrf_token": csrf_of(page), "checkout_key": "x" * 20, "quantity": "1",
+                        "delivery_id": "dlv_x", "kind": "other", "description": "walk"}  # fmt: skip
+                answer = member.open(path, method=method, data=data if method == "POST" else None)
+                assert answer.status_code == 404, (rule.rule, value, answer.status_code)
+                walked += 1
+    paid_back = member.get(f"/m/partner-a/pay/return?payment_id={payment.id}&status=paid")
+    assert 400 <= paid_back.status_code < 500  # unsigned, not this member's: refused
+    assert walked >= 6
+    session.expire_all()
+    assert session.get(MallPayment, payment.id).status == "pending"
+    assert session.scalar(select(func.count()).select_from(Case)) == 0
+    assert session.scalar(select(func.count()).select_from(Order)) == 2  # nothing bought
