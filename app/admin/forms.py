@@ -403,6 +403,21 @@ class MallLookForm(FlaskForm):
     return_url = URLField(
         _l("Back-to-app link (https://…; empty: none)"), validators=[Optional(), Length(max=500)]
     )
+    font = SelectField(
+        _l("Typeface"),
+        choices=[
+            SelectChoice("sans", _l("Sans-serif")),
+            SelectChoice("serif", _l("Serif")),
+            SelectChoice("rounded", _l("Rounded")),
+        ],
+    )
+    home_layout = SelectField(
+        _l("Home page"),
+        choices=[
+            SelectChoice("grid", _l("A grid of cards")),
+            SelectChoice("list", _l("A list")),
+        ],
+    )
     announcement = StringField(
         _l("Announcement on the mall's home page (empty: none)"),
         validators=[Optional(), Length(max=300)],

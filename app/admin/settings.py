@@ -73,7 +73,8 @@ def _page(
 
 
 LOOK_FIELDS = (
-    "display_name", "tagline", "primary_color", "accent_color", "return_url", "announcement",
+    "display_name", "tagline", "primary_color", "accent_color", "return_url", "font",
+    "home_layout", "announcement",
 )  # fmt: skip
 
 

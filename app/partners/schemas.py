@@ -27,6 +27,10 @@ _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOST_RE = rf"^{_LABEL}(?:\.{_LABEL})+$"  # a lower-case host name of two labels or more
 
 
+MALL_FONTS = ("sans", "serif", "rounded")
+MALL_HOME_LAYOUTS = ("grid", "list")
+
+
 class ContentBlockSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=60))
     body = fields.String(required=True, validate=validate.Length(min=1, max=500))
@@ -44,6 +48,16 @@ class BrandingSchema(Schema):
         schemes={"https", "http"},
         validate=validate.Length(max=500),
         metadata={"description": 'where the mall\'s "back to the app" link goes'},
+    )
+    font = fields.String(
+        load_default="sans",
+        validate=validate.OneOf(MALL_FONTS),
+        metadata={"description": "the mall's typeface family: sans, serif or rounded"},
+    )
+    home_layout = fields.String(
+        load_default="grid",
+        validate=validate.OneOf(MALL_HOME_LAYOUTS),
+        metadata={"description": "the home page's listings: a grid of cards, or a list"},
     )
     announcement = fields.String(
         load_default=None,

@@ -74,11 +74,14 @@ def test_the_mall_look_set_in_the_portal_shows_at_the_next_page(session, browser
         "primary_color": "#0A7B3E",
         "accent_color": "#FFCC00",
         "return_url": "https://app.partner-a.example/home",
+        "font": "rounded",
+        "home_layout": "list",
     }
     saved = post_form(portal, "/admin/settings", look, "/admin/settings/mall")
     assert saved.status_code == 302
     theme = browser_of().get("/m/partner-a/theme.css").get_data(as_text=True)
-    assert "#0A7B3E" in theme and "#FFCC00" in theme
+    assert "#0A7B3E" in theme and "#FFCC00" in theme and "Varela Round" in theme
+    assert _partner(session, partner_a.id).branding["home_layout"] == "list"
     bad = post_form(
         portal, "/admin/settings", {**look, "primary_color": "green"}, "/admin/settings/mall"
     )

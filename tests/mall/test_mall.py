@@ -311,3 +311,23 @@ def test_every_mall_route_with_an_id_refuses_another_members_and_partners_things
     assert session.get(MallPayment, payment.id).status == "pending"
     assert session.scalar(select(func.count()).select_from(Case)) == 0
     assert session.scalar(select(func.count()).select_from(Order)) == 2  # nothing bought
+
+
+def test_a_partner_chooses_its_malls_typeface_and_home_layout(
+    session, browser_of, api_a, shop, partner_a
+):
+    from app.partners.models import Partner
+    from app.partners.service import update_partner
+    from tests.factories import TEST_ACTOR
+
+    owner = session.get_one(Partner, partner_a.id)
+    branding = {**owner.branding, "font": "serif", "home_layout": "list"}
+    update_partner(session, TEST_ACTOR, owner, {"branding": branding})
+    session.commit()
+    member = browser_of()
+    launch(member, api_a)
+    assert 'class="mall-grid mall-list"' in member.get("/m/partner-a/").get_data(as_text=True)
+    assert "serif;" in member.get("/m/partner-a/theme.css").get_data(as_text=True)
+    owner.branding = {**branding, "font": "sans", "home_layout": "grid"}
+    session.commit()
+    assert 'class="mall-grid"' in member.get("/m/partner-a/").get_data(as_text=True)
