@@ -331,3 +331,21 @@ def test_a_partner_chooses_its_malls_typeface_and_home_layout(
     owner.branding = {**branding, "font": "sans", "home_layout": "grid"}
     session.commit()
     assert 'class="mall-grid"' in member.get("/m/partner-a/").get_data(as_text=True)
+
+
+def test_a_claim_link_is_revealed_as_a_link_to_open(session, browser_of, api_a, shop, partner_a):
+    from app.entitlements.models import Entitlement
+
+    member = browser_of()
+    launch(member, api_a)
+    bought, _key = _buy(member, shop.id)
+    held = session.scalars(select(Entitlement)).one()
+    held.snapshot = {**held.snapshot, "fulfillment_type": "link"}  # as a link product's is
+    session.commit()
+    page = member.get(bought.headers["Location"]).get_data(as_text=True)
+    assert "查看链接" in page
+    revealed = member.post(
+        f"/m/partner-a/entitlements/{held.id}/reveal", data={"csrf_token": csrf_of(page)}
+    ).get_data(as_text=True)
+    assert 'data-testid="open-link"' in revealed and 'rel="noopener noreferrer"' in revealed
+    assert 'data-testid="code"' not in revealed
