@@ -68,23 +68,8 @@ def refusals(scenario: dict[str, Any]) -> dict[str, int]:
 def verdicts(report: dict[str, Any]) -> list[Verdict]:
     """Every target of the issue, in the order it lists them, after the checks."""
     r, units = report["results"], report["profile"]["flash_units"]
-    fs, audit = r["flash_sale"], r["flash_sale"].get("audit", {})
-    out = [
-        Verdict(
-            f"flash sale: exactly {units} successes",
-            f"{fs['successes']} of {fs['buyers']} buyers",
-            fs["successes"] == units,
-            True,
-        ),
-        Verdict("flash sale: no 5xx", str(fs["5xx"]), fs["5xx"] == 0, True),
-        Verdict(
-            f"flash sale: {units} codes sold, each once (database)",
-            f"{audit.get('sold')} sold, {audit.get('entitlements')} entitlements, "
-            f"{audit.get('distinct_codes')} distinct codes",
-            audit.get("sold") == audit.get("entitlements") == audit.get("distinct_codes") == units,
-            True,
-        ),
-    ]
+    fs = r["flash_sale"]
+    out = flash_sale_verdicts("flash sale", fs, units, "successes", "buyers")
     for name in ("floor", "catalog", "mall_home", "mall_product", "order_card_key"):
         if name not in r:  # a run from before the mall
             continue
@@ -144,6 +129,30 @@ def verdicts(report: dict[str, Any]) -> list[Verdict]:
     return out
 
 
+def flash_sale_verdicts(
+    label: str, sale: dict[str, Any], units: int, successes: str, buyers: str
+) -> list[Verdict]:
+    """The checks of a flash sale (the API's or the mall's): exactly `units` succeeded, no 5xx,
+    and the database sold each of `units` codes once."""
+    audit = sale.get("audit", {})
+    return [
+        Verdict(
+            f"{label}: exactly {units} {successes}",
+            f"{sale['successes']} of {sale['buyers']} {buyers}",
+            sale["successes"] == units,
+            True,
+        ),
+        Verdict(f"{label}: no 5xx", str(sale["5xx"]), sale["5xx"] == 0, True),
+        Verdict(
+            f"{label}: {units} codes sold, each once (database)",
+            f"{audit.get('sold')} sold, {audit.get('entitlements')} entitlements, "
+            f"{audit.get('distinct_codes')} distinct codes",
+            audit.get("sold") == audit.get("entitlements") == audit.get("distinct_codes") == units,
+            True,
+        ),
+    ]
+
+
 MALL_CHECKOUT_TARGET = 0.7  # × the API's card-key order throughput (c=16)
 EXTERNAL_LEDGER_P99_MS = 300.0  # a checkout deducting at a partner answering in 50 ms, c=16
 
@@ -153,26 +162,9 @@ def mall_checkout_verdicts(r: dict[str, Any], units: int) -> list[Verdict]:
     through the mall, and orders deducting at a partner's own ledger."""
     out: list[Verdict] = []
     if "mall_flash_sale" in r:
-        mf, audit = r["mall_flash_sale"], r["mall_flash_sale"].get("audit", {})
-        out += [
-            Verdict(
-                f"mall flash sale: exactly {units} orders placed",
-                f"{mf['successes']} of {mf['buyers']} members",
-                mf["successes"] == units,
-                True,
-            ),
-            Verdict("mall flash sale: no 5xx", str(mf["5xx"]), mf["5xx"] == 0, True),
-            Verdict(
-                f"mall flash sale: {units} codes sold, each once (database)",
-                f"{audit.get('sold')} sold, {audit.get('entitlements')} entitlements, "
-                f"{audit.get('distinct_codes')} distinct codes",
-                audit.get("sold")
-                == audit.get("entitlements")
-                == audit.get("distinct_codes")
-                == units,
-                True,
-            ),
-        ]
+        out += flash_sale_verdicts(
+            "mall flash sale", r["mall_flash_sale"], units, "orders placed", "members"
+        )
     if "mall_checkout" in r:
         mc = r["mall_checkout"]
         not_placed = {k: n for k, n in mc["statuses"].items() if k != "302"}
