@@ -42,7 +42,7 @@ class MemberUpsertSchema(Schema):
 
 
 class MemberSchema(MemberUpsertSchema):
-    email = fields.String(
+    email = fields.Email(
         attribute="email_masked",
         allow_none=True,
         metadata={"description": "masked (z***@example.com); stored encrypted"},

@@ -136,7 +136,8 @@ def phone_key_usage(session: Session) -> dict[str, int]:
         for key_id, count in session.execute(
             select(column, func.count()).where(column.is_not(None)).group_by(column)
         ):
-            usage[key_id] += count
+            if key_id is not None:  # (the query's filter says so; the type does not)
+                usage[key_id] += count
     return dict(usage)
 
 
