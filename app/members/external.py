@@ -21,8 +21,8 @@ How nothing is lost or taken twice:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +40,7 @@ from app.core.audit import Actor, record_audit
 from app.core.db import day_bounds, utcnow
 from app.core.errors import Conflict, DomainError
 from app.core.pagination import Page, paginate
+from app.core.queue import DEFAULT_RETRY, enqueue_after_commit, get_queue
 from app.core.signing import signed, verify
 from app.core.vault import Vault
 from app.members.errors import InsufficientPoints
@@ -106,17 +107,11 @@ class PointsService:
         return _outcome(self.call("/status", {"request_id": move_id}))
 
 
-_CLIENT: list[httpx.Client] = []
-_CLIENT_LOCK = threading.Lock()
-
-
+@functools.cache
 def _http() -> httpx.Client:
     """One client per process, its connections kept alive: a client of its own per call
     costs more than the partner's answer (its TLS context is built each time)."""
-    with _CLIENT_LOCK:
-        if not _CLIENT:
-            _CLIENT.append(httpx.Client(follow_redirects=False))
-        return _CLIENT[0]
+    return httpx.Client(follow_redirects=False)
 
 
 def _move_params(move: ExternalPointsMove, member: str) -> dict[str, Any]:
@@ -174,14 +169,14 @@ def refuse_internal_moves(session: Session, partner_id: str) -> None:
 # --- balance ---------------------------------------------------------------------------------
 
 
-def _balance_key(member: Member) -> str:
-    return f"quanyi:points:balance:{member.id}"
+def _balance_key(member_id: str) -> str:
+    return f"quanyi:points:balance:{member_id}"
 
 
 def balance(connection: redis.Redis, service: PointsService, member: Member) -> int | None:
     """The member's balance at the partner, kept BALANCE_CACHE_SECONDS (None: no answer)."""
     try:
-        cached = connection.get(_balance_key(member))
+        cached = connection.get(_balance_key(member.id))
     except redis.RedisError:
         cached = None
     if cached is not None:
@@ -189,7 +184,7 @@ def balance(connection: redis.Redis, service: PointsService, member: Member) -> 
     found = service.balance(member.external_id)
     if found is not None:
         with contextlib.suppress(redis.RedisError):
-            connection.set(_balance_key(member), found, ex=BALANCE_CACHE_SECONDS)
+            connection.set(_balance_key(member.id), found, ex=BALANCE_CACHE_SECONDS)
     return found
 
 
@@ -209,7 +204,7 @@ def points_balance(
 
 def forget_balance(connection: redis.Redis, member_id: str) -> None:
     try:
-        connection.delete(f"quanyi:points:balance:{member_id}")
+        connection.delete(_balance_key(member_id))
     except redis.RedisError:
         log.warning("could not drop a cached points balance")
 
@@ -262,8 +257,6 @@ def _unsettled(move: ExternalPointsMove) -> list[str]:
 def settle_later(session: Session) -> None:
     """Hand each deduct sent in this session's transaction to a job that records and resolves
     it: called when that transaction will not commit the order."""
-    from app.core.queue import DEFAULT_RETRY, get_queue
-
     for args in session.info.pop(_UNSETTLED, []):
         try:
             get_queue("default").enqueue(
@@ -313,8 +306,6 @@ def refund_for_order(
     session: Session, partner_id: str, member_id: str, order_id: str, amount: int, why: str
 ) -> ExternalPointsMove:
     """A refund to send after the commit (app.members.jobs.send_move)."""
-    from app.core.queue import enqueue_after_commit
-
     move = ExternalPointsMove(
         partner_id=partner_id,
         member_id=member_id,
@@ -374,6 +365,16 @@ def resolve(
         step = move.created_at + REQUEST_TTL - now
     move.next_attempt_at = now + step
     move.last_error = "no answer from the partner's points service"
+
+
+def attempt(session: Session, vault: Vault, move_id: str, now: datetime) -> str | None:
+    """Lock the move and, while it is pending, make one attempt at it; the member whose
+    balance it moved (None: nothing to do, another attempt got there first)."""
+    move = session.get(ExternalPointsMove, move_id, with_for_update=True)
+    if move is None or move.status != "pending":
+        return None
+    resolve(session, service_for(session.get_one(Partner, move.partner_id), vault), move, now)
+    return move.member_id
 
 
 def due_moves(session: Session, now: datetime, limit: int = 500) -> list[str]:

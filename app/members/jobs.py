@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from flask import current_app
+
 from app.core.db import utcnow
-from app.core.queue import job_app_context
+from app.core.queue import job_app_context, redis_connection
+from app.core.vault import current_vault
 from app.extensions import db
 from app.members import external
-from app.members.models import ExternalPointsMove
 from app.members.service import expire_points
 
 
@@ -18,9 +20,6 @@ def expire_due_points() -> None:
 def apply_grant_batch(batch_id: str) -> None:
     """All or nothing: the grants commit together; on any error the transaction rolls back
     and the batch is marked failed (in a transaction of its own)."""
-    from flask import current_app
-
-    from app.core.queue import redis_connection
     from app.members import grants
 
     with job_app_context():
@@ -48,19 +47,10 @@ def settle_deduct(
 
 def send_move(move_id: str) -> None:
     """One attempt at a pending move at the partner's points service (idempotent there)."""
-    from flask import current_app
-
-    from app.core.queue import redis_connection
-    from app.core.vault import current_vault
-    from app.partners.models import Partner
-
     with job_app_context(), db.transaction() as session:
-        move = session.get(ExternalPointsMove, move_id, with_for_update=True)
-        if move is None or move.status != "pending":
-            return
-        partner = session.get_one(Partner, move.partner_id)
-        external.resolve(session, external.service_for(partner, current_vault()), move, utcnow())
-        external.forget_balance(redis_connection(current_app), move.member_id)
+        member_id = external.attempt(session, current_vault(), move_id, utcnow())
+        if member_id is not None:
+            external.forget_balance(redis_connection(current_app), member_id)
 
 
 def send_due_moves() -> None:

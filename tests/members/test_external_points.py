@@ -22,7 +22,6 @@ from app.members.jobs import send_due_moves
 from app.members.models import ExternalPointsMove
 from app.members.points_sim import create_points_simulator
 from app.orders.models import Order
-from app.partners.models import Partner
 from tests.factories import (
     TEST_ACTOR,
     ApiUser,
@@ -250,6 +249,4 @@ def _resolve_all(session, at) -> None:
         due = external.due_moves(tx, at)
     for move_id in due:
         with db.transaction() as tx:
-            move = tx.get_one(ExternalPointsMove, move_id, with_for_update=True)
-            owner = tx.get_one(Partner, move.partner_id)
-            external.resolve(tx, external.service_for(owner, vault_for_tests()), move, at)
+            external.attempt(tx, vault_for_tests(), move_id, at)
