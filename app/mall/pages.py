@@ -202,7 +202,8 @@ def _place(line: checkout.OrderLine, payment: checkout.Payment, key: str) -> Ord
         )  # fmt: skip
     except checkout.ClientReferenceUsed as used:  # this form was sent before: its order
         return _own_order(used.extra["order_id"])
-    external_points.forget_balance(redis_connection(current_app), member.id)
+    if g.mall_partner.points_source == "external":  # the balance shown is kept 15 s
+        external_points.forget_balance(redis_connection(current_app), member.id)
     return order
 
 

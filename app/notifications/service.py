@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.core.db import dialect_insert
-from app.core.ids import id_floor
+from app.core.ids import id_floor, new_id
 from app.core.mail import queue_mail
 from app.core.vault import Vault
 from app.entitlements.models import Entitlement
@@ -194,7 +194,7 @@ def _add(session: Session, draft: Draft) -> int:
     stmt = (
         dialect_insert(session, Notification)
         .values(
-            id=Notification().id,
+            id=new_id(Notification.id_prefix),
             partner_id=draft.partner_id,
             member_id=draft.member_id,
             kind=draft.kind,
