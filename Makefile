@@ -62,7 +62,7 @@ test: install
 lint: install
 	$(BIN)/ruff check app tests migrations/env.py
 	$(BIN)/ruff format --check app tests
-	$(BIN)/mypy app
+	$(BIN)/mypy app bench
 
 ## bench: the hot paths on gunicorn + PostgreSQL + Redis (TEST_DATABASE_URL / TEST_REDIS_URL)
 bench: install

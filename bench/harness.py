@@ -436,10 +436,10 @@ def seed_partner(
     return partner, client, supplier
 
 
-def seed(db_url: str, profile: Profile, points_url: str) -> dict[str, Any]:
+def seed(db_url: str, profile: Profile, points_url: str | None = None) -> dict[str, Any]:
     """Partner, platform and partner clients, a 10,000-listing catalog, members with points,
-    stock for the order and flash-sale listings (the API's and the mall's), and a partner
-    keeping its own points at `points_url`. Bulk rows go in with executemany."""
+    stock for the order and flash-sale listings (the API's and the mall's), and, given
+    `points_url`, a partner keeping its own points there. Bulk rows go in with executemany."""
     from sqlalchemy import insert, select
 
     from app import create_app
@@ -610,7 +610,11 @@ def seed(db_url: str, profile: Profile, points_url: str) -> dict[str, Any]:
         session.execute(insert(Member), member_rows)
         session.execute(insert(PointsLot), lot_rows)
         session.execute(insert(PointsEntry), entry_rows)
-        external = mall_checkout.seed_external_partner(session, actor, orderable, points_url)
+        external = (
+            mall_checkout.seed_external_partner(session, actor, orderable, points_url)
+            if points_url
+            else None
+        )
         session.commit()
         result = {
             "partner_id": partner.id,

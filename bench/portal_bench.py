@@ -129,10 +129,10 @@ def _orders(session, partner_id: str, member_id: str, count: int, days: int) -> 
             }
         )
         if len(chunk) == 20_000:
-            session.execute(insert(Order.__table__), chunk)
+            session.execute(insert(Order.metadata.tables["orders"]), chunk)
             chunk = []
     if chunk:
-        session.execute(insert(Order.__table__), chunk)
+        session.execute(insert(Order.metadata.tables["orders"]), chunk)
     session.commit()
     session.execute(text("ANALYZE orders"))
     session.commit()

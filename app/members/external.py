@@ -158,9 +158,16 @@ def configure(
     )
 
 
+def keeps_points(session: Session, partner_id: str) -> bool:
+    """Whether the partner keeps its members' points in its own ledger (one column read: every
+    order paid with points asks)."""
+    source = session.scalar(select(Partner.points_source).where(Partner.id == partner_id))
+    return source == "external"
+
+
 def refuse_internal_moves(session: Session, partner_id: str) -> None:
     """Grants and deductions of an external ledger happen at the partner, not here."""
-    if session.get_one(Partner, partner_id).points_source == "external":
+    if keeps_points(session, partner_id):
         raise PointsKeptByPartner(
             "This partner keeps its members' points in its own ledger; move them there."
         )

@@ -275,11 +275,10 @@ def pay_points(
     session: Session, order: Order, member: Member, points: int, vault: Vault | None, now: datetime
 ) -> None:
     """Spend the member's points in our ledger, or deduct them at the partner's own."""
-    partner = session.get_one(Partner, order.partner_id)
-    if partner.points_source == "external":
+    if external_points.keeps_points(session, order.partner_id):
         if vault is None:
             raise external_points.PointsServiceUnavailable("No vault to reach the points service.")
-        service = external_points.service_for(partner, vault)
+        service = external_points.service_for(session.get_one(Partner, order.partner_id), vault)
         external_points.deduct_for_order(session, service, member, points, order.id, now)
         return
     spent = spend_points(session, member, points, f"order {order.id}", order.id, now=now)
