@@ -16,6 +16,7 @@ import redis
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, JWKRegistry, RSAKey
 
+from app.core import outbound
 from app.core.errors import DomainError
 from app.webhooks.targets import check_target
 
@@ -48,7 +49,7 @@ def fetch(url: str, allow_private: bool) -> list[dict[str, Any]]:
     """The acceptable keys (with a kid) the URL publishes; raises JwksUnavailable."""
     check_target(url, allow_private)
     try:
-        response = httpx.get(url, timeout=FETCH_TIMEOUT_SECONDS, follow_redirects=False)
+        response = outbound.client().get(url, timeout=FETCH_TIMEOUT_SECONDS)
         if response.status_code != 200 or len(response.content) > JWKS_MAX_BYTES:
             raise JwksUnavailable(f"{url} answered {response.status_code}, not a key set.")
         published = response.json().get("keys", [])

@@ -21,7 +21,6 @@ How nothing is lost or taken twice:
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -36,6 +35,7 @@ from flask import current_app
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from app.core import outbound
 from app.core.audit import Actor, record_audit
 from app.core.db import day_bounds, utcnow
 from app.core.errors import Conflict, DomainError
@@ -80,7 +80,9 @@ class PointsService:
         error, a bad signature)."""
         body = signed({**params, "timestamp": int(time.time())}, self.secret)
         try:
-            response = _http().post(self.url.rstrip("/") + path, json=body, timeout=self.timeout)
+            response = outbound.client().post(
+                self.url.rstrip("/") + path, json=body, timeout=self.timeout
+            )
             answer = response.json()
         except (httpx.HTTPError, ValueError):
             return None
@@ -105,13 +107,6 @@ class PointsService:
 
     def status(self, move_id: str) -> str:
         return _outcome(self.call("/status", {"request_id": move_id}))
-
-
-@functools.cache
-def _http() -> httpx.Client:
-    """One client per process, its connections kept alive: a client of its own per call
-    costs more than the partner's answer (its TLS context is built each time)."""
-    return httpx.Client(follow_redirects=False)
 
 
 def _move_params(move: ExternalPointsMove, member: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import httpx
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from app.core import outbound
 from app.core.audit import SYSTEM, record_audit
 from app.core.db import inline_count
 from app.core.tenancy import is_partner_active
@@ -126,12 +127,8 @@ def post(
     started = time.perf_counter()
     try:
         check_target(prepared.url, allow_private)
-        response = httpx.post(
-            prepared.url,
-            content=prepared.body,
-            headers=prepared.headers,
-            timeout=timeout_seconds,
-            follow_redirects=False,
+        response = outbound.client().post(
+            prepared.url, content=prepared.body, headers=prepared.headers, timeout=timeout_seconds
         )
         return response.status_code, int((time.perf_counter() - started) * 1000), None
     except TargetNotAllowed:

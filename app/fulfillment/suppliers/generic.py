@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from app.core import outbound
 from app.core.signing import signed, verify
 from app.fulfillment.suppliers.base import (
     ACCEPTED,
@@ -36,7 +37,7 @@ class GenericJsonAdapter:
             {**params, "merchant": self.merchant, "timestamp": int(time.time())}, self.secret
         )
         try:
-            response = httpx.post(self.base_url + path, json=body, timeout=self.timeout)
+            response = outbound.client().post(self.base_url + path, json=body, timeout=self.timeout)
         except httpx.HTTPError:
             return None
         if response.status_code >= 500:
