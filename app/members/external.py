@@ -13,7 +13,9 @@ How nothing is lost or taken twice:
   asked about once by a status query — never guessed;
 - when the deduct was sent but no order commits (a later step refused, the answer was lost, the
   commit failed), the move is handed to a job (`settle_later`): it records the move `pending`
-  and the sweep resolves it by status query, refunding a deduct the partner did apply;
+  and the sweep resolves it by status query, refunding a deduct the partner did apply; the
+  same job, scheduled before the deduct is sent (SETTLE_CHECK_DELAY), settles it when the
+  process died before either could run (and does nothing when the order committed);
 - refunds (failed or cancelled units, after-sales) are `pending` moves sent after the commit
   and retried on REFUND_BACKOFF until the partner acknowledges them.
 """
@@ -54,6 +56,8 @@ REQUEST_TTL = timedelta(seconds=60)
 REFUND_BACKOFF = [timedelta(minutes=m) for m in (1, 3, 5, 10, 20, 60, 120)]
 BALANCE_CACHE_SECONDS = 15
 _UNSETTLED = "external_deducts"  # session.info: deducts sent in the open transaction
+# a deduct is checked again this long after it was sent, when its status answer is final
+SETTLE_CHECK_DELAY = REQUEST_TTL * 2
 
 
 class PointsServiceUnavailable(DomainError):
@@ -234,7 +238,15 @@ def deduct_for_order(
         reason=f"order {order_id}",
         attempts=1,
     )
-    # from here until the commit, a lost transaction leaves a deduct to settle (see below)
+    # from here until the commit, a lost transaction leaves a deduct to settle: at once when it
+    # rolls back (see below); when the process dies first, by the check scheduled here, which
+    # finds the move `done` if its order committed. No check, no deduct.
+    try:
+        _enqueue_settle(_unsettled(move), SETTLE_CHECK_DELAY)
+    except redis.RedisError:
+        raise PointsServiceUnavailable(
+            "The deduction could not be safeguarded; nothing was ordered. Try again in a minute."
+        ) from None
     session.info.setdefault(_UNSETTLED, []).append(_unsettled(move))
     outcome = service.deduct(move, member.external_id)
     if outcome == UNKNOWN:  # no answer in time: ask, never guess
@@ -261,11 +273,17 @@ def settle_later(session: Session) -> None:
     it: called when that transaction will not commit the order."""
     for args in session.info.pop(_UNSETTLED, []):
         try:
-            get_queue("default").enqueue(
-                "app.members.jobs.settle_deduct", *args, retry=DEFAULT_RETRY
-            )
+            _enqueue_settle(args)
         except redis.RedisError:
-            log.error("deduct %s could not be handed over; reconcile it with the partner", args[0])
+            log.warning("deduct %s is settled by its scheduled check", args[0])
+
+
+def _enqueue_settle(args: list[str], delay: timedelta | None = None) -> None:
+    queue, job = get_queue("default"), "app.members.jobs.settle_deduct"
+    if delay is None:
+        queue.enqueue(job, *args, retry=DEFAULT_RETRY)
+    else:
+        queue.enqueue_in(delay, job, *args, retry=DEFAULT_RETRY)
 
 
 @event.listens_for(Session, "after_commit")

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from app.core.db import utcnow
-from app.core.queue import drain
+from app.core.queue import drain, get_queue
 from app.members import external
 from app.members.jobs import send_due_moves
 from app.members.models import ExternalPointsMove
@@ -184,6 +184,72 @@ def test_a_deduct_whose_order_fails_later_is_refunded_exactly_once(session, bank
     send_due_moves()
     drain(app)
     assert len(ledger.applied("refund")) == 1
+
+
+def test_a_deduct_is_settled_even_when_the_process_dies_before_the_commit(
+    session, bank, api, ledger, app, monkeypatch
+):
+    listing = sellable_card_key_listing(session, bank, points=800, wholesale_minor=10**9)
+    make_member(session, bank, "m1")
+    # a process killed after the deduct runs neither the commit nor the rollback hooks
+    monkeypatch.setattr(external, "settle_later", lambda _session: None)
+    answer = _order(api, listing.id, "m1", 800, "k1")
+    assert answer.status_code == 402
+    drain(app)
+    assert _moves(session) == []  # nothing knows of the deduct yet
+    assert ledger.balance("m1") == 10_000 - 800
+    _run_scheduled_checks(app)
+    deduct, refund = _moves(session)
+    assert (deduct.kind, deduct.status, refund.kind, refund.status) == (
+        "deduct", "done", "refund", "done",
+    )  # fmt: skip
+    assert ledger.balance("m1") == 10_000
+    _run_scheduled_checks(app)
+    assert len(ledger.applied("refund")) == 1
+
+
+def test_no_deduct_is_sent_when_its_check_cannot_be_scheduled(
+    session, bank, api, ledger, monkeypatch
+):
+    import redis
+    from rq import Queue
+
+    def down(*_args: Any, **_kwargs: Any) -> None:
+        raise redis.ConnectionError("down")
+
+    listing = sellable_card_key_listing(session, bank, points=800)
+    make_member(session, bank, "m1")
+    monkeypatch.setattr(Queue, "enqueue_in", down)
+    answer = _order(api, listing.id, "m1", 800, "k1")
+    assert answer.status_code == 503
+    assert answer.get_json()["code"] == "points_service_unavailable"
+    assert ledger.state["requests"] == {}  # the partner was never asked
+    assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_the_scheduled_check_of_a_placed_order_changes_nothing(session, bank, api, ledger, app):
+    listing = sellable_card_key_listing(session, bank, points=800)
+    make_member(session, bank, "m1")
+    assert _order(api, listing.id, "m1", 800, "k1").status_code == 201
+    _run_scheduled_checks(app)
+    (move,) = _moves(session)
+    assert (move.kind, move.status) == ("deduct", "done")
+    assert ledger.balance("m1") == 10_000 - 800
+    assert ledger.applied("refund") == []
+
+
+def _run_scheduled_checks(app: Flask) -> None:
+    """Run the scheduled deduct checks as the scheduler will, but not one before its time."""
+    queue = get_queue("default", app)
+    registry = queue.scheduled_job_registry
+    now = utcnow()
+    assert registry.get_jobs_to_schedule(int(now.timestamp())) == []
+    due = int((now + external.SETTLE_CHECK_DELAY).timestamp()) + 1
+    assert external.SETTLE_CHECK_DELAY > external.REQUEST_TTL  # a status answer is final then
+    for job_id in registry.get_jobs_to_schedule(due):
+        registry.remove(job_id)
+        queue.enqueue_job(queue.fetch_job(job_id))
+    drain(app)
 
 
 def test_a_failed_recharge_is_refunded_at_the_partner_once_with_retries(
