@@ -68,6 +68,7 @@ lint: install
 bench: install
 	$(BIN)/python bench/harness.py
 	$(BIN)/python bench/portal_bench.py
+	$(BIN)/python bench/notifications_bench.py
 
 ## bench-quick: the same scenarios, shorter (under 2 minutes)
 bench-quick: install

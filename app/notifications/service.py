@@ -2,11 +2,13 @@
 entitlement expiring in 3 days, a case updated.
 
 `collect` turns the recent events (and entitlements about to expire) into notification rows,
-once per (kind, subject) whatever the number of passes; `send_queued` renders nothing new and
-hands each row to the partner's channel: our SMS provider, e-mail (the mail outbox), or — for
-partners that send their own — a `notification.<kind>` webhook event carrying the rendered
-text. A member who opted out is never told; a member already told PER_HOUR times in the last
-hour is not told again (skipped, not delayed: the entitlements page still shows everything).
+once per (kind, subject) whatever the number of passes. A pass reads the events from where the
+last one began (less LATE_COMMIT, for events committed late) and renders only what was not
+told, so a minute's pass costs the minute's events, not the hour's. `send_queued` hands each
+row to the partner's channel: our SMS provider, e-mail (the mail outbox), or — for partners
+that send their own — a `notification.<kind>` webhook event carrying the rendered text. A
+member who opted out is never told; a member already told PER_HOUR times in the last hour is
+not told again (skipped, not delayed: the entitlements page still shows everything).
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ from app.orders.models import Case, Order, OrderItem
 from app.partners.models import Partner
 from app.webhooks.outbox import record_event
 
-EVENT_WINDOW = timedelta(hours=1)  # events are read again this long: one committed late is seen
+EVENT_WINDOW = timedelta(hours=1)  # the furthest back a pass reads (the first, or after a pause)
+LATE_COMMIT = timedelta(minutes=5)  # a pass reads this far before the last one began
 EXPIRING_WITHIN = timedelta(days=3)
 PER_HOUR = 5
 MAX_ATTEMPTS = 5
@@ -95,30 +98,58 @@ class Draft:
 # --- collecting ------------------------------------------------------------------------------
 
 
-def collect(session: Session, now: datetime) -> int:
-    """Notification rows for the last hour's events and the entitlements expiring within 3
-    days; returns how many are new."""
-    drafts = _from_events(session, now) + _expiring(session, now)
+def collect(session: Session, now: datetime, last_pass: datetime | None = None) -> int:
+    """Notification rows for the events since the pass that began at `last_pass` (None: the
+    last EVENT_WINDOW) and the entitlements expiring within 3 days; returns how many are new."""
+    since = now - EVENT_WINDOW
+    if last_pass is not None:
+        since = max(since, last_pass - LATE_COMMIT)
+    drafts = _from_events(session, since) + _expiring(session, now)
     return sum(_add(session, draft) for draft in drafts)
 
 
-def _from_events(session: Session, now: datetime) -> list[Draft]:
+# events whose notification is about a row the event names (a case's is about its status too)
+_EVENT_SUBJECT = {"entitlement.created": "entitlement_id", "delivery.failed": "delivery_id"}
+_EVENT_KINDS = ("code_delivered", "recharge_completed", "recharge_failed")
+
+
+def _from_events(session: Session, since: datetime) -> list[Draft]:
     from app.webhooks.models import Event
 
-    since = id_floor("evt", now - EVENT_WINDOW)
-    drafts: list[Draft] = []
-    for event in session.scalars(
-        select(Event).where(
-            Event.id >= since,
+    events = session.execute(
+        select(Event.type, Event.data).where(
+            Event.id >= id_floor("evt", since),
             Event.type.in_(
                 ("entitlement.created", "delivery.failed", "case.opened", "case.resolved")
             ),
         )
-    ):
-        draft = _draft_of(session, event.type, event.data)
+    ).all()
+    told = _told(
+        session, [e.data[_EVENT_SUBJECT[e.type]] for e in events if e.type in _EVENT_SUBJECT]
+    )
+    drafts: list[Draft] = []
+    for type_, data in events:
+        if type_ in _EVENT_SUBJECT and data[_EVENT_SUBJECT[type_]] in told:
+            continue  # read again for a late commit, told already
+        draft = _draft_of(session, type_, data)
         if draft is not None:
             drafts.append(draft)
     return drafts
+
+
+def _told(session: Session, subjects: list[str], chunk: int = 1000) -> set[str]:
+    """Those of `subjects` a notification was made about already."""
+    told: set[str] = set()
+    for start in range(0, len(subjects), chunk):
+        told.update(
+            session.scalars(
+                select(Notification.subject_id).where(
+                    Notification.kind.in_(_EVENT_KINDS),  # the (kind, subject_id) key serves it
+                    Notification.subject_id.in_(subjects[start : start + chunk]),
+                )
+            )
+        )
+    return told
 
 
 def _draft_of(session: Session, type_: str, data: dict[str, Any]) -> Draft | None:
@@ -172,6 +203,12 @@ def _expiring(session: Session, now: datetime) -> list[Draft]:
                 Entitlement.status == "active",
                 Entitlement.valid_until > now,
                 Entitlement.valid_until <= now + EXPIRING_WITHIN,
+                ~select(Notification.id)
+                .where(
+                    Notification.kind == "entitlement_expiring",
+                    Notification.subject_id == Entitlement.id,
+                )
+                .exists(),
             )
         )
         if held.valid_until is not None  # (the query's bounds say so; the type does not)

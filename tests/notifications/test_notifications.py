@@ -55,6 +55,22 @@ def test_a_delivered_code_is_texted_once_in_the_partners_wording(session, partne
     assert (note.kind, note.status, note.channel) == ("code_delivered", "sent", "sms")
 
 
+def test_a_pass_reads_from_where_the_last_began_less_late_commits(session, partner_a, shop):
+    member = make_member(session, partner_a, "m1", points=1000, phone="13912345678")
+    place(session, partner_a, member, shop)
+    made = utcnow()
+    later = made + timedelta(minutes=30)
+    late = service.LATE_COMMIT
+    # the last pass began after the event plus LATE_COMMIT: it was read then, not again
+    assert service.collect(session, later, last_pass=made + late + timedelta(minutes=1)) == 0
+    # no pass known: the last EVENT_WINDOW, and no further
+    assert service.collect(session, made + service.EVENT_WINDOW + timedelta(minutes=1)) == 0
+    # the last pass began less than LATE_COMMIT after it: read again (it may have been late)
+    assert service.collect(session, later, last_pass=made + late - timedelta(minutes=1)) == 1
+    assert service.collect(session, later, last_pass=made) == 0  # told once
+    assert [n.kind for n in _notes(session)] == ["code_delivered"]
+
+
 def test_english_members_and_partner_templates(session, partner_a, shop, outbox):
     partner_a.notification_templates = {
         "code_delivered": {"en": "{{ mall }}: {{ product }} is yours. Enjoy!"}
