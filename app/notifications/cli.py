@@ -12,5 +12,5 @@ notifications_cli = AppGroup("notifications", help="Notifications to members.")
 
 @notifications_cli.command("run")
 def run_command() -> None:
-    """Turn the last hour's events into notifications (each told once) and send them."""
+    """Turn the events since the last pass into notifications (each told once) and send them."""
     click.echo(f"sent {run()} notification(s)")
