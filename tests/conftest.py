@@ -176,13 +176,17 @@ def no_authentication_lockouts(app: Flask) -> None:
 
 @pytest.fixture
 def empty_queues(app: Flask) -> None:
-    """Tests that run jobs start from empty queues (Redis is shared between tests), and with
-    no coalescing flag left by a job that an emptied queue lost."""
+    """Tests that run jobs start from empty queues (Redis is shared between tests), with no
+    job scheduled by an earlier test (it may be due by now) and no coalescing flag left by a
+    job that an emptied queue lost."""
     from app.core.queue import QUEUES, coalesce_key, get_queue, redis_connection
     from app.webhooks.outbox import DISPATCH
 
     for name in QUEUES:
-        get_queue(name, app).empty()
+        queue = get_queue(name, app)
+        queue.empty()
+        for job_id in queue.scheduled_job_registry.get_job_ids():
+            queue.scheduled_job_registry.remove(job_id, delete_job=True)
     redis_connection(app).delete(coalesce_key(app, DISPATCH))
 
 
