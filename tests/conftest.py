@@ -186,7 +186,7 @@ def empty_queues(app: Flask) -> None:
         queue = get_queue(name, app)
         queue.empty()
         for job_id in queue.scheduled_job_registry.get_job_ids():
-            queue.scheduled_job_registry.remove(job_id, delete_job=True)
+            queue.scheduled_job_registry.remove(job_id)
     redis_connection(app).delete(coalesce_key(app, DISPATCH))
 
 
