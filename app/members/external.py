@@ -241,13 +241,14 @@ def deduct_for_order(
     # from here until the commit, a lost transaction leaves a deduct to settle: at once when it
     # rolls back (see below); when the process dies first, by the check scheduled here, which
     # finds the move `done` if its order committed. No check, no deduct.
+    unsettled = _unsettled(move)
     try:
-        _enqueue_settle(_unsettled(move), SETTLE_CHECK_DELAY)
+        _enqueue_settle(unsettled, SETTLE_CHECK_DELAY)
     except redis.RedisError:
         raise PointsServiceUnavailable(
             "The deduction could not be safeguarded; nothing was ordered. Try again in a minute."
         ) from None
-    session.info.setdefault(_UNSETTLED, []).append(_unsettled(move))
+    session.info.setdefault(_UNSETTLED, []).append(unsettled)
     outcome = service.deduct(move, member.external_id)
     if outcome == UNKNOWN:  # no answer in time: ask, never guess
         outcome = service.status(move.id)
